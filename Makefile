@@ -1,0 +1,41 @@
+# Every target delegates to a tool or a script, so CI and a laptop run the same commands.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run play test lint typecheck pytest protos protos-check buf bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
+
+run: $(STAMP) ## start the server (offline narrator + SQLite unless OPENAI_* is set)
+	$(PY) -m narrator_server
+
+play: $(STAMP) ## the terminal game, against NARRATOR_ADDRESS (default 127.0.0.1:50051)
+	$(PY) -m narrator.play
+
+protos: $(STAMP) ## regenerate the Python stubs from protos/
+	PYTHON=$(PY) scripts/protos.sh
+
+protos-check: $(STAMP)
+	PYTHON=$(PY) scripts/protos.sh --check
+
+buf: $(STAMP)
+	cd protos && ../$(VENV)/bin/buf lint
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy service clients/python tests bench
+
+pytest: $(STAMP)
+	$(PY) -m pytest -q
+
+test: protos-check buf lint typecheck pytest
+
+bench: $(STAMP)
+	$(PY) bench/stream_cpu.py
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
