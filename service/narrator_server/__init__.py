@@ -1,0 +1,1 @@
+"""Narrator: an AI Dungeon Master as a gRPC service."""

@@ -1,0 +1,1 @@
+"""The gRPC face: servicers, protobuf <-> domain mapping and the error table."""

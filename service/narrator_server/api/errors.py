@@ -1,0 +1,56 @@
+"""The one table from domain errors to gRPC status codes, with google.rpc details."""
+
+from __future__ import annotations
+
+import math
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from ..core import errors
+
+# Order matters: the first matching class wins (subclasses before their bases).
+TABLE: tuple[tuple[type[errors.NarratorError], grpc.StatusCode], ...] = (
+    (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (errors.SessionNotFound, grpc.StatusCode.NOT_FOUND),
+    (errors.UpstreamRateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.UpstreamRejected, grpc.StatusCode.FAILED_PRECONDITION),
+    (errors.UpstreamUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
+)
+
+
+def _details(error: errors.NarratorError) -> list[any_pb2.Any]:
+    packed: list[error_details_pb2.BadRequest | error_details_pb2.RetryInfo] = []
+    if isinstance(error, errors.InvalidArgument):
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in error.violations
+            ]
+        )
+        packed.append(bad)
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(error, errors.UpstreamRateLimited | errors.UpstreamUnavailable):
+        seconds = retry_after if retry_after is not None else 1.0
+        delay = duration_pb2.Duration(
+            seconds=int(seconds), nanos=int((seconds - math.floor(seconds)) * 1e9)
+        )
+        packed.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    out = []
+    for detail in packed:
+        any_message = any_pb2.Any()
+        any_message.Pack(detail)
+        out.append(any_message)
+    return out
+
+
+def to_status(error: errors.NarratorError) -> grpc.Status:
+    """The rich status for a domain error (INTERNAL for one the table does not know)."""
+    code = next((c for cls, c in TABLE if isinstance(error, cls)), grpc.StatusCode.INTERNAL)
+    message = str(error) if code is not grpc.StatusCode.INTERNAL else "internal error"
+    status = status_pb2.Status(
+        code=getattr(code_pb2, code.name), message=message, details=_details(error)
+    )
+    return rpc_status.to_status(status)

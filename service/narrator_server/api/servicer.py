@@ -1,0 +1,132 @@
+"""NarratorService servicer: protobuf in, one core call, protobuf out, errors via the table."""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+from typing import TYPE_CHECKING, TypeVar
+
+from narrator.v1 import narrator_service_pb2 as pb
+from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
+from narrator.v1 import turn_pb2
+
+from ..core import models
+from ..core.errors import NarratorError
+from ..core.ports import Deadline
+from . import convert
+from .errors import to_status
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable
+
+    import grpc.aio
+
+    from ..core.narrator import Narrator
+
+T = TypeVar("T")
+Event = TypeVar("Event", pb.NarrateResponse, pb.DecideResponse)
+
+
+def _deadline(context: grpc.aio.ServicerContext[object, object]) -> Deadline:
+    return Deadline.after(context.time_remaining())
+
+
+def _event_to_pb(event: models.TurnEvent, message: type[Event]) -> Event:
+    if isinstance(event, models.TextDelta):
+        return message(delta=turn_pb2.TextDelta(seq=event.seq, text=event.text))
+    if isinstance(event, models.TurnStarted):
+        return message(
+            started=turn_pb2.TurnStarted(
+                turn_id=event.turn_id, provider=event.provider, model=event.model
+            )
+        )
+    if isinstance(event, models.TurnCompleted):
+        return message(
+            completed=turn_pb2.TurnCompleted(
+                finish_reason=convert.FINISH[event.finish_reason],
+                usage=convert.usage_to_pb(event.usage),
+                text=event.text,
+            )
+        )
+    return pb.DecideResponse(decision=convert.decision_to_pb(event.decision))  # type: ignore[return-value]
+
+
+class NarratorServicer(pb_grpc.NarratorServiceServicer):
+    def __init__(self, narrator: Narrator) -> None:
+        self._narrator = narrator
+
+    async def CreateSession(
+        self, request: pb.CreateSessionRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.CreateSessionResponse:
+        session = await _unary(
+            context,
+            self._narrator.create_session(
+                models.Setting(request.setting.world, request.setting.tone),
+                models.PlayerCharacter(request.player.name, request.player.description),
+                request.seed,
+            ),
+        )
+        return pb.CreateSessionResponse(session=convert.session_to_pb(session))
+
+    async def GetSession(
+        self, request: pb.GetSessionRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.GetSessionResponse:
+        session = await _unary(
+            context, self._narrator.get_session(request.session_id, request.recent_turn_limit)
+        )
+        return pb.GetSessionResponse(session=convert.session_to_pb(session))
+
+    async def DeleteSession(
+        self, request: pb.DeleteSessionRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.DeleteSessionResponse:
+        await _unary(context, self._narrator.delete_session(request.session_id))
+        return pb.DeleteSessionResponse()
+
+    async def Narrate(  # type: ignore[override]
+        self, request: pb.NarrateRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> AsyncIterator[pb.NarrateResponse]:
+        events = self._narrator.narrate(
+            request.session_id,
+            request.action,
+            convert.scene_from_pb(request.scene),
+            _deadline(context),
+        )
+        async with aclosing(_stream(context, events, pb.NarrateResponse)) as messages:
+            async for message in messages:
+                yield message
+
+    async def Decide(  # type: ignore[override]
+        self, request: pb.DecideRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> AsyncIterator[pb.DecideResponse]:
+        events = self._narrator.decide(
+            request.session_id,
+            request.question,
+            convert.options_from_pb(list(request.options)),
+            request.default_option_id,
+            convert.scene_from_pb(request.scene),
+            _deadline(context),
+        )
+        async with aclosing(_stream(context, events, pb.DecideResponse)) as messages:
+            async for message in messages:
+                yield message
+
+
+async def _unary(context: grpc.aio.ServicerContext[object, object], call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except NarratorError as error:
+        await context.abort_with_status(to_status(error))
+        raise  # unreachable: abort raises
+
+
+async def _stream(
+    context: grpc.aio.ServicerContext[object, object],
+    events: AsyncIterator[models.TurnEvent],
+    message: type[Event],
+) -> AsyncIterator[Event]:
+    # aclosing: when the client goes away, the core's turn is closed (and stored) at once.
+    async with aclosing(events):  # type: ignore[type-var]
+        try:
+            async for event in events:
+                yield _event_to_pb(event, message)
+        except NarratorError as error:
+            await context.abort_with_status(to_status(error))

@@ -1,0 +1,108 @@
+"""Composition root and lifecycle: build everything from Settings, serve, drain, close."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import TYPE_CHECKING
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
+
+from .api.servicer import NarratorServicer
+from .core.narrator import Narrator, NarratorConfig
+from .core.validation import Limits
+from .providers import factory
+from .store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import openai
+
+    from .core.ports import ChatProvider
+    from .settings import Settings
+
+log = logging.getLogger(__name__)
+SERVICE = narrator_service_pb2.DESCRIPTOR.services_by_name["NarratorService"].full_name
+
+
+class App:
+    """The running service. `start()`, then `stop()` (or `serve()` until SIGTERM/SIGINT)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        provider: ChatProvider | None = None,
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    ) -> None:
+        self.settings = settings
+        self._provider_override = provider
+        self._interceptors = interceptors
+        self._server: grpc.aio.Server | None = None
+        self._store: SqliteStore | None = None
+        self._client: openai.AsyncOpenAI | None = None
+        self._health = health.aio.HealthServicer()
+        self.port = 0
+
+    async def start(self) -> int:
+        s = self.settings
+        self._store = await SqliteStore.open(s.data_dir / "narrator.sqlite3")
+        provider, self._client = factory.build(s)
+        narrator = Narrator(
+            self._provider_override or provider,
+            self._store,
+            NarratorConfig(
+                limits=Limits(max_input_chars=s.max_input_chars),
+                history_token_budget=s.history_token_budget,
+                max_tokens=s.max_tokens,
+                temperature=s.temperature,
+            ),
+        )
+        server = grpc.aio.server(interceptors=self._interceptors)
+        narrator_service_pb2_grpc.add_NarratorServiceServicer_to_server(
+            NarratorServicer(narrator), server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            [SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+        )
+        self.port = server.add_insecure_port(f"{s.host}:{s.port}")
+        await server.start()
+        self._server = server
+        for name in ("", SERVICE):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return self.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        """NOT_SERVING, let in-flight streams finish for `grace` seconds, cancel the rest
+        (their turns are stored as cancelled), then close the store and the upstream client."""
+        grace = self.settings.shutdown_grace_s if grace is None else grace
+        await self._health.enter_graceful_shutdown()
+        if self._server is not None:
+            await self._server.stop(grace)
+            self._server = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+    async def serve(self) -> None:
+        port = await self.start()
+        mode = "openai-compatible upstream" if self.settings.uses_upstream else "offline narrator"
+        print(f"narrator listening on {self.settings.host}:{port}", flush=True)
+        log.info("serving", extra={"port": port, "mode": mode})
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        await stopping.wait()
+        log.info("shutting down", extra={"grace_s": self.settings.shutdown_grace_s})
+        await self.stop()

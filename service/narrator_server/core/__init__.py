@@ -1,0 +1,1 @@
+"""The use cases: sessions, narration and decisions. Imports neither grpc nor openai."""

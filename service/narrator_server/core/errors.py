@@ -1,0 +1,67 @@
+"""Domain errors. Adapters raise these; the API layer maps them to status codes in one table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One invalid field of a request: its path and what is wrong with it."""
+
+    field: str
+    description: str
+
+
+class NarratorError(Exception):
+    """Base of every error the core reports to callers."""
+
+
+class InvalidArgument(NarratorError):
+    """The request is malformed; nothing was stored."""
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        self.violations = violations
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+
+
+class SessionNotFound(NarratorError):
+    """No session has this id (never created, or deleted)."""
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        super().__init__(f"session {session_id!r} not found")
+
+
+class UpstreamError(NarratorError):
+    """The model provider failed. `retryable` errors may be retried before the first delta."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The provider is down, unreachable, timed out or broke the stream."""
+
+
+class UpstreamRateLimited(UpstreamError):
+    """The provider refused for rate limits; `retry_after` is its hint in seconds."""
+
+
+class UpstreamRejected(UpstreamError):
+    """The provider refused the request itself (bad key, unknown model): retrying won't help."""
+
+    retryable = False
+
+
+class StreamInterrupted(UpstreamUnavailable):
+    """The provider failed after text was already sent to the client; no retry is possible."""
+
+    retryable = False
+
+
+class DeadlineExceeded(NarratorError):
+    """The call's deadline passed, or a needed wait could not fit in what remained of it."""

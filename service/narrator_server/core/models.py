@@ -1,0 +1,141 @@
+"""Plain data of the domain: sessions, scenes, turns, decisions and the events of a turn."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Setting:
+    world: str
+    tone: str = ""
+
+
+@dataclass(frozen=True)
+class PlayerCharacter:
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Character:
+    name: str
+    description: str = ""
+    disposition: str = ""
+
+
+@dataclass(frozen=True)
+class Scene:
+    location: str = ""
+    characters: tuple[Character, ...] = ()
+    facts: tuple[str, ...] = ()
+    attributes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens
+        )
+
+
+class TurnKind(enum.Enum):
+    NARRATION = "narration"
+    DECISION = "decision"
+
+
+class TurnStatus(enum.Enum):
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class FinishReason(enum.Enum):
+    UNSPECIFIED = "unspecified"
+    STOP = "stop"
+    LENGTH = "length"
+    CONTENT_FILTER = "content_filter"
+
+
+class DecisionSource(enum.Enum):
+    MODEL = "model"
+    REPAIRED = "repaired"
+    FALLBACK = "fallback"
+
+
+@dataclass(frozen=True)
+class DecisionOption:
+    id: str
+    description: str = ""
+    arguments_schema: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    option_id: str
+    arguments_json: str
+    source: DecisionSource
+
+
+@dataclass(frozen=True)
+class Turn:
+    turn_id: str
+    session_id: str
+    kind: TurnKind
+    input: str
+    scene: Scene
+    text: str
+    status: TurnStatus
+    provider: str
+    model: str
+    usage: Usage
+    created_at: float
+    decision: Decision | None = None
+    finish_reason: FinishReason = FinishReason.UNSPECIFIED
+
+
+@dataclass(frozen=True)
+class Session:
+    session_id: str
+    setting: Setting
+    player: PlayerCharacter
+    seed: int
+    created_at: float
+    turn_count: int = 0
+    recent_turns: tuple[Turn, ...] = field(default=())
+
+
+# Events of a streamed turn, in the order the core yields them.
+
+
+@dataclass(frozen=True)
+class TurnStarted:
+    turn_id: str
+    provider: str
+    model: str
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    seq: int
+    text: str
+
+
+@dataclass(frozen=True)
+class DecisionMade:
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class TurnCompleted:
+    finish_reason: FinishReason
+    usage: Usage
+    text: str
+
+
+TurnEvent = TurnStarted | TextDelta | DecisionMade | TurnCompleted

@@ -1,0 +1,122 @@
+"""The two ports the core depends on: a chat provider and a session store."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from .models import DecisionOption, FinishReason, Scene, Session, Turn, TurnKind, Usage
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When the caller stops waiting, on the `time.monotonic()` clock; None means never."""
+
+    expires_at: float | None = None
+
+    @classmethod
+    def after(cls, seconds: float | None) -> Deadline:
+        return cls(None if seconds is None else time.monotonic() + seconds)
+
+    def remaining(self) -> float | None:
+        """Seconds left (never negative), or None when there is no deadline."""
+        if self.expires_at is None:
+            return None
+        return max(0.0, self.expires_at - time.monotonic())
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """What a turn is about, in domain terms: the offline narrator reads this, not the prompt."""
+
+    session: Session
+    turn_id: str
+    turn_index: int
+    kind: TurnKind
+    input: str
+    scene: Scene
+    options: tuple[DecisionOption, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One request to a chat model: the prompt, its limits and the turn it serves."""
+
+    messages: tuple[ChatMessage, ...]
+    context: TurnContext
+    deadline: Deadline
+    max_tokens: int
+    temperature: float
+    # JSON schema the answer must follow (decisions); None for free prose.
+    response_schema: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StreamOpened:
+    """The provider is committed to this answer: who speaks, with which model."""
+
+    provider: str
+    model: str
+
+
+@dataclass(frozen=True)
+class TextChunk:
+    """Raw text from the model, in order (JSON text when a response_schema was given)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class StreamFinished:
+    """The model finished; usage covers every attempt the provider made for this request."""
+
+    finish_reason: FinishReason
+    usage: Usage
+
+
+ChatEvent = StreamOpened | TextChunk | StreamFinished
+
+
+class ChatProvider(Protocol):
+    """A chat model that streams an answer.
+
+    `stream` yields exactly one `StreamOpened` before any `TextChunk`, then ends with one
+    `StreamFinished`. An `UpstreamError` raised before `StreamOpened` means the provider gave up
+    without a word (its retries are its own business), so another provider may take over; one
+    raised after it is a `StreamInterrupted`. Closing the iterator early must release the
+    upstream request at once.
+    """
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]: ...
+
+
+class SessionStore(Protocol):
+    """Durable sessions and turns. Implementations must not block the event loop."""
+
+    async def create_session(self, session: Session) -> None:
+        """Store a new session (with no turns)."""
+
+    async def get_session(self, session_id: str, recent_turn_limit: int) -> Session | None:
+        """The session with its turn count and up to `recent_turn_limit` newest turns."""
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Delete the session and its turns; False when there was none."""
+
+    async def recent_completed_turns(self, session_id: str, limit: int) -> list[Turn]:
+        """Up to `limit` completed turns, newest first: the narrator's memory."""
+
+    async def save_turn(self, turn: Turn) -> None:
+        """Store a finished turn (completed, cancelled or failed) durably."""
+
+    async def close(self) -> None:
+        """Flush and release the store."""

@@ -1,0 +1,1 @@
+"""Chat providers (adapters of `core.ports.ChatProvider`)."""

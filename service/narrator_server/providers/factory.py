@@ -1,0 +1,39 @@
+"""Builds the provider chain the settings ask for: upstream (if any), then the offline fallback."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import openai
+
+from ..core.fallback import FallbackProvider
+from .offline import OfflineProvider
+from .openai_chat import OpenAIProvider
+from .retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from ..core.ports import ChatProvider
+    from ..settings import Settings
+
+
+def build(settings: Settings) -> tuple[ChatProvider, openai.AsyncOpenAI | None]:
+    """The provider for every turn, and the shared upstream client to close at shutdown."""
+    offline = OfflineProvider(pace_seconds=settings.offline_pace_ms / 1000)
+    if not settings.uses_upstream:
+        return offline, None
+    client = openai.AsyncOpenAI(
+        # Local OpenAI-compatible servers often need no key; the SDK insists on one.
+        api_key=settings.openai_api_key or "not-needed",
+        base_url=settings.openai_base_url or None,
+        max_retries=0,  # tenacity is the only retry layer
+    )
+    upstream = OpenAIProvider(
+        client,
+        settings.model,
+        RetryPolicy(
+            max_attempts=settings.retry_max_attempts, max_retry_after=settings.max_retry_after_s
+        ),
+        timeout=settings.upstream_timeout_s,
+    )
+    provider: ChatProvider = FallbackProvider(upstream, offline) if settings.fallback else upstream
+    return provider, client

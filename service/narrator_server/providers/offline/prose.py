@@ -1,0 +1,147 @@
+"""Writes the offline narration and decision rationale: pure functions of the turn context."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from typing import TYPE_CHECKING
+
+from . import voice
+
+if TYPE_CHECKING:
+    from ...core.models import Character, DecisionOption, Scene
+    from ...core.ports import TurnContext
+
+_WORD = re.compile(r"[a-z']+")
+_FIRST_PERSON = {
+    "i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself",
+    "i'm": "you're", "i'll": "you'll", "i've": "you've", "i'd": "you'd", "am": "are",
+}  # fmt: skip
+_STOP = {"the", "a", "an", "to", "of", "and", "at", "on", "in", "with", "my", "i", "you", "it"}
+
+
+def rng_for(ctx: TurnContext) -> random.Random:
+    """Seeded by session seed, turn index and input: the same turn always reads the same."""
+    key = f"{ctx.session.seed}:{ctx.turn_index}:{ctx.input}".encode()
+    return random.Random(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big"))
+
+
+def second_person(action: str) -> str:
+    """'I pry the lid off my coffin' -> 'you pry the lid off your coffin'."""
+    text = action.strip().rstrip(".!?")
+    words = text.split()
+    if not words:
+        return "you hesitate"
+    if words[0].lower() not in _FIRST_PERSON:
+        words[0] = words[0].lower() if not words[0].isupper() else words[0]
+        words.insert(0, "you")
+    return " ".join(_FIRST_PERSON.get(w.lower(), w) for w in words)
+
+
+def _thing(action: str) -> str:
+    words = [w for w in _WORD.findall(action.lower()) if w not in _STOP and len(w) > 2]
+    return words[-1] if words else "moment"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _disposition(character: Character) -> str:
+    text = character.disposition.lower()
+    for name, words in voice.DISPOSITION_WORDS.items():
+        if any(w in text for w in words):
+            return name
+    return "neutral"
+
+
+def _focus(scene: Scene, text: str, rng: random.Random) -> Character | None:
+    """The character the text names, else one picked by the turn's seed."""
+    lowered = text.lower()
+    named = [c for c in scene.characters if c.name.split()[0].lower() in lowered]
+    if named:
+        return named[0]
+    return rng.choice(scene.characters) if scene.characters else None
+
+
+def _reaction(character: Character, rng: random.Random) -> str:
+    template = rng.choice(voice.REACTIONS[_disposition(character)])
+    description = character.description or "unreadable as ever"
+    return template.format(Name=character.name, description=description)
+
+
+def narration(ctx: TurnContext) -> str:
+    rng = rng_for(ctx)
+    scene, tone = ctx.scene, voice.TONES.get(ctx.session.setting.tone.lower(), {})
+    words = tone or voice.TONES[voice.DEFAULT_TONE]
+    clause = second_person(ctx.input)
+    location = scene.location or "the dark around you"
+    pick = {k: rng.choice(v) for k, v in words.items()}
+    sentences = [
+        rng.choice(voice.OPENINGS).format(Clause=_cap(clause), clause=clause),
+        rng.choice(voice.PLACES).format(
+            Location=_cap(location), location=location, Light=_cap(pick["light"]), **pick
+        ),
+        rng.choice(voice.OUTCOMES[rng.choice(("success", "partial", "complication"))]).format(
+            thing=_thing(ctx.input)
+        ),
+    ]
+    character = _focus(scene, ctx.input, rng)
+    if character is not None:
+        sentences.append(_reaction(character, rng))
+    if scene.facts:
+        fact = rng.choice(scene.facts).strip().rstrip(".")
+        sentences.append(rng.choice(voice.FACTS).format(fact=fact[:1].lower() + fact[1:]))
+    for key, value in scene.attributes:
+        if key.lower() in ("weather", "time", "time_of_day", "light"):
+            sentences.append(f"The {key.replace('_', ' ')} is {value.strip().lower()}.")
+            break
+    sentences.append(rng.choice(voice.HOOKS).format(player=ctx.session.player.name))
+    return " ".join(sentences)
+
+
+def score_option(option: DecisionOption, ctx: TurnContext) -> float:
+    """Word overlap of the option with the question and scene, nudged by dispositions."""
+    scene = ctx.scene
+    context_text = " ".join(
+        [ctx.input, scene.location, *scene.facts]
+        + [f"{c.name} {c.description} {c.disposition}" for c in scene.characters]
+    )
+    context = set(_WORD.findall(context_text.lower())) - _STOP
+    option_words = set(_WORD.findall(f"{option.id} {option.description}".lower())) - _STOP
+    score = float(len(context & option_words))
+    moods = {_disposition(c) for c in scene.characters}
+    aggressive = {"attack", "strike", "fight", "charge", "ambush", "shoot", "stab"}
+    peaceful = {"talk", "help", "trade", "parley", "greet", "offer", "share", "heal"}
+    if "hostile" in moods:
+        score += 1.5 * len(option_words & aggressive)
+    if "friendly" in moods:
+        score += 1.5 * len(option_words & peaceful)
+    if "wary" in moods:
+        score += 1.0 * len(option_words & {"flee", "hide", "retreat", "wait", "watch"})
+    return score
+
+
+def choose(ctx: TurnContext) -> tuple[DecisionOption, str]:
+    """The best-scoring option (ties broken by the turn's seed) and its rationale."""
+    rng = rng_for(ctx)
+    scored = [(score_option(o, ctx) + rng.random() * 0.5, o) for o in ctx.options]
+    best = max(scored, key=lambda pair: pair[0])[1]
+    character = _focus(ctx.scene, ctx.input, rng)
+    who = character.name if character else "The dungeon itself"
+    where = ctx.scene.location or "this place"
+    reason = best.description or best.id.replace("_", " ")
+    lines = [
+        f"{who} weighs the moment in {where}.",
+        rng.choice(
+            (
+                f"There is only one sensible answer: {reason}.",
+                f"Instinct wins over caution, and so: {reason}.",
+                f"After a tense heartbeat, the choice is made: {reason}.",
+            )
+        ),
+    ]
+    if ctx.scene.facts:
+        lines.append(f"After all, {ctx.scene.facts[0].strip().rstrip('.').lower()}.")
+    return best, " ".join(lines)

@@ -1,0 +1,56 @@
+"""The offline provider: streams the procedural narrator's text word by word."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import TYPE_CHECKING
+
+from ...core.models import FinishReason, TurnKind, Usage
+from ...core.ports import StreamFinished, StreamOpened, TextChunk
+from ...core.prompt import dumps, estimate_tokens
+from ...core.schema_args import example_for
+from ...core.validation import parse_arguments_schema
+from . import prose
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from ...core.ports import ChatEvent, ChatRequest
+
+MODEL = "narrator-offline-1"
+_WORDS = re.compile(r"\S+\s*")
+
+
+class OfflineProvider:
+    """A `ChatProvider` with no model: scene-aware prose, seeded by session and turn."""
+
+    name = "offline"
+
+    def __init__(self, pace_seconds: float = 0.04) -> None:
+        self._pace = pace_seconds
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        ctx = request.context
+        yield StreamOpened(self.name, MODEL)
+        if ctx.kind is TurnKind.DECISION:
+            option, text = prose.choose(ctx)
+            words = [json.dumps(w, ensure_ascii=False)[1:-1] for w in _WORDS.findall(text)]
+            schema, _ = parse_arguments_schema(option.arguments_schema)
+            names = tuple(c.name for c in ctx.scene.characters)
+            arguments = example_for(schema, characters=names, location=ctx.scene.location)
+            chunks = [
+                '{"rationale":"',
+                *words,
+                '","decision":',
+                dumps({"option_id": option.id, "arguments": arguments}),
+                "}",
+            ]
+        else:
+            chunks = _WORDS.findall(prose.narration(ctx))
+        for chunk in chunks:
+            await asyncio.sleep(self._pace)
+            yield TextChunk(chunk)
+        prompt_tokens = sum(estimate_tokens(m.content) for m in request.messages)
+        yield StreamFinished(FinishReason.STOP, Usage(prompt_tokens, len(chunks)))

@@ -1,0 +1,66 @@
+"""Parses chat-completion SSE lines with `json.loads`: no per-chunk model objects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..core.errors import UpstreamUnavailable
+from ..core.models import FinishReason, Usage
+
+_FINISH = {
+    "stop": FinishReason.STOP,
+    "tool_calls": FinishReason.STOP,
+    "function_call": FinishReason.STOP,
+    "length": FinishReason.LENGTH,
+    "content_filter": FinishReason.CONTENT_FILTER,
+}
+
+
+class ChunkParser:
+    """Feed SSE lines; collects the text pieces, finish reason, usage and model of a stream."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.finish_reason = FinishReason.UNSPECIFIED
+        self.usage = Usage()
+        self.model = ""
+        self.response_id = ""
+
+    def feed(self, line: str) -> str:
+        """The text carried by one line ('' for none); sets `done` at `[DONE]`."""
+        if not line.startswith("data:"):
+            return ""  # blank separators, comments, event names
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            self.done = True
+            return ""
+        try:
+            chunk: dict[str, Any] = json.loads(payload)
+        except ValueError as e:
+            raise UpstreamUnavailable("upstream sent a chunk that is not JSON") from e
+        if "error" in chunk:
+            raise UpstreamUnavailable("upstream reported an error mid-stream")
+        if not self.model:
+            self.model = chunk.get("model") or ""
+            self.response_id = chunk.get("id") or ""
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = Usage(
+                int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+            )
+        choices = chunk.get("choices")
+        if not choices:
+            return ""
+        choice = choices[0]
+        reason = choice.get("finish_reason")
+        if reason:
+            self.finish_reason = _FINISH.get(reason, FinishReason.UNSPECIFIED)
+        delta = choice.get("delta") or {}
+        text = delta.get("content")
+        if text:
+            return str(text)
+        calls = delta.get("tool_calls")
+        if calls:
+            return str((calls[0].get("function") or {}).get("arguments") or "")
+        return ""

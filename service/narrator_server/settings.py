@@ -1,0 +1,92 @@
+"""The one settings object, read from the environment. Nothing else reads os.environ."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class SettingsError(ValueError):
+    """A variable is set to a value that cannot be used."""
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE | _FALSE:
+        return value in _TRUE
+    raise SettingsError(f"{name} must be true or false, not {value!r}")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float = 0) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {value!r}") from None
+    if number < low:
+        raise SettingsError(f"{name} must be at least {low}, not {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 50051
+    data_dir: Path = Path(".data")
+    openai_api_key: str = field(default="", repr=False)
+    openai_base_url: str = ""
+    model: str = "gpt-4o-mini"
+    fallback: bool = True
+    offline_pace_ms: float = 40.0
+    max_input_chars: int = 4000
+    history_token_budget: int = 3000
+    max_tokens: int = 600
+    temperature: float = 0.8
+    retry_max_attempts: int = 4
+    max_retry_after_s: float = 20.0
+    upstream_timeout_s: float = 60.0
+    shutdown_grace_s: float = 10.0
+    log_level: str = "INFO"
+
+    @property
+    def uses_upstream(self) -> bool:
+        """An OpenAI-compatible upstream is configured (a key, a base URL or both)."""
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        d = cls()
+        return cls(
+            host=env.get("NARRATOR_HOST", d.host),
+            port=int(_number(env, "NARRATOR_PORT", d.port)),
+            data_dir=Path(env.get("NARRATOR_DATA_DIR") or d.data_dir),
+            openai_api_key=env.get("OPENAI_API_KEY", ""),
+            openai_base_url=env.get("OPENAI_BASE_URL", ""),
+            model=env.get("NARRATOR_MODEL") or d.model,
+            fallback=_bool(env, "NARRATOR_FALLBACK", d.fallback),
+            offline_pace_ms=_number(env, "NARRATOR_OFFLINE_PACE_MS", d.offline_pace_ms),
+            max_input_chars=int(_number(env, "NARRATOR_MAX_INPUT_CHARS", d.max_input_chars, 1)),
+            history_token_budget=int(
+                _number(env, "NARRATOR_HISTORY_TOKENS", d.history_token_budget)
+            ),
+            max_tokens=int(_number(env, "NARRATOR_MAX_TOKENS", d.max_tokens, 1)),
+            temperature=_number(env, "NARRATOR_TEMPERATURE", d.temperature),
+            retry_max_attempts=int(_number(env, "NARRATOR_RETRY_ATTEMPTS", d.retry_max_attempts, 1)),
+            max_retry_after_s=_number(env, "NARRATOR_MAX_RETRY_AFTER_S", d.max_retry_after_s),
+            upstream_timeout_s=_number(env, "NARRATOR_UPSTREAM_TIMEOUT_S", d.upstream_timeout_s),
+            shutdown_grace_s=_number(env, "NARRATOR_SHUTDOWN_GRACE_S", d.shutdown_grace_s),
+            log_level=env.get("NARRATOR_LOG_LEVEL", d.log_level).upper(),
+        )

@@ -1,0 +1,1 @@
+"""Session stores (adapters of `core.ports.SessionStore`)."""
