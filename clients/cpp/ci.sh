@@ -15,7 +15,8 @@ packages=(cmake make g++ pkg-config libgrpc++-dev libprotobuf-dev protobuf-compi
           protobuf-compiler-grpc)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == "install ok installed" ]] ||
+    missing+=("$p")
 done
 if ((${#missing[@]})); then
   echo "ci.sh: installing ${missing[*]}"
