@@ -46,6 +46,7 @@ class App:
         self._interceptors = interceptors
         self._server: grpc.aio.Server | None = None
         self._store: SqliteStore | None = None
+        self._narrator: Narrator | None = None
         self._client: openai.AsyncOpenAI | None = None
         self._health = health.aio.HealthServicer()
         self.port = 0
@@ -54,7 +55,7 @@ class App:
         s = self.settings
         self._store = await SqliteStore.open(s.data_dir / "narrator.sqlite3")
         provider, self._client = factory.build(s)
-        narrator = Narrator(
+        self._narrator = narrator = Narrator(
             self._provider_override or provider,
             self._store,
             NarratorConfig(
@@ -87,6 +88,8 @@ class App:
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None
+        if self._narrator is not None and not await self._narrator.drain():
+            log.error("some cancelled turns could not be stored before shutdown")
         if self._client is not None:
             await self._client.close()
             self._client = None

@@ -55,6 +55,8 @@ class Settings:
     max_tokens: int = 600
     temperature: float = 0.8
     retry_max_attempts: int = 4
+    retry_initial_wait_s: float = 0.25
+    retry_max_wait_s: float = 8.0
     max_retry_after_s: float = 20.0
     upstream_timeout_s: float = 60.0
     shutdown_grace_s: float = 10.0
@@ -85,6 +87,8 @@ class Settings:
             max_tokens=int(_number(env, "NARRATOR_MAX_TOKENS", d.max_tokens, 1)),
             temperature=_number(env, "NARRATOR_TEMPERATURE", d.temperature),
             retry_max_attempts=int(_number(env, "NARRATOR_RETRY_ATTEMPTS", d.retry_max_attempts, 1)),
+            retry_initial_wait_s=_number(env, "NARRATOR_RETRY_INITIAL_WAIT_S", d.retry_initial_wait_s),
+            retry_max_wait_s=_number(env, "NARRATOR_RETRY_MAX_WAIT_S", d.retry_max_wait_s),
             max_retry_after_s=_number(env, "NARRATOR_MAX_RETRY_AFTER_S", d.max_retry_after_s),
             upstream_timeout_s=_number(env, "NARRATOR_UPSTREAM_TIMEOUT_S", d.upstream_timeout_s),
             shutdown_grace_s=_number(env, "NARRATOR_SHUTDOWN_GRACE_S", d.shutdown_grace_s),

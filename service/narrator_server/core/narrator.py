@@ -44,6 +44,10 @@ class Narrator:
         self._config = config or NarratorConfig()
         self._turns = TurnRunner(provider, store)
 
+    async def drain(self, timeout: float = 5.0) -> bool:
+        """Waits for running turns to be stored (after the server cancelled them)."""
+        return await self._turns.wait_idle(timeout)
+
     async def create_session(self, setting: Setting, player: PlayerCharacter, seed: int) -> Session:
         validation.check_new_session(setting, player, self._config.limits)
         session = Session(

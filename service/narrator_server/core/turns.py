@@ -38,6 +38,17 @@ class TurnRunner:
     def __init__(self, provider: ChatProvider, store: SessionStore) -> None:
         self._provider = provider
         self._store = store
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Waits until no turn is running (each one stored); False if `timeout` passed first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def run(
         self, request: ChatRequest, rules: DecisionRules | None = None
@@ -50,6 +61,8 @@ class TurnRunner:
         finish, usage = FinishReason.UNSPECIFIED, Usage()
         status, decision = TurnStatus.FAILED, None
         started_at = time.time()
+        self._active += 1
+        self._idle.clear()
         try:
             async with aclosing(self._provider.stream(request)) as events:
                 async for event in events:
@@ -90,8 +103,13 @@ class TurnRunner:
                 decision=decision,
                 finish_reason=finish,
             )
-            # Shielded: a second cancellation must not lose the turn being written.
-            await asyncio.shield(self._store.save_turn(turn))
+            try:
+                # Shielded: a second cancellation must not lose the turn being written.
+                await asyncio.shield(self._store.save_turn(turn))
+            finally:
+                self._active -= 1
+                if not self._active:
+                    self._idle.set()
         if decision is not None:
             yield DecisionMade(decision)
         yield TurnCompleted(finish, usage, turn.text)

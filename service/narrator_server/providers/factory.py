@@ -31,7 +31,11 @@ def build(settings: Settings) -> tuple[ChatProvider, openai.AsyncOpenAI | None]:
         client,
         settings.model,
         RetryPolicy(
-            max_attempts=settings.retry_max_attempts, max_retry_after=settings.max_retry_after_s
+            max_attempts=settings.retry_max_attempts,
+            initial_wait=settings.retry_initial_wait_s,
+            max_wait=settings.retry_max_wait_s,
+            jitter=settings.retry_initial_wait_s,
+            max_retry_after=settings.max_retry_after_s,
         ),
         timeout=settings.upstream_timeout_s,
     )

@@ -1,0 +1,251 @@
+"""A fake OpenAI upstream: a real HTTP/1.1 server on 127.0.0.1 speaking the chat-completions
+wire format (SSE chunks, usage chunk, `[DONE]`, JSON errors), scriptable per request and
+recording what it received. `python -m narrator_server.testing.fake_openai` runs one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .replies import Reply
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+            429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}  # fmt: skip
+
+
+@dataclass
+class Received:
+    """One request as the fake saw it, and how the exchange ended."""
+
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    reply: Reply
+    chunks_sent: int = 0
+    client_disconnected: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class FakeOpenAI:
+    """`async with FakeOpenAI() as fake:` then `fake.base_url`, `fake.script(...)`,
+    `fake.received`. Unscripted requests get `default` (or a valid decision for JSON schemas)."""
+
+    def __init__(self, default: Reply | None = None) -> None:
+        self.default = default or Reply()
+        self.received: list[Received] = []
+        self._script: list[Reply] = []
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def script(self, *replies: Reply) -> None:
+        """Queue answers for the next requests, in order."""
+        self._script.extend(replies)
+
+    async def __aenter__(self) -> FakeOpenAI:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self, port: int = 0) -> None:
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._server.wait_closed()
+            self._server = None
+
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
+        if self._script:
+            return self._script.pop(0)
+        schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
+        if schema:
+            branch = schema["properties"]["decision"]["anyOf"][0]
+            option_id = branch["properties"]["option_id"]["enum"][0]
+            return Reply.decision(option_id, {}, "The fake upstream decides quickly.")
+        return self.default
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)  # type: ignore[arg-type]
+        try:
+            while await self._exchange(reader, writer):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            pass  # stop() cancels open exchanges; the task ends here either way
+        finally:
+            self._tasks.discard(task)  # type: ignore[arg-type]
+            writer.close()
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Serves one request; False when the connection should close."""
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        _, path, _ = lines[0].split(" ", 2)
+        headers = {k.lower(): v.strip() for k, v in (h.split(":", 1) for h in lines[1:] if h)}
+        raw = await reader.readexactly(int(headers.get("content-length", "0")))
+        body = json.loads(raw) if raw else {}
+        reply = self._next_reply(body)
+        got = Received(path, headers, body, reply)
+        self.received.append(got)
+        try:
+            return await self._answer(got, reader, writer)
+        finally:
+            got.finished.set()
+
+    async def _answer(
+        self, got: Received, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        reply = got.reply
+        await asyncio.sleep(reply.first_byte_delay)
+        if reply.drop_before_response:
+            return False
+        if reply.status != 200 or not got.path.endswith("/chat/completions"):
+            status = reply.status if reply.status != 200 else 404
+            payload = json.dumps(reply.error_body or {"error": {"message": "not found"}}).encode()
+            extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
+            writer.write(
+                f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\ncontent-type: "
+                f"application/json\r\ncontent-length: {len(payload)}\r\n{extra}\r\n".encode()
+                + payload
+            )
+            await writer.drain()
+            return True
+        if not got.body.get("stream"):
+            return await self._answer_whole(got, writer)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\ncache-control: no-cache\r\n\r\n"
+        )
+        model = str(got.body.get("model", "fake-model"))
+        for i, piece in enumerate(reply.pieces()):
+            if i == reply.stall_after:
+                await self._hold(got, reader)
+                return False
+            if i == reply.drop_after:
+                await writer.drain()
+                return False
+            if i == reply.malformed_after:
+                self._event(writer, "{this is not json")
+            if i:
+                await asyncio.sleep(reply.pace)
+            self._event(writer, json.dumps(_chunk(model, _delta(piece, reply.as_tool_call, i))))
+            got.chunks_sent += 1
+            if not await self._drain(got, writer):
+                return False
+        if reply.stall_after is not None and reply.stall_after >= len(reply.pieces()):
+            await self._hold(got, reader)
+            return False
+        finish = _chunk(model, {}, reply.finish_reason)
+        self._event(writer, json.dumps(finish))
+        if (got.body.get("stream_options") or {}).get("include_usage"):
+            usage = _chunk(model, None)
+            usage["usage"] = _usage(reply, got)
+            self._event(writer, json.dumps(usage))
+        self._event(writer, "[DONE]")
+        writer.write(b"0\r\n\r\n")
+        return await self._drain(got, writer)
+
+    async def _answer_whole(self, got: Received, writer: asyncio.StreamWriter) -> bool:
+        reply = got.reply
+        message = {"role": "assistant", "content": "".join(reply.pieces())}
+        payload = json.dumps(
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": got.body.get("model", "fake-model"),
+                "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
+                "usage": _usage(reply, got),
+            }
+        ).encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            + f"content-length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        return await self._drain(got, writer)
+
+    @staticmethod
+    def _event(writer: asyncio.StreamWriter, data: str) -> None:
+        event = f"data: {data}\n\n".encode()
+        writer.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+
+    @staticmethod
+    async def _drain(got: Received, writer: asyncio.StreamWriter) -> bool:
+        try:
+            await writer.drain()
+        except ConnectionError:
+            got.client_disconnected.set()
+            return False
+        return True
+
+    @staticmethod
+    async def _hold(got: Received, reader: asyncio.StreamReader) -> None:
+        """A stall: send nothing more and wait until the client gives up."""
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(1024):
+                pass
+        got.client_disconnected.set()
+
+
+def _delta(piece: str, as_tool_call: bool, index: int) -> dict[str, Any]:
+    delta: dict[str, Any] = {"role": "assistant"} if index == 0 else {}
+    if as_tool_call:
+        function = {"arguments": piece} | ({"name": "decide"} if index == 0 else {})
+        call = {"index": 0, "function": function} | ({"id": "call_1", "type": "function"} if index == 0 else {})
+        delta["tool_calls"] = [call]
+    else:
+        delta["content"] = piece
+    return delta
+
+
+def _chunk(model: str, delta: dict[str, Any] | None, finish: str | None = None) -> dict[str, Any]:
+    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+    }
+
+
+def _usage(reply: Reply, got: Received) -> dict[str, int]:
+    if reply.usage is not None:
+        prompt, completion = reply.usage
+    else:
+        prompt = sum(len(str(m.get("content", ""))) // 4 for m in got.body.get("messages", []))
+        completion = len(reply.pieces())
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+async def _main(port: int) -> None:
+    fake = FakeOpenAI()
+    await fake.start(port)
+    print(f"fake OpenAI upstream on {fake.base_url}", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(_main(int(sys.argv[1]) if len(sys.argv) > 1 else 8089))

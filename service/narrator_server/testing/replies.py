@@ -1,0 +1,66 @@
+"""Scripts for the fake OpenAI upstream: what it answers to one request."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_WORDS = re.compile(r"\S+\s*")
+
+
+@dataclass
+class Reply:
+    """One scripted answer. Defaults: HTTP 200, the text streamed a word per chunk, then the
+    finish chunk, the usage chunk (when asked with stream_options) and `[DONE]`."""
+
+    text: str = "The torchlight flickers as you step forward."
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    error_body: dict[str, Any] | None = None
+    chunks: list[str] | None = None
+    first_byte_delay: float = 0.0
+    pace: float = 0.0
+    finish_reason: str = "stop"
+    usage: tuple[int, int] | None = None
+    as_tool_call: bool = False
+    # Faults: close the connection without answering; close it after N text chunks; stop
+    # sending (keep the connection open) after N text chunks; send a non-JSON chunk after N.
+    drop_before_response: bool = False
+    drop_after: int | None = None
+    stall_after: int | None = None
+    malformed_after: int | None = None
+
+    def pieces(self) -> list[str]:
+        return list(self.chunks) if self.chunks is not None else _WORDS.findall(self.text)
+
+    @classmethod
+    def error(
+        cls, status: int, *, retry_after: float | None = None, retry_after_ms: int | None = None
+    ) -> Reply:
+        """An OpenAI-style JSON error with the right status (and Retry-After when given)."""
+        headers = {}
+        if retry_after is not None:
+            headers["retry-after"] = f"{retry_after:g}"
+        if retry_after_ms is not None:
+            headers["retry-after-ms"] = str(retry_after_ms)
+        kind = {429: "rate_limit_exceeded", 401: "invalid_api_key"}.get(status, "server_error")
+        body = {
+            "error": {
+                "message": f"fake upstream error {status} (secret body text)",
+                "type": kind,
+                "param": None,
+                "code": kind,
+            }
+        }
+        return cls(text="", status=status, headers=headers, error_body=body)
+
+    @classmethod
+    def decision(cls, option_id: str, arguments: dict[str, Any], rationale: str) -> Reply:
+        """A structured-output answer, streamed in small pieces."""
+        import json
+
+        text = json.dumps(
+            {"rationale": rationale, "decision": {"option_id": option_id, "arguments": arguments}}
+        )
+        return cls(text=text, chunks=[text[i : i + 7] for i in range(0, len(text), 7)])
