@@ -39,9 +39,16 @@ def second_person(action: str) -> str:
     return " ".join(_FIRST_PERSON.get(w.lower(), w) for w in words)
 
 
-def _thing(action: str) -> str:
-    words = [w for w in _WORD.findall(action.lower()) if w not in _STOP and len(w) > 2]
-    return words[-1] if words else "moment"
+_OBJECT = re.compile(
+    r"\b(?:the|a|an|my|your|his|her|their|its|this|that|some)\s+([a-z'-]+(?:\s+[a-z'-]+)?)"
+    r"(?=\s+(?:of|off|on|in|into|at|to|from|with|behind|under|over)\b|[.!?,]|$)"
+)
+
+
+def _thing(action: str) -> str | None:
+    """The object of the action ('the rusty lever' -> 'rusty lever'), when there is one."""
+    match = _OBJECT.search(action.lower().strip())
+    return match.group(1) if match else None
 
 
 def _cap(text: str) -> str:
@@ -71,21 +78,27 @@ def _reaction(character: Character, rng: random.Random) -> str:
     return template.format(Name=character.name, description=description)
 
 
+def _outcome(action: str, rng: random.Random) -> str:
+    kind = rng.choice(("success", "partial", "complication"))
+    thing = _thing(action)
+    if thing is None:
+        return rng.choice(voice.PLAIN_OUTCOMES[kind])
+    return rng.choice(voice.OUTCOMES[kind]).format(thing=thing)
+
+
 def narration(ctx: TurnContext) -> str:
     rng = rng_for(ctx)
     scene, tone = ctx.scene, voice.TONES.get(ctx.session.setting.tone.lower(), {})
     words = tone or voice.TONES[voice.DEFAULT_TONE]
     clause = second_person(ctx.input)
-    location = scene.location or "the dark around you"
+    location = scene.location or "the darkness"
     pick = {k: rng.choice(v) for k, v in words.items()}
     sentences = [
         rng.choice(voice.OPENINGS).format(Clause=_cap(clause), clause=clause),
         rng.choice(voice.PLACES).format(
             Location=_cap(location), location=location, Light=_cap(pick["light"]), **pick
         ),
-        rng.choice(voice.OUTCOMES[rng.choice(("success", "partial", "complication"))]).format(
-            thing=_thing(ctx.input)
-        ),
+        _outcome(ctx.input, rng),
     ]
     character = _focus(scene, ctx.input, rng)
     if character is not None:

@@ -47,7 +47,7 @@ PLACES = (
     "{Location} is {air}, and you hear {sound}.",
     "Around you, {location} lies in {light}; the air is {air}.",
     "In {location}, {sound} fills the pause that follows.",
-    "{Light} plays across {location}, and {mood} settles over you.",
+    "Under {light}, {location} seems to hold its breath, and {mood} settles over you.",
 )
 
 OUTCOMES = {
@@ -65,6 +65,21 @@ OUTCOMES = {
         "Then the {thing} betrays you with a sound far too loud for this place.",
         "The {thing} resists, and in the struggle something else stirs.",
         "Too late, you notice the {thing} was not what it seemed.",
+    ),
+}
+
+PLAIN_OUTCOMES = {
+    "success": (
+        "It works, and for a moment the way ahead seems clear.",
+        "You feel it go right, exactly as you hoped.",
+    ),
+    "partial": (
+        "It half works, though not without a price you will feel later.",
+        "You manage it, barely, and it leaves you breathing hard.",
+    ),
+    "complication": (
+        "Then something goes wrong, with a sound far too loud for this place.",
+        "Too late, you notice that nothing here is what it seemed.",
     ),
 }
 

@@ -1,0 +1,97 @@
+"""`python -m narrator_server` as a process: settings from the environment, SIGTERM drains."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+import grpc
+import pytest
+
+from narrator.v1 import narrator_service_pb2 as pb
+from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
+from narrator.v1 import session_pb2
+
+from ..support import SCENE, new_session
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+
+async def start(data_dir: Path, **env: str) -> tuple[asyncio.subprocess.Process, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "NARRATOR_"))}
+    environ |= {"NARRATOR_PORT": "0", "NARRATOR_DATA_DIR": str(data_dir), **env}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "narrator_server", env=environ, stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    line = (await process.stdout.readline()).decode()
+    assert line.startswith("narrator listening on "), line
+    return process, line.split()[-1]
+
+
+@pytest.fixture
+async def channels() -> AsyncIterator[list[grpc.aio.Channel]]:
+    opened: list[grpc.aio.Channel] = []
+    yield opened
+    for channel in opened:
+        await channel.close()
+
+
+async def test_sigterm_lets_a_stream_finish_within_the_grace(
+    tmp_path: Path, channels: list[grpc.aio.Channel]
+) -> None:
+    process, address = await start(
+        tmp_path, NARRATOR_OFFLINE_PACE_MS="5", NARRATOR_SHUTDOWN_GRACE_S="30"
+    )
+    channels.append(channel := grpc.aio.insecure_channel(address))
+    stub = pb_grpc.NarratorServiceStub(channel)
+    session_id = await new_session(stub)
+    call = stub.Narrate(pb.NarrateRequest(session_id=session_id, action="I run", scene=SCENE))
+    await call.read()
+    process.send_signal(signal.SIGTERM)
+    kinds = []
+    while (message := await call.read()) is not grpc.aio.EOF:
+        kinds.append(message.WhichOneof("event"))
+    assert kinds[-1] == "completed"
+    assert await process.wait() == 0
+
+
+async def test_sigterm_past_the_grace_stores_the_turn_as_cancelled(
+    tmp_path: Path, channels: list[grpc.aio.Channel]
+) -> None:
+    process, address = await start(
+        tmp_path, NARRATOR_OFFLINE_PACE_MS="200", NARRATOR_SHUTDOWN_GRACE_S="0.1"
+    )
+    channels.append(channel := grpc.aio.insecure_channel(address))
+    stub = pb_grpc.NarratorServiceStub(channel)
+    session_id = await new_session(stub)
+    call = stub.Narrate(pb.NarrateRequest(session_id=session_id, action="I run", scene=SCENE))
+    await call.read()
+    process.send_signal(signal.SIGTERM)
+    with pytest.raises(grpc.aio.AioRpcError):
+        while await call.read() is not grpc.aio.EOF:
+            pass
+    assert await process.wait() == 0
+
+    process, address = await start(tmp_path)
+    channels.append(channel := grpc.aio.insecure_channel(address))
+    stub = pb_grpc.NarratorServiceStub(channel)
+    session = (await stub.GetSession(pb.GetSessionRequest(session_id=session_id))).session
+    assert session.recent_turns[0].status == session_pb2.TURN_STATUS_CANCELLED
+    process.send_signal(signal.SIGINT)
+    assert await process.wait() == 0
+
+
+async def test_a_bad_setting_stops_the_process_with_a_clear_message(tmp_path: Path) -> None:
+    environ = dict(os.environ, NARRATOR_FALLBACK="maybe", NARRATOR_DATA_DIR=str(tmp_path))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "narrator_server", env=environ, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await process.communicate()
+    assert process.returncode == 1
+    assert b"NARRATOR_FALLBACK must be true or false" in err

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from narrator_server.settings import Settings, SettingsError
+
+
+def test_defaults_are_the_embedded_service() -> None:
+    s = Settings.from_env({})
+    assert (s.port, s.fallback, s.uses_upstream, s.data_dir) == (50051, True, False, Path(".data"))
+
+
+def test_environment_overrides() -> None:
+    s = Settings.from_env(
+        {"NARRATOR_PORT": "6000", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1",
+         "NARRATOR_FALLBACK": "off", "NARRATOR_MODEL": "llama3"}
+    )  # fmt: skip
+    assert (s.port, s.uses_upstream, s.fallback, s.model) == (6000, True, False, "llama3")
+
+
+def test_the_key_never_shows_in_repr() -> None:
+    assert "sk-secret" not in repr(Settings.from_env({"OPENAI_API_KEY": "sk-secret"}))
+
+
+@pytest.mark.parametrize(
+    "env", [{"NARRATOR_PORT": "abc"}, {"NARRATOR_FALLBACK": "maybe"}, {"NARRATOR_MAX_TOKENS": "0"}]
+)
+def test_bad_values_are_explained(env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError, match=next(iter(env))):
+        Settings.from_env(env)

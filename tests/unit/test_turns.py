@@ -1,0 +1,174 @@
+"""The turn runner and the use cases, with a scripted provider and the in-memory store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import aclosing
+
+import pytest
+
+from narrator_server.core.errors import (
+    SessionNotFound,
+    StreamInterrupted,
+    UpstreamRateLimited,
+    UpstreamUnavailable,
+)
+from narrator_server.core.fallback import FallbackProvider
+from narrator_server.core.models import (
+    DecisionMade,
+    DecisionOption,
+    DecisionSource,
+    PlayerCharacter,
+    Scene,
+    Setting,
+    TextDelta,
+    TurnCompleted,
+    TurnStarted,
+    TurnStatus,
+)
+from narrator_server.core.narrator import Narrator
+from narrator_server.store.memory import MemoryStore
+
+from .fakes import Script, ScriptedProvider
+
+
+async def setup(provider: ScriptedProvider | FallbackProvider) -> tuple[Narrator, MemoryStore, str]:
+    store = MemoryStore()
+    narrator = Narrator(provider, store)
+    session = await narrator.create_session(Setting("a crypt"), PlayerCharacter("Ash"), 1)
+    return narrator, store, session.session_id
+
+
+async def test_events_come_in_order_and_the_turn_is_stored() -> None:
+    narrator, store, sid = await setup(ScriptedProvider("p", Script(["A ", "b ", "c."])))
+    events = [e async for e in narrator.narrate(sid, "I look", Scene())]
+    assert isinstance(events[0], TurnStarted)
+    assert [e.seq for e in events[1:-1] if isinstance(e, TextDelta)] == [1, 2, 3]
+    assert isinstance(events[-1], TurnCompleted)
+    assert events[-1].text == "A b c."
+    (turn,) = store.turns[sid]
+    assert (turn.status, turn.text, turn.provider) == (TurnStatus.COMPLETED, "A b c.", "p")
+
+
+async def test_closing_the_stream_cancels_the_turn_and_the_provider() -> None:
+    provider = ScriptedProvider("p", Script(["a "] * 50))
+    narrator, store, sid = await setup(provider)
+    async with aclosing(narrator.narrate(sid, "I look", Scene())) as events:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                break
+    (turn,) = store.turns[sid]
+    assert (turn.status, turn.text) == (TurnStatus.CANCELLED, "a ")
+    assert provider.closed_early == 1
+
+
+async def test_task_cancellation_stores_the_partial_turn() -> None:
+    provider = ScriptedProvider("p", Script(["a "] * 50, pause=0.01))
+    narrator, store, sid = await setup(provider)
+    first = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in narrator.narrate(sid, "I look", Scene()):
+            if isinstance(event, TextDelta):
+                first.set()
+
+    task = asyncio.create_task(consume())
+    await first.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert store.turns[sid][0].status is TurnStatus.CANCELLED
+
+
+async def test_a_failure_mid_stream_fails_the_turn_with_its_partial_text() -> None:
+    script = Script(["a ", "b ", "c "], fail_after=2, fail_with=StreamInterrupted("broke"))
+    narrator, store, sid = await setup(ScriptedProvider("p", script))
+    with pytest.raises(StreamInterrupted):
+        async for _ in narrator.narrate(sid, "I look", Scene()):
+            pass
+    assert (store.turns[sid][0].status, store.turns[sid][0].text) == (TurnStatus.FAILED, "a b ")
+
+
+async def test_fallback_speaks_when_the_primary_fails_before_its_first_word() -> None:
+    primary = ScriptedProvider("up", Script(fail_before_open=UpstreamRateLimited("429")))
+    backup = ScriptedProvider("offline", Script(["safe."]))
+    narrator, store, sid = await setup(FallbackProvider(primary, backup))
+    events = [e async for e in narrator.narrate(sid, "I look", Scene())]
+    assert isinstance(events[0], TurnStarted)
+    assert events[0].provider == "offline"
+    assert store.turns[sid][0].provider == "offline"
+
+
+async def test_fallback_never_takes_over_after_words_were_sent() -> None:
+    script = Script(["a ", "b "], fail_after=1, fail_with=StreamInterrupted("broke"))
+    backup = ScriptedProvider("offline")
+    narrator, _, sid = await setup(FallbackProvider(ScriptedProvider("up", script), backup))
+    with pytest.raises(StreamInterrupted):
+        async for _ in narrator.narrate(sid, "I look", Scene()):
+            pass
+    assert backup.requests == []
+
+
+async def test_history_holds_completed_turns_only() -> None:
+    provider = ScriptedProvider("p", Script(["First."]), Script(["x "] * 9), Script(["Third."]))
+    narrator, _, sid = await setup(provider)
+    async for _ in narrator.narrate(sid, "one", Scene()):
+        pass
+    async with aclosing(narrator.narrate(sid, "zebra", Scene())) as events:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                break
+    async for _ in narrator.narrate(sid, "three", Scene()):
+        pass
+    contents = [m.content for m in provider.requests[2].messages]
+    assert "First." in contents
+    assert not any("zebra" in c for c in contents)
+
+
+async def test_unknown_session() -> None:
+    narrator, _, _ = await setup(ScriptedProvider("p"))
+    with pytest.raises(SessionNotFound):
+        async for _ in narrator.narrate("nope", "I look", Scene()):
+            pass
+
+
+OPTIONS = (
+    DecisionOption("hit", "hit", '{"type":"object","properties":{"n":{"type":"integer","minimum":2}},"required":["n"]}'),
+    DecisionOption("wait", "wait"),
+)
+
+
+def answer(option_id: str, arguments: object, rationale: str = "Because.") -> list[str]:
+    text = json.dumps({"rationale": rationale, "decision": {"option_id": option_id, "arguments": arguments}})
+    return [text[i : i + 3] for i in range(0, len(text), 3)]
+
+
+@pytest.mark.parametrize(
+    ("scripts", "expected"),
+    [
+        ([Script(answer("hit", {"n": 3}))], ("hit", {"n": 3}, DecisionSource.MODEL)),
+        (
+            [Script(answer("hit", {"n": 1})), Script(answer("wait", {}))],
+            ("wait", {}, DecisionSource.REPAIRED),
+        ),
+        (
+            [Script(["{not json"]), Script(["still not"])],
+            ("hit", {"n": 2}, DecisionSource.FALLBACK),
+        ),
+        (
+            [Script(answer("zzz", {})), Script(fail_before_open=UpstreamUnavailable("down"))],
+            ("hit", {"n": 2}, DecisionSource.FALLBACK),
+        ),
+    ],
+)
+async def test_decisions_are_valid_repaired_or_fallen_back(
+    scripts: list[Script], expected: tuple[str, object, DecisionSource]
+) -> None:
+    narrator, store, sid = await setup(ScriptedProvider("p", *scripts))
+    events = [e async for e in narrator.decide(sid, "Now?", OPTIONS, "", Scene())]
+    (made,) = [e for e in events if isinstance(e, DecisionMade)]
+    d = made.decision
+    assert (d.option_id, json.loads(d.arguments_json), d.source) == expected
+    assert isinstance(events[-1], TurnCompleted)
+    assert store.turns[sid][0].decision == d
