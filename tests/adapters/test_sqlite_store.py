@@ -1,0 +1,81 @@
+"""The SQLite store on a real file: round trips, cascades, reopening."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from narrator_server.core.models import (
+    Character,
+    Decision,
+    DecisionSource,
+    FinishReason,
+    PlayerCharacter,
+    Scene,
+    Session,
+    Setting,
+    Turn,
+    TurnKind,
+    TurnStatus,
+    Usage,
+)
+from narrator_server.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+SESSION = Session("s1", Setting("world", "grim"), PlayerCharacter("Ash", "knight"), 99, 1.5)
+
+
+def turn(turn_id: str, status: TurnStatus = TurnStatus.COMPLETED, at: float = 2.0) -> Turn:
+    return Turn(
+        turn_id=turn_id,
+        session_id="s1",
+        kind=TurnKind.DECISION,
+        input="What now?",
+        scene=Scene("crypt", (Character("Grub", "goblin", "hostile"),), ("wet",), (("k", "v"),)),
+        text="Because.",
+        status=status,
+        provider="openai",
+        model="m",
+        usage=Usage(10, 3),
+        created_at=at,
+        decision=Decision("attack", '{"target":"Ash"}', DecisionSource.REPAIRED),
+        finish_reason=FinishReason.LENGTH,
+    )
+
+
+async def test_round_trip_and_reopen(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "db.sqlite3")
+    await store.create_session(SESSION)
+    await store.save_turn(turn("t1"))
+    await store.save_turn(turn("t2", TurnStatus.CANCELLED, at=3.0))
+    await store.close()
+
+    store = await SqliteStore.open(tmp_path / "db.sqlite3")
+    got = await store.get_session("s1", 10)
+    assert got is not None
+    assert got.turn_count == 2
+    assert [t.turn_id for t in got.recent_turns] == ["t1", "t2"]
+    assert got.recent_turns[0] == turn("t1")
+    assert [t.turn_id for t in await store.recent_completed_turns("s1", 10)] == ["t1"]
+    assert (got.setting, got.player, got.seed) == (SESSION.setting, SESSION.player, 99)
+    await store.close()
+
+
+async def test_delete_cascades_and_late_turns_are_dropped(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "db.sqlite3")
+    await store.create_session(SESSION)
+    await store.save_turn(turn("t1"))
+    assert await store.delete_session("s1") is True
+    assert await store.delete_session("s1") is False
+    await store.save_turn(turn("t2"))  # a turn that ends after its session was deleted
+    assert await store.get_session("s1", 10) is None
+    assert await store.recent_completed_turns("s1", 10) == []
+    await store.close()
+
+
+async def test_wal_mode(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "db.sqlite3")
+    mode = await store._call(lambda: store.db.execute("PRAGMA journal_mode").fetchone()[0])
+    assert mode == "wal"
+    await store.close()
