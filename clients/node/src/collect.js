@@ -1,0 +1,69 @@
+// Collects a whole streamed turn into one object.
+
+/**
+ * @typedef {import('./client.js').Usage} Usage
+ * @typedef {import('./client.js').Decision} Decision
+ * @typedef {import('./client.js').DecideEvent} DecideEvent
+ */
+
+/**
+ * @typedef {object} CollectedTurn
+ * @property {string} turnId
+ * @property {string} provider
+ * @property {string} model
+ * @property {string} text the completed text (equal to the concatenated deltas)
+ * @property {number} deltaCount
+ * @property {Decision | null} decision null for Narrate
+ * @property {string} finishReason
+ * @property {Usage} usage
+ */
+
+/**
+ * Consumes a narrate() or decide() stream and returns the whole turn.
+ *
+ * @param {AsyncIterable<DecideEvent>} events
+ * @param {{onDelta?: (text: string, seq: number) => void}} [hooks] onDelta is
+ *   called for each delta as it arrives (e.g. to print it)
+ * @returns {Promise<CollectedTurn>}
+ */
+export async function collectTurn(events, hooks = {}) {
+  /** @type {CollectedTurn} */
+  const turn = {
+    turnId: '',
+    provider: '',
+    model: '',
+    text: '',
+    deltaCount: 0,
+    decision: null,
+    finishReason: '',
+    usage: { inputTokens: 0, outputTokens: 0 },
+  };
+  for await (const ev of events) {
+    switch (ev.type) {
+      case 'started':
+        turn.turnId = ev.turnId;
+        turn.provider = ev.provider;
+        turn.model = ev.model;
+        break;
+      case 'delta':
+        turn.deltaCount += 1;
+        turn.text += ev.text;
+        hooks.onDelta?.(ev.text, ev.seq);
+        break;
+      case 'decision':
+        turn.decision = {
+          optionId: ev.optionId,
+          arguments: ev.arguments,
+          argumentsJson: ev.argumentsJson,
+          source: ev.source,
+        };
+        break;
+      case 'completed':
+        turn.text = ev.text;
+        turn.finishReason = ev.finishReason;
+        turn.usage = ev.usage;
+        break;
+    }
+  }
+  return turn;
+}

@@ -1,0 +1,5 @@
+// Node.js client of the Narrator service (narrator.v1).
+export { NarratorClient, DEFAULT_ADDRESS } from './client.js';
+export { NarratorError, decodeStatusDetails, statusName, rpcTypes, STATUS_DETAILS_KEY } from './errors.js';
+export { collectTurn } from './collect.js';
+export { loadNarratorService, DEFAULT_PROTO_DIR } from './proto.js';

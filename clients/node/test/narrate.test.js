@@ -1,0 +1,91 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NarratorClient, collectTurn } from '../src/index.js';
+import { startServer } from '../support/narrator-server.js';
+import { PLAYER, SCENE, SETTING, allEvents, checkTurnEvents } from '../support/util.js';
+
+const FINISH_REASONS = ['FINISH_REASON_UNSPECIFIED', 'FINISH_REASON_STOP', 'FINISH_REASON_LENGTH', 'FINISH_REASON_CONTENT_FILTER'];
+
+describe('narrate', () => {
+  /** @type {import('../support/narrator-server.js').RunningServer} */
+  let server;
+  /** @type {NarratorClient} */
+  let client;
+
+  before(async () => {
+    server = await startServer();
+    client = new NarratorClient(server.address, { deadlineMs: 30_000 });
+  });
+
+  after(async () => {
+    client?.close();
+    await server?.stop();
+  });
+
+  test('deltas are numbered 1..n and concatenate to completed.text', async () => {
+    const session = await client.createSession({ setting: SETTING, player: PLAYER, seed: 7 });
+    const action = 'I pry the lid off the coffin';
+    // strict: false so that this test, not the client, checks the contract.
+    const events = await allEvents(client.narrate({ sessionId: session.sessionId, action, scene: SCENE }, { strict: false }));
+    const { started, completed, text } = checkTurnEvents(events, { decision: false });
+    assert.equal(started.provider, 'offline');
+    assert.ok(text.trim().length > 0, 'empty narration');
+    assert.ok(FINISH_REASONS.includes(completed.finishReason), completed.finishReason);
+    assert.equal(typeof completed.usage.inputTokens, 'number');
+    assert.equal(typeof completed.usage.outputTokens, 'number');
+
+    const stored = await client.getSession(session.sessionId);
+    assert.equal(stored.turnCount, 1);
+    assert.equal(stored.recentTurns.length, 1);
+    const [turn] = stored.recentTurns;
+    assert.equal(turn.turnId, started.turnId);
+    assert.equal(turn.kind, 'TURN_KIND_NARRATION');
+    assert.equal(turn.status, 'TURN_STATUS_COMPLETED');
+    assert.equal(turn.input, action);
+    assert.equal(turn.text, text);
+    assert.equal(turn.provider, 'offline');
+    assert.equal(turn.decision, null);
+    assert.equal(turn.scene?.location, SCENE.location);
+    assert.deepEqual(turn.scene?.facts, SCENE.facts);
+  });
+
+  test('collectTurn gathers a whole turn and reports each delta', async () => {
+    const session = await client.createSession({ setting: SETTING, player: PLAYER });
+    /** @type {[number, string][]} */
+    const seen = [];
+    const turn = await collectTurn(
+      client.narrate({ sessionId: session.sessionId, action: 'I light a new torch' }),
+      { onDelta: (text, seq) => seen.push([seq, text]) },
+    );
+    assert.ok(turn.turnId);
+    assert.equal(turn.provider, 'offline');
+    assert.equal(turn.deltaCount, seen.length);
+    assert.deepEqual(seen.map(([seq]) => seq), seen.map((_, i) => i + 1));
+    assert.equal(turn.text, seen.map(([, t]) => t).join(''));
+    assert.equal(turn.decision, null);
+  });
+
+  test('the same seed, action and scene give the same offline narration', async () => {
+    const texts = [];
+    for (let i = 0; i < 2; i++) {
+      const s = await client.createSession({ setting: SETTING, player: PLAYER, seed: 1234 });
+      const turn = await collectTurn(client.narrate({ sessionId: s.sessionId, action: 'I listen at the door', scene: SCENE }));
+      texts.push(turn.text);
+    }
+    assert.equal(texts[0], texts[1]);
+  });
+
+  test('GetSession returns the most recent turns, oldest first', async () => {
+    const session = await client.createSession({ setting: SETTING, player: PLAYER });
+    const ids = [];
+    for (const action of ['I wade north', 'I search the alcove', 'I call out to Mirela']) {
+      const turn = await collectTurn(client.narrate({ sessionId: session.sessionId, action, scene: SCENE }));
+      ids.push(turn.turnId);
+    }
+    const last2 = await client.getSession(session.sessionId, 2);
+    assert.equal(last2.turnCount, 3);
+    assert.deepEqual(last2.recentTurns.map((t) => t.turnId), ids.slice(1));
+    const all = await client.getSession(session.sessionId);
+    assert.deepEqual(all.recentTurns.map((t) => t.input), ['I wade north', 'I search the alcove', 'I call out to Mirela']);
+  });
+});
