@@ -3,7 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run play test lint typecheck pytest protos protos-check buf bench clean
+.PHONY: run play test lint typecheck pytest protos protos-check buf contract-release \
+	node-test cpp-test clients-test bench traces clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
@@ -20,19 +21,30 @@ protos: $(STAMP) ## regenerate the Python stubs from protos/
 protos-check: $(STAMP)
 	PYTHON=$(PY) scripts/protos.sh --check
 
-buf: $(STAMP)
-	cd protos && ../$(VENV)/bin/buf lint
+buf: $(STAMP) ## lint the contract and check it against the last released one
+	cd protos && ../$(VENV)/bin/buf lint && ../$(VENV)/bin/buf breaking --against released/narrator-v1.binpb
+
+contract-release: $(STAMP) ## record the current contract as released (buf breaking compares to it)
+	cd protos && ../$(VENV)/bin/buf build --exclude-source-info -o released/narrator-v1.binpb
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy service clients/python tests bench
+	$(VENV)/bin/mypy service clients/python
 
 pytest: $(STAMP)
 	$(PY) -m pytest -q
 
-test: protos-check buf lint typecheck pytest
+node-test: $(STAMP) ## the Node.js client's tests against a real server
+	clients/node/ci.sh
+
+cpp-test: $(STAMP) ## build the C++ client and run its example against a real server
+	clients/cpp/ci.sh
+
+clients-test: node-test cpp-test
+
+test: protos-check buf lint typecheck clients-test pytest
 
 bench: $(STAMP)
 	$(PY) bench/stream_cpu.py

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-
 from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
 
 from .api.servicer import NarratorServicer

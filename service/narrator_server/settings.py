@@ -86,8 +86,12 @@ class Settings:
             ),
             max_tokens=int(_number(env, "NARRATOR_MAX_TOKENS", d.max_tokens, 1)),
             temperature=_number(env, "NARRATOR_TEMPERATURE", d.temperature),
-            retry_max_attempts=int(_number(env, "NARRATOR_RETRY_ATTEMPTS", d.retry_max_attempts, 1)),
-            retry_initial_wait_s=_number(env, "NARRATOR_RETRY_INITIAL_WAIT_S", d.retry_initial_wait_s),
+            retry_max_attempts=int(
+                _number(env, "NARRATOR_RETRY_ATTEMPTS", d.retry_max_attempts, 1)
+            ),
+            retry_initial_wait_s=_number(
+                env, "NARRATOR_RETRY_INITIAL_WAIT_S", d.retry_initial_wait_s
+            ),
             retry_max_wait_s=_number(env, "NARRATOR_RETRY_MAX_WAIT_S", d.retry_max_wait_s),
             max_retry_after_s=_number(env, "NARRATOR_MAX_RETRY_AFTER_S", d.max_retry_after_s),
             upstream_timeout_s=_number(env, "NARRATOR_UPSTREAM_TIMEOUT_S", d.upstream_timeout_s),

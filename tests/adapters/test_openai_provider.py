@@ -7,15 +7,21 @@ from typing import TYPE_CHECKING
 
 import openai
 import pytest
-
 from narrator_server.core.errors import (
     StreamInterrupted,
     UpstreamRateLimited,
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from narrator_server.core.models import FinishReason, PlayerCharacter, Scene, Session, Setting
-from narrator_server.core.models import TurnKind, Usage
+from narrator_server.core.models import (
+    FinishReason,
+    PlayerCharacter,
+    Scene,
+    Session,
+    Setting,
+    TurnKind,
+    Usage,
+)
 from narrator_server.core.ports import (
     ChatMessage,
     ChatRequest,
@@ -60,7 +66,9 @@ async def events(provider: OpenAIProvider, req: ChatRequest | None = None) -> li
     return [e async for e in provider.stream(req or request())]
 
 
-async def test_stream_events_and_request_shape(provider: OpenAIProvider, upstream: FakeOpenAI) -> None:
+async def test_stream_events_and_request_shape(
+    provider: OpenAIProvider, upstream: FakeOpenAI
+) -> None:
     upstream.script(Reply(text="a b c", usage=(7, 3), finish_reason="length"))
     got = await events(provider)
     assert got == [

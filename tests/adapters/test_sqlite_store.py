@@ -79,3 +79,14 @@ async def test_wal_mode(tmp_path: Path) -> None:
     mode = await store._call(lambda: store.db.execute("PRAGMA journal_mode").fetchone()[0])
     assert mode == "wal"
     await store.close()
+
+
+async def test_the_whole_uint64_seed_range_round_trips(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "db.sqlite3")
+    for seed in (1, 2**63 - 1, 2**63, 2**64 - 1):
+        session = Session(f"s{seed}", SESSION.setting, SESSION.player, seed, 1.0)
+        await store.create_session(session)
+        got = await store.get_session(session.session_id, 0)
+        assert got is not None
+        assert got.seed == seed
+    await store.close()

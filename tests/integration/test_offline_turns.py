@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 import grpc
 import jsonschema
 import pytest
-
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import session_pb2, turn_pb2
 
@@ -28,7 +27,9 @@ ATTACK_SCHEMA = {
 }
 OPTIONS = [
     turn_pb2.DecisionOption(
-        id="attack", description="Grub attacks with his spear", arguments_schema=json.dumps(ATTACK_SCHEMA)
+        id="attack",
+        description="Grub attacks with his spear",
+        arguments_schema=json.dumps(ATTACK_SCHEMA),
     ),
     turn_pb2.DecisionOption(id="flee", description="Grub flees into the water"),
     turn_pb2.DecisionOption(id="parley", description="Grub offers a trade"),
@@ -39,7 +40,9 @@ async def test_narrate_streams_in_order_from_the_offline_narrator(tmp_path: Path
     async with serve(settings(tmp_path)) as s:
         session_id = await new_session(s.stub)
         got = await collect(
-            s.stub.Narrate(pb.NarrateRequest(session_id=session_id, action="I open the coffin", scene=SCENE))
+            s.stub.Narrate(
+                pb.NarrateRequest(session_id=session_id, action="I open the coffin", scene=SCENE)
+            )
         )
         assert_stream_order(got)
         started = got.of("started")[0]
@@ -120,7 +123,9 @@ async def test_client_cancel_stores_the_turn_as_cancelled(tmp_path: Path) -> Non
 async def test_graceful_shutdown_cancels_streams_past_the_grace(tmp_path: Path) -> None:
     async with serve(settings(tmp_path, offline_pace_ms=50)) as s:
         session_id = await new_session(s.stub)
-        call = s.stub.Narrate(pb.NarrateRequest(session_id=session_id, action="I wait", scene=SCENE))
+        call = s.stub.Narrate(
+            pb.NarrateRequest(session_id=session_id, action="I wait", scene=SCENE)
+        )
         await call.read()  # started
         await call.read()  # first delta
         await s.app.stop(grace=0.05)

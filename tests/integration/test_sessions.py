@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
-
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import session_pb2
 
@@ -68,7 +67,9 @@ async def test_sessions_and_turns_survive_a_restart(tmp_path: Path) -> None:
     async with serve(settings(tmp_path)) as s:
         session_id = await new_session(s.stub)
         first = await collect(
-            s.stub.Narrate(pb.NarrateRequest(session_id=session_id, action="I wade in", scene=SCENE))
+            s.stub.Narrate(
+                pb.NarrateRequest(session_id=session_id, action="I wade in", scene=SCENE)
+            )
         )
     async with serve(settings(tmp_path)) as s:
         got = (await s.stub.GetSession(pb.GetSessionRequest(session_id=session_id))).session

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
-
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import session_pb2, turn_pb2
 from narrator_server.testing.replies import Reply
@@ -235,7 +234,10 @@ async def test_decision_uses_structured_output_and_streams_the_rationale(
     assert_stream_order(got, decision=True)
     assert got.text == 'Grub snarls: "Mine!"'
     decision = got.of("decision")[0]
-    assert (decision.option_id, json.loads(decision.arguments_json)) == ("attack", {"target": "Ash"})
+    assert (decision.option_id, json.loads(decision.arguments_json)) == (
+        "attack",
+        {"target": "Ash"},
+    )
     assert decision.source == turn_pb2.DECISION_SOURCE_MODEL
     schema = upstream.received[0].body["response_format"]["json_schema"]["schema"]
     branches = schema["properties"]["decision"]["anyOf"]

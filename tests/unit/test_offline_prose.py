@@ -67,9 +67,7 @@ def test_decider_scores_options_against_the_scene() -> None:
         DecisionOption("sing", "Grub sings a lullaby"),
     )
     base = ctx("Grub is angry. What does he do?")
-    decision_ctx = TurnContext(
-        base.session, "t", 0, TurnKind.DECISION, base.input, SCENE, options
-    )
+    decision_ctx = TurnContext(base.session, "t", 0, TurnKind.DECISION, base.input, SCENE, options)
     option, rationale = prose.choose(decision_ctx)
     assert option.id == "attack"
     assert "Grub" in rationale

@@ -7,7 +7,6 @@ import json
 from contextlib import aclosing
 
 import pytest
-
 from narrator_server.core.errors import (
     SessionNotFound,
     StreamInterrupted,
@@ -134,13 +133,19 @@ async def test_unknown_session() -> None:
 
 
 OPTIONS = (
-    DecisionOption("hit", "hit", '{"type":"object","properties":{"n":{"type":"integer","minimum":2}},"required":["n"]}'),
+    DecisionOption(
+        "hit",
+        "hit",
+        '{"type":"object","properties":{"n":{"type":"integer","minimum":2}},"required":["n"]}',
+    ),
     DecisionOption("wait", "wait"),
 )
 
 
 def answer(option_id: str, arguments: object, rationale: str = "Because.") -> list[str]:
-    text = json.dumps({"rationale": rationale, "decision": {"option_id": option_id, "arguments": arguments}})
+    text = json.dumps(
+        {"rationale": rationale, "decision": {"option_id": option_id, "arguments": arguments}}
+    )
     return [text[i : i + 3] for i in range(0, len(text), 3)]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
-
 from narrator_server.core.decisions import Choice, DecisionRules
 from narrator_server.core.models import Scene
 from narrator_server.core.schema_args import example_for
@@ -58,5 +57,7 @@ def test_rules_check_answers() -> None:
     rules = DecisionRules({"a": SCHEMAS[0], "b": None}, "b")
     assert rules.check('{"decision": {"option_id": "b", "arguments": {}}}') == Choice("b", {})
     assert "not one of" in str(rules.check('{"decision": {"option_id": "c"}}'))
-    assert "too short" in str(rules.check('{"decision": {"option_id": "a", "arguments": {"a": "x"}}}'))
+    assert "too short" in str(
+        rules.check('{"decision": {"option_id": "a", "arguments": {"a": "x"}}}')
+    )
     assert rules.fallback(Scene()).option_id == "b"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import aclosing
 from typing import TYPE_CHECKING, TypeVar
 
@@ -16,12 +17,13 @@ from . import convert
 from .errors import to_status
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable
+    from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 
     import grpc.aio
 
     from ..core.narrator import Narrator
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Event = TypeVar("Event", pb.NarrateResponse, pb.DecideResponse)
 
@@ -81,9 +83,9 @@ class NarratorServicer(pb_grpc.NarratorServiceServicer):
         await _unary(context, self._narrator.delete_session(request.session_id))
         return pb.DeleteSessionResponse()
 
-    async def Narrate(  # type: ignore[override]
+    async def Narrate(
         self, request: pb.NarrateRequest, context: grpc.aio.ServicerContext[object, object]
-    ) -> AsyncIterator[pb.NarrateResponse]:
+    ) -> AsyncGenerator[pb.NarrateResponse, None]:
         events = self._narrator.narrate(
             request.session_id,
             request.action,
@@ -94,9 +96,9 @@ class NarratorServicer(pb_grpc.NarratorServiceServicer):
             async for message in messages:
                 yield message
 
-    async def Decide(  # type: ignore[override]
+    async def Decide(
         self, request: pb.DecideRequest, context: grpc.aio.ServicerContext[object, object]
-    ) -> AsyncIterator[pb.DecideResponse]:
+    ) -> AsyncGenerator[pb.DecideResponse, None]:
         events = self._narrator.decide(
             request.session_id,
             request.question,
@@ -113,20 +115,28 @@ class NarratorServicer(pb_grpc.NarratorServiceServicer):
 async def _unary(context: grpc.aio.ServicerContext[object, object], call: Awaitable[T]) -> T:
     try:
         return await call
-    except NarratorError as error:
-        await context.abort_with_status(to_status(error))
+    except Exception as error:
+        await _abort(context, error)
         raise  # unreachable: abort raises
+
+
+async def _abort(context: grpc.aio.ServicerContext[object, object], error: Exception) -> None:
+    if not isinstance(error, NarratorError):
+        # A bug, not a domain error: log it whole, tell the client nothing of its internals.
+        log.exception("unexpected error in a handler")
+        error = NarratorError("internal error")
+    await context.abort_with_status(to_status(error))
 
 
 async def _stream(
     context: grpc.aio.ServicerContext[object, object],
     events: AsyncIterator[models.TurnEvent],
     message: type[Event],
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     # aclosing: when the client goes away, the core's turn is closed (and stored) at once.
     async with aclosing(events):  # type: ignore[type-var]
         try:
             async for event in events:
                 yield _event_to_pb(event, message)
-        except NarratorError as error:
-            await context.abort_with_status(to_status(error))
+        except Exception as error:
+            await _abort(context, error)

@@ -10,7 +10,7 @@ from .errors import UpstreamError
 from .ports import StreamOpened
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
     from .ports import ChatEvent, ChatProvider, ChatRequest
 
@@ -24,7 +24,7 @@ class FallbackProvider:
         self.primary = primary
         self.fallback = fallback
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         opened = False
         try:
             async with aclosing(self.primary.stream(request)) as events:

@@ -17,7 +17,7 @@ from .ports import ChatRequest, Deadline, TurnContext
 from .turns import TurnRunner
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
     from .models import DecisionOption, PlayerCharacter, Scene, Setting, TurnEvent
     from .ports import ChatMessage, ChatProvider, SessionStore
@@ -77,12 +77,14 @@ class Narrator:
 
     async def narrate(
         self, session_id: str, action: str, scene: Scene, deadline: Deadline | None = None
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> AsyncGenerator[TurnEvent, None]:
         """The turn's events: TurnStarted, TextDelta..., TurnCompleted. Raises NarratorError."""
         validation.check_narrate(session_id, action, scene, self._config.limits)
         session, history = await self._memory(session_id)
         request = self._request(
-            TurnContext(session, uuid.uuid4().hex, session.turn_count, TurnKind.NARRATION, action, scene),
+            TurnContext(
+                session, uuid.uuid4().hex, session.turn_count, TurnKind.NARRATION, action, scene
+            ),
             prompt.narration_messages(session, history, scene, action),
             deadline,
         )
@@ -98,7 +100,7 @@ class Narrator:
         default_option_id: str,
         scene: Scene,
         deadline: Deadline | None = None,
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> AsyncGenerator[TurnEvent, None]:
         """TurnStarted, rationale TextDelta..., DecisionMade, TurnCompleted."""
         limits = self._config.limits
         schemas = validation.check_decide(
@@ -107,7 +109,13 @@ class Narrator:
         rules = DecisionRules(schemas, default_option_id)
         session, history = await self._memory(session_id)
         ctx = TurnContext(
-            session, uuid.uuid4().hex, session.turn_count, TurnKind.DECISION, question, scene, options
+            session,
+            uuid.uuid4().hex,
+            session.turn_count,
+            TurnKind.DECISION,
+            question,
+            scene,
+            options,
         )
         request = self._request(
             ctx,

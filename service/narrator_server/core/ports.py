@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
     from .models import DecisionOption, FinishReason, Scene, Session, Turn, TurnKind, Usage
 
@@ -97,7 +97,7 @@ class ChatProvider(Protocol):
     upstream request at once.
     """
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]: ...
+    def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]: ...
 
 
 class SessionStore(Protocol):

@@ -51,7 +51,9 @@ def example_for(
 
 def _number(schema: dict[str, Any], kind: str) -> int | float:
     low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
-    value: int | float = low + 1 if "exclusiveMinimum" in schema and "minimum" not in schema else low
+    value: int | float = (
+        low + 1 if "exclusiveMinimum" in schema and "minimum" not in schema else low
+    )
     if "maximum" in schema:
         value = min(value, schema["maximum"])
     return int(value) if kind == "integer" else float(value)

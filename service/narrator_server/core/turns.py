@@ -26,7 +26,7 @@ from .prompt import repair_message
 from .rationale import RationaleExtractor
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
     from .models import Decision, TurnEvent
     from .ports import ChatProvider, ChatRequest, SessionStore
@@ -52,7 +52,7 @@ class TurnRunner:
 
     async def run(
         self, request: ChatRequest, rules: DecisionRules | None = None
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> AsyncGenerator[TurnEvent, None]:
         ctx = request.context
         shown: list[str] = []
         raw: list[str] = []

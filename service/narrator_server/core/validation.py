@@ -83,7 +83,7 @@ def parse_arguments_schema(text: str) -> tuple[dict[str, Any] | None, str | None
         return None, None
     try:
         schema = json.loads(text)
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         return None, f"is not JSON ({e.msg} at position {e.pos})"
     if not isinstance(schema, dict):
         return None, "must be a JSON schema object"
@@ -110,7 +110,9 @@ def check_decide(
     if not options:
         v.append(FieldViolation("options", "at least one option is required"))
     elif len(options) > limits.max_options:
-        v.append(FieldViolation("options", f"has {len(options)}; the limit is {limits.max_options}"))
+        v.append(
+            FieldViolation("options", f"has {len(options)}; the limit is {limits.max_options}")
+        )
     schemas: dict[str, dict[str, Any] | None] = {}
     for i, option in enumerate(options):
         if not OPTION_ID.match(option.id):

@@ -19,7 +19,7 @@ from .retry import RetryPolicy, retrying
 from .sse import ChunkParser
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterator
 
     from openai import AsyncOpenAI
 
@@ -68,7 +68,7 @@ class OpenAIProvider:
             }
         return params
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         async with AsyncExitStack() as stack:
             opened: _Opened | None = None
             async for attempt in retrying(self._retry, request.deadline):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
 from ..core.errors import UpstreamError
@@ -47,7 +48,7 @@ class _Wait:
         return float(self._backoff(state))
 
 
-class _Stop:
+class _Stop(stop_base):
     def __init__(self, policy: RetryPolicy, deadline: Deadline) -> None:
         self._policy = policy
         self._deadline = deadline

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.models import (
@@ -22,6 +21,7 @@ from .codec import decision_from_json, decision_to_json, scene_from_json, scene_
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
 T = TypeVar("T")
 
@@ -58,6 +58,11 @@ TURN_COLUMNS = (
     "id, session_id, kind, input, scene, text, status, provider, model,"
     " input_tokens, output_tokens, finish_reason, decision, created_at"
 )
+
+
+def to_signed64(value: int) -> int:
+    """SQLite integers are signed 64-bit; seeds are unsigned (read back with `% 2**64`)."""
+    return value - 2**64 if value >= 2**63 else value
 
 
 class SqliteStore:
@@ -103,7 +108,7 @@ class SqliteStore:
                 session.setting.tone,
                 session.player.name,
                 session.player.description,
-                session.seed,
+                to_signed64(session.seed),
                 session.created_at,
             ),
         )
@@ -125,7 +130,7 @@ class SqliteStore:
             session_id=row[0],
             setting=Setting(row[1], row[2]),
             player=PlayerCharacter(row[3], row[4]),
-            seed=row[5],
+            seed=row[5] % 2**64,
             created_at=row[6],
             turn_count=row[7],
             recent_turns=tuple(reversed(turns)),

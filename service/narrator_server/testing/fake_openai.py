@@ -13,8 +13,15 @@ from typing import Any
 
 from .replies import Reply
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}  # fmt: skip
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 @dataclass
@@ -83,7 +90,7 @@ class FakeOpenAI:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         try:
             while await self._exchange(reader, writer):
                 pass
@@ -92,7 +99,7 @@ class FakeOpenAI:
         except asyncio.CancelledError:
             pass  # stop() cancels open exchanges; the task ends here either way
         finally:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             writer.close()
 
     async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
@@ -211,7 +218,9 @@ def _delta(piece: str, as_tool_call: bool, index: int) -> dict[str, Any]:
     delta: dict[str, Any] = {"role": "assistant"} if index == 0 else {}
     if as_tool_call:
         function = {"arguments": piece} | ({"name": "decide"} if index == 0 else {})
-        call = {"index": 0, "function": function} | ({"id": "call_1", "type": "function"} if index == 0 else {})
+        call = {"index": 0, "function": function} | (
+            {"id": "call_1", "type": "function"} if index == 0 else {}
+        )
         delta["tool_calls"] = [call]
     else:
         delta["content"] = piece
@@ -235,7 +244,11 @@ def _usage(reply: Reply, got: Received) -> dict[str, int]:
     else:
         prompt = sum(len(str(m.get("content", ""))) // 4 for m in got.body.get("messages", []))
         completion = len(reply.pieces())
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 async def _main(port: int) -> None:

@@ -75,7 +75,7 @@ def _focus(scene: Scene, text: str, rng: random.Random) -> Character | None:
 def _reaction(character: Character, rng: random.Random) -> str:
     template = rng.choice(voice.REACTIONS[_disposition(character)])
     description = character.description or "unreadable as ever"
-    return template.format(Name=character.name, description=description)
+    return template.format(Name=_cap(character.name), description=description)
 
 
 def _outcome(action: str, rng: random.Random) -> str:
@@ -142,7 +142,7 @@ def choose(ctx: TurnContext) -> tuple[DecisionOption, str]:
     scored = [(score_option(o, ctx) + rng.random() * 0.5, o) for o in ctx.options]
     best = max(scored, key=lambda pair: pair[0])[1]
     character = _focus(ctx.scene, ctx.input, rng)
-    who = character.name if character else "The dungeon itself"
+    who = _cap(character.name) if character else "The dungeon itself"
     where = ctx.scene.location or "this place"
     reason = best.description or best.id.replace("_", " ")
     lines = [

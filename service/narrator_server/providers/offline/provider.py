@@ -15,7 +15,7 @@ from ...core.validation import parse_arguments_schema
 from . import prose
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
     from ...core.ports import ChatEvent, ChatRequest
 
@@ -31,7 +31,7 @@ class OfflineProvider:
     def __init__(self, pace_seconds: float = 0.04) -> None:
         self._pace = pace_seconds
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         ctx = request.context
         yield StreamOpened(self.name, MODEL)
         if ctx.kind is TurnKind.DECISION:

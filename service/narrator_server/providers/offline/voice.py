@@ -5,7 +5,11 @@ from __future__ import annotations
 TONES: dict[str, dict[str, tuple[str, ...]]] = {
     "grim": {
         "air": ("cold and stale", "thick with rot", "heavy with old blood", "bitter with ash"),
-        "sound": ("water dripping somewhere unseen", "a distant, wet scraping", "your own heartbeat"),
+        "sound": (
+            "water dripping somewhere unseen",
+            "a distant, wet scraping",
+            "your own heartbeat",
+        ),
         "light": ("guttering torchlight", "a sickly grey gloom", "shadows that cling too close"),
         "mood": ("dread", "a slow, sinking certainty", "the weight of old deaths"),
     },
@@ -18,7 +22,11 @@ TONES: dict[str, dict[str, tuple[str, ...]]] = {
     "heroic": {
         "air": ("sharp and clean", "charged like the moment before a storm", "bright with resolve"),
         "sound": ("a banner snapping in the wind", "steel ringing far off", "a distant war horn"),
-        "light": ("golden light through the dust", "the gleam of old armour", "a shaft of sunlight"),
+        "light": (
+            "golden light through the dust",
+            "the gleam of old armour",
+            "a shaft of sunlight",
+        ),
         "mood": ("resolve", "the thrill of a legend in the making", "fierce hope"),
     },
     "eerie": {

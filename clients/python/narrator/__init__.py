@@ -1,0 +1,19 @@
+"""Python client of the Narrator service: `NarratorClient` and its typed turn events."""
+
+from .client import NarratorClient, character, scene
+from .errors import FieldViolation, NarratorError
+from .events import DecisionMade, Event, TextDelta, TurnCompleted, TurnResult, TurnStarted
+
+__all__ = [
+    "DecisionMade",
+    "Event",
+    "FieldViolation",
+    "NarratorClient",
+    "NarratorError",
+    "TextDelta",
+    "TurnCompleted",
+    "TurnResult",
+    "TurnStarted",
+    "character",
+    "scene",
+]

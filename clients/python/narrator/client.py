@@ -1,0 +1,156 @@
+"""`NarratorClient`: a typed async client over the generated stubs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from narrator.v1 import narrator_service_pb2 as pb
+from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
+from narrator.v1 import scene_pb2, session_pb2, turn_pb2
+
+from .errors import NarratorError
+from .events import Event, TurnResult, decode
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+    from types import TracebackType
+
+
+def character(name: str, description: str = "", disposition: str = "") -> scene_pb2.Character:
+    """A character present in the scene."""
+    return scene_pb2.Character(name=name, description=description, disposition=disposition)
+
+
+def scene(
+    location: str = "",
+    characters: Iterable[scene_pb2.Character] = (),
+    facts: Iterable[str] = (),
+    attributes: Mapping[str, str] | None = None,
+) -> scene_pb2.Scene:
+    """The scene as the game engine sees it now."""
+    return scene_pb2.Scene(
+        location=location, characters=characters, facts=facts, attributes=attributes or {}
+    )
+
+
+class NarratorClient:
+    """`async with NarratorClient("127.0.0.1:50051") as dm:` then sessions and turns.
+
+    `narrate()` and `decide()` are async iterators of events; leaving the loop early (or
+    cancelling the task) cancels the call, and the server stores the turn as cancelled.
+    Failures raise `NarratorError`.
+    """
+
+    def __init__(self, address: str = "127.0.0.1:50051", *, timeout: float | None = 60.0) -> None:
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = pb_grpc.NarratorServiceStub(self._channel)
+        self._timeout = timeout
+
+    async def __aenter__(self) -> NarratorClient:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def create_session(
+        self,
+        world: str,
+        player_name: str,
+        *,
+        tone: str = "",
+        player_description: str = "",
+        seed: int = 0,
+    ) -> session_pb2.Session:
+        request = pb.CreateSessionRequest(
+            setting=session_pb2.Setting(world=world, tone=tone),
+            player=session_pb2.PlayerCharacter(name=player_name, description=player_description),
+            seed=seed,
+        )
+        response = await self._unary(self._stub.CreateSession, request)
+        return response.session  # type: ignore[no-any-return]
+
+    async def get_session(
+        self, session_id: str, recent_turn_limit: int = 10
+    ) -> session_pb2.Session:
+        request = pb.GetSessionRequest(session_id=session_id, recent_turn_limit=recent_turn_limit)
+        response = await self._unary(self._stub.GetSession, request)
+        return response.session  # type: ignore[no-any-return]
+
+    async def delete_session(self, session_id: str) -> None:
+        await self._unary(self._stub.DeleteSession, pb.DeleteSessionRequest(session_id=session_id))
+
+    def narrate(
+        self,
+        session_id: str,
+        action: str,
+        scene: scene_pb2.Scene | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        """TurnStarted, TextDelta..., TurnCompleted."""
+        request = pb.NarrateRequest(session_id=session_id, action=action, scene=scene)
+        return self._stream(self._stub.Narrate, request, timeout)
+
+    def decide(
+        self,
+        session_id: str,
+        question: str,
+        options: Iterable[turn_pb2.DecisionOption | tuple[str, str] | tuple[str, str, str]],
+        *,
+        default_option_id: str = "",
+        scene: scene_pb2.Scene | None = None,
+        timeout: float | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        """TurnStarted, rationale TextDelta..., DecisionMade, TurnCompleted. Options are
+        `DecisionOption` messages or (id, description[, arguments JSON schema]) tuples."""
+        request = pb.DecideRequest(
+            session_id=session_id,
+            question=question,
+            options=[
+                o
+                if isinstance(o, turn_pb2.DecisionOption)
+                else turn_pb2.DecisionOption(
+                    id=o[0], description=o[1], arguments_schema=o[2] if len(o) > 2 else ""
+                )
+                for o in options
+            ],
+            default_option_id=default_option_id,
+            scene=scene,
+        )
+        return self._stream(self._stub.Decide, request, timeout)
+
+    @staticmethod
+    async def collect(events: AsyncIterator[Event]) -> TurnResult:
+        """Reads a whole turn; checks that seq has no gap."""
+        result = TurnResult()
+        async for event in events:
+            result.add(event)
+        return result
+
+    async def _unary(self, method: Any, request: Any) -> Any:
+        try:
+            return await method(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as error:
+            raise NarratorError.from_rpc(error) from None
+
+    async def _stream(
+        self, method: Any, request: Any, timeout: float | None
+    ) -> AsyncGenerator[Event, None]:
+        call = method(request, timeout=timeout or self._timeout)
+        try:
+            async for message in call:
+                yield decode(message)
+        except grpc.aio.AioRpcError as error:
+            raise NarratorError.from_rpc(error) from None
+        finally:
+            call.cancel()  # no-op when the stream already ended

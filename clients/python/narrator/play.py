@@ -1,0 +1,147 @@
+"""`make play`: a small terminal dungeon narrated by the service, streamed word by word.
+
+Type what you do. `/decide` asks the DM what the creature in the room does, `/next` walks to
+the next room, `/quit` leaves. Ctrl+C skips the narration being told.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.panel import Panel
+
+from . import DecisionMade, NarratorClient, NarratorError, TextDelta, TurnStarted, character, scene
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from narrator.v1 import scene_pb2
+
+    from . import Event
+
+
+@dataclass
+class Room:
+    location: str
+    creature: tuple[str, str, str]
+    facts: list[str] = field(default_factory=list)
+
+
+ROOMS = [
+    Room("the flooded antechamber", ("Mirela", "a smuggler with a shuttered lantern", "wary"),
+         ["the water is knee-deep and cold", "a rusted gate blocks the way north"]),
+    Room("the goblin shrine", ("Grub", "a goblin chief in a crown of teeth", "hostile"),
+         ["candles burn around a cracked idol", "the floor is slick with wax"]),
+    Room("the sunken library", ("Old Perrin", "a ghostly archivist", "friendly"),
+         ["the shelves lean like drowned trees", "one book glows faintly"]),
+]  # fmt: skip
+OPTIONS: list[tuple[str, str] | tuple[str, str, str]] = [
+    ("attack", "the creature attacks the player",
+     json.dumps({"type": "object", "properties": {"weapon": {"type": "string"}},
+                 "required": ["weapon"]})),
+    ("flee", "the creature flees deeper into the dungeon"),
+    ("parley", "the creature offers to talk or trade"),
+]  # fmt: skip
+
+
+class Game:
+    def __init__(self, client: NarratorClient, console: Console) -> None:
+        self.client = client
+        self.console = console
+        self.room = 0
+        self.telling: asyncio.Task[None] | None = None
+
+    def scene(self) -> scene_pb2.Scene:
+        room = ROOMS[self.room]
+        return scene(room.location, [character(*room.creature)], room.facts, {"light": "dim"})
+
+    async def tell(self, events: AsyncIterator[Event]) -> None:
+        async for event in events:
+            if isinstance(event, TurnStarted):
+                self.console.print(f"[dim]({event.provider} · {event.model})[/dim]")
+            elif isinstance(event, TextDelta):
+                self.console.print(event.text, end="", soft_wrap=True, highlight=False)
+            elif isinstance(event, DecisionMade):
+                self.console.print(
+                    f"\n[bold magenta]→ {event.option_id}[/] {event.arguments or ''} "
+                    f"[dim]({event.source})[/dim]",
+                    end="",
+                )
+        self.console.print("\n")
+
+    async def turn(self, events: AsyncIterator[Event]) -> None:
+        self.telling = asyncio.create_task(self.tell(events))
+        try:
+            await self.telling
+        except asyncio.CancelledError:
+            self.console.print("\n[dim](skipped)[/dim]\n")
+        except NarratorError as error:
+            self.console.print(f"\n[red]{error}[/red]\n")
+        finally:
+            self.telling = None
+
+    def skip(self) -> None:
+        if self.telling is not None:
+            self.telling.cancel()
+
+    async def run(self, session_id: str) -> None:
+        while True:
+            room = ROOMS[self.room]
+            try:
+                line = await asyncio.to_thread(input, f"[{room.location}] > ")
+            except EOFError:
+                return
+            line = line.strip()
+            if line in ("/quit", "/q"):
+                return
+            if line == "/next":
+                self.room = (self.room + 1) % len(ROOMS)
+                self.console.print(f"[cyan]You move on to {ROOMS[self.room].location}.[/cyan]\n")
+            elif line == "/decide":
+                name = room.creature[0]
+                await self.turn(self.client.decide(
+                    session_id, f"What does {name} do now?", OPTIONS, scene=self.scene()
+                ))  # fmt: skip
+            elif line:
+                await self.turn(self.client.narrate(session_id, line, self.scene()))
+
+
+async def main_async(address: str) -> None:
+    console = Console()
+    async with NarratorClient(address) as client:
+        try:
+            session = await client.create_session(
+                "a drowned city of smugglers and old gods", "Ash",
+                tone="grim", player_description="a disgraced knight with a cursed blade",
+            )  # fmt: skip
+        except NarratorError as error:
+            console.print(f"[red]cannot start a session at {address}: {error}[/red]")
+            console.print("Is the server running? Start it with `make run`.")
+            raise SystemExit(1) from None
+        console.print(Panel(__doc__.strip() if __doc__ else "", title="Narrator", expand=False))
+        game = Game(client, console)
+        with contextlib.suppress(NotImplementedError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, game.skip)
+        await game.run(session.session_id)
+        console.print(f"[dim]Session {session.session_id} is saved on the server.[/dim]")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Play a dungeon narrated by the Narrator service.")
+    parser.add_argument(
+        "--address", default=os.environ.get("NARRATOR_ADDRESS", "127.0.0.1:50051"),
+        help="server address (default: $NARRATOR_ADDRESS or 127.0.0.1:50051)",
+    )  # fmt: skip
+    asyncio.run(main_async(parser.parse_args().address))
+
+
+if __name__ == "__main__":
+    main()

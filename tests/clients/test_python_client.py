@@ -1,0 +1,110 @@
+"""The Python client against a real server: typed events, cancel, errors with details."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING
+
+import grpc
+import pytest
+from narrator import (
+    DecisionMade,
+    NarratorClient,
+    NarratorError,
+    TextDelta,
+    TurnCompleted,
+    TurnStarted,
+    character,
+    scene,
+)
+from narrator_server.testing.replies import Reply
+
+from ..integration.test_upstream_turns import upstream_settings
+from ..support import serve, settings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from narrator_server.testing.fake_openai import FakeOpenAI
+
+SCENE = scene("the crypt", [character("Grub", "a goblin", "hostile")], ["it is dark"])
+SCHEMA = json.dumps({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[NarratorClient]:
+    async with (
+        serve(settings(tmp_path, offline_pace_ms=5)) as s,
+        NarratorClient(f"127.0.0.1:{s.app.port}") as c,
+    ):
+        yield c
+
+
+async def test_narrate_yields_typed_events(client: NarratorClient) -> None:
+    session = await client.create_session("a crypt", "Ash", tone="grim")
+    result = await client.collect(client.narrate(session.session_id, "I listen", SCENE))
+    assert isinstance(result.started, TurnStarted)
+    assert result.started.provider == "offline"
+    assert isinstance(result.completed, TurnCompleted)
+    assert result.completed.text == result.text
+    assert result.completed.finish_reason == "stop"
+    assert [d.seq for d in result.deltas] == list(range(1, len(result.deltas) + 1))
+
+
+async def test_decide_yields_a_typed_decision(client: NarratorClient) -> None:
+    session = await client.create_session("a crypt", "Ash")
+    events = [
+        e
+        async for e in client.decide(
+            session.session_id,
+            "Does Grub attack?",
+            [("attack", "Grub attacks", SCHEMA), ("wait", "Grub waits")],
+            scene=SCENE,
+        )
+    ]
+    (decision,) = [e for e in events if isinstance(e, DecisionMade)]
+    assert decision.option_id in {"attack", "wait"}
+    assert decision.source == "model"
+    if decision.option_id == "attack":
+        assert isinstance(decision.arguments["n"], int)
+    assert isinstance(events[-1], TurnCompleted)
+
+
+async def test_leaving_the_loop_cancels_the_turn(client: NarratorClient) -> None:
+    session = await client.create_session("a crypt", "Ash")
+    async for event in client.narrate(session.session_id, "I run", SCENE):
+        if isinstance(event, TextDelta):
+            break
+    for _ in range(500):
+        turns = (await client.get_session(session.session_id)).recent_turns
+        if turns:
+            break
+        await asyncio.sleep(0.01)
+    assert turns[0].status == 2  # TURN_STATUS_CANCELLED
+
+
+async def test_errors_carry_field_violations(client: NarratorClient) -> None:
+    session = await client.create_session("a crypt", "Ash")
+    with pytest.raises(NarratorError) as caught:
+        await client.collect(client.decide(session.session_id, "?", [("a", "x"), ("a", "y")]))
+    assert caught.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in caught.value.field_violations] == ["options[1].id"]
+    with pytest.raises(NarratorError) as caught:
+        await client.get_session("missing")
+    assert caught.value.code is grpc.StatusCode.NOT_FOUND
+    await client.delete_session(session.session_id)
+
+
+async def test_rate_limits_carry_retry_after(tmp_path: Path, upstream: FakeOpenAI) -> None:
+    upstream.script(Reply.error(429, retry_after=42))
+    async with (
+        serve(upstream_settings(tmp_path, upstream, fallback=False)) as s,
+        NarratorClient(f"127.0.0.1:{s.app.port}") as client,
+    ):
+        session = await client.create_session("a crypt", "Ash")
+        with pytest.raises(NarratorError) as caught:
+            await client.collect(client.narrate(session.session_id, "I wait"))
+    assert caught.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert caught.value.retry_after == 42
