@@ -31,7 +31,11 @@ def breaking(root: Path) -> subprocess.CompletedProcess[str]:
         ("string action = 2;", "string action = 9;", True),  # renumbered
         ("string action = 2;", "bytes action = 2;", True),  # type changed
         ("string question = 2;", "int32 question = 2;", True),
-        ("Scene scene = 3;\n}", "Scene scene = 3;\n  // A new field.\n  string mood = 4;\n}", False),
+        (
+            "Scene scene = 3;\n}",
+            "Scene scene = 3;\n  // A new field.\n  string mood = 4;\n}",
+            False,
+        ),
     ],
 )
 def test_edits(tmp_path: Path, old: str, new: str, breaks: bool) -> None:
