@@ -15,6 +15,9 @@ run: $(STAMP) ## start the server (offline narrator + SQLite unless OPENAI_* is 
 play: $(STAMP) ## the terminal game, against NARRATOR_ADDRESS (default 127.0.0.1:50051)
 	$(PY) -m narrator.play
 
+traces: $(STAMP) ## recent traces from the local span file (narrator traces --help for filters)
+	$(PY) -m narrator_server traces $(ARGS)
+
 protos: $(STAMP) ## regenerate the Python stubs from protos/
 	PYTHON=$(PY) scripts/protos.sh
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def settings(data_dir: Path, **overrides: Any) -> Settings:
-    base = Settings(host="127.0.0.1", port=0, data_dir=data_dir, offline_pace_ms=0)
+    base = Settings(host="127.0.0.1", port=0, data_dir=data_dir, offline_pace_ms=0, metrics_port=-1)
     return dataclasses.replace(base, **overrides)
 
 

@@ -1,23 +1,53 @@
-"""`python -m narrator_server`: run the service with settings from the environment."""
+"""`python -m narrator_server` (or `narrator`): serve, or show recent traces.
+
+narrator [serve]                       run the service (settings from the environment)
+narrator traces [--session ID] [--trace ID] [--limit N]
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import logging
 import sys
 
 from .app import App
 from .settings import Settings, SettingsError
+from .telemetry import logs, waterfall
+from .telemetry.setup import TRACE_FILE
 
 
-def main() -> None:
+def _traces(settings: Settings, args: argparse.Namespace) -> None:
+    path = settings.data_dir / TRACE_FILE
+    if not path.exists():
+        sys.exit(
+            f"narrator: no traces yet at {path} (traces go there when no OTLP endpoint is set)"
+        )
+    traces = waterfall.select(
+        waterfall.read(path), session=args.session, trace=args.trace, limit=args.limit
+    )
+    if not traces:
+        sys.exit("narrator: no trace matches")
+    for spans in traces:
+        print("\n".join(waterfall.render(spans)), end="\n\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="narrator", description="The Narrator service.")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="run the service (the default)")
+    traces = commands.add_parser("traces", help="show recent traces from the local span file")
+    traces.add_argument("--session", default="", help="only traces of this session id")
+    traces.add_argument("--trace", default="", help="only the trace whose id starts with this")
+    traces.add_argument("--limit", type=int, default=10, help="how many traces (newest first)")
+    args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
     except SettingsError as error:
         sys.exit(f"narrator: {error}")
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    if args.command == "traces":
+        _traces(settings, args)
+        return
+    logs.configure(settings.log_level, json_lines=settings.log_json)
     asyncio.run(App(settings).serve())
 
 

@@ -12,11 +12,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
 
+from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
 from .core.narrator import Narrator, NarratorConfig
 from .core.validation import Limits
 from .providers import factory
 from .store.sqlite import SqliteStore
+from .telemetry import logs
+from .telemetry.setup import TelemetryRuntime
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -48,12 +51,15 @@ class App:
         self._narrator: Narrator | None = None
         self._client: openai.AsyncOpenAI | None = None
         self._health = health.aio.HealthServicer()
+        self.telemetry: TelemetryRuntime | None = None
         self.port = 0
 
     async def start(self) -> int:
         s = self.settings
         self._store = await SqliteStore.open(s.data_dir / "narrator.sqlite3")
-        provider, self._client = factory.build(s)
+        self.telemetry = runtime = TelemetryRuntime(s)
+        logs.join_traces()
+        provider, self._client = factory.build(s, runtime.telemetry)
         self._narrator = narrator = Narrator(
             self._provider_override or provider,
             self._store,
@@ -64,7 +70,8 @@ class App:
                 temperature=s.temperature,
             ),
         )
-        server = grpc.aio.server(interceptors=self._interceptors)
+        interceptors = [TelemetryInterceptor(runtime.telemetry), *self._interceptors]
+        server = grpc.aio.server(interceptors=interceptors)
         narrator_service_pb2_grpc.add_NarratorServiceServicer_to_server(
             NarratorServicer(narrator), server
         )
@@ -95,12 +102,16 @@ class App:
         if self._store is not None:
             await self._store.close()
             self._store = None
+        if self.telemetry is not None:
+            await self.telemetry.shutdown()
+            self.telemetry = None
 
     async def serve(self) -> None:
         port = await self.start()
         mode = "openai-compatible upstream" if self.settings.uses_upstream else "offline narrator"
         print(f"narrator listening on {self.settings.host}:{port}", flush=True)
-        log.info("serving", extra={"port": port, "mode": mode})
+        metrics = self.telemetry.metrics_port if self.telemetry else None
+        log.info("serving", extra={"port": port, "mode": mode, "metrics_port": metrics})
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

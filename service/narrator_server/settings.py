@@ -61,6 +61,14 @@ class Settings:
     upstream_timeout_s: float = 60.0
     shutdown_grace_s: float = 10.0
     log_level: str = "INFO"
+    log_json: bool = True
+    telemetry: bool = True
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    # Standard OpenTelemetry variables the service itself acts on; the SDK reads the rest.
+    otlp_endpoint: str = ""
+    otel_service_name: str = ""
+    capture_content: bool = False
 
     @property
     def uses_upstream(self) -> bool:
@@ -97,4 +105,12 @@ class Settings:
             upstream_timeout_s=_number(env, "NARRATOR_UPSTREAM_TIMEOUT_S", d.upstream_timeout_s),
             shutdown_grace_s=_number(env, "NARRATOR_SHUTDOWN_GRACE_S", d.shutdown_grace_s),
             log_level=env.get("NARRATOR_LOG_LEVEL", d.log_level).upper(),
+            log_json=env.get("NARRATOR_LOG_FORMAT", "json").strip().lower() != "text",
+            telemetry=_bool(env, "NARRATOR_TELEMETRY", d.telemetry),
+            metrics_host=env.get("NARRATOR_METRICS_HOST") or d.metrics_host,
+            metrics_port=int(_number(env, "NARRATOR_METRICS_PORT", d.metrics_port, -1)),
+            otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            or env.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+            otel_service_name=env.get("OTEL_SERVICE_NAME", ""),
+            capture_content=_bool(env, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", False),
         )

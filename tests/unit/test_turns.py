@@ -13,7 +13,6 @@ from narrator_server.core.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from narrator_server.core.fallback import FallbackProvider
 from narrator_server.core.models import (
     DecisionMade,
     DecisionOption,
@@ -27,6 +26,7 @@ from narrator_server.core.models import (
     TurnStatus,
 )
 from narrator_server.core.narrator import Narrator
+from narrator_server.providers.fallback import FallbackProvider
 from narrator_server.store.memory import MemoryStore
 
 from .fakes import Script, ScriptedProvider

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import openai
 
-from ..core.fallback import FallbackProvider
+from .fallback import FallbackProvider
 from .offline import OfflineProvider
 from .openai_chat import OpenAIProvider
 from .retry import RetryPolicy
@@ -14,11 +14,14 @@ from .retry import RetryPolicy
 if TYPE_CHECKING:
     from ..core.ports import ChatProvider
     from ..settings import Settings
+    from ..telemetry import Telemetry
 
 
-def build(settings: Settings) -> tuple[ChatProvider, openai.AsyncOpenAI | None]:
+def build(
+    settings: Settings, telemetry: Telemetry
+) -> tuple[ChatProvider, openai.AsyncOpenAI | None]:
     """The provider for every turn, and the shared upstream client to close at shutdown."""
-    offline = OfflineProvider(pace_seconds=settings.offline_pace_ms / 1000)
+    offline = OfflineProvider(settings.offline_pace_ms / 1000, telemetry)
     if not settings.uses_upstream:
         return offline, None
     client = openai.AsyncOpenAI(
@@ -38,6 +41,9 @@ def build(settings: Settings) -> tuple[ChatProvider, openai.AsyncOpenAI | None]:
             max_retry_after=settings.max_retry_after_s,
         ),
         timeout=settings.upstream_timeout_s,
+        telemetry=telemetry,
     )
-    provider: ChatProvider = FallbackProvider(upstream, offline) if settings.fallback else upstream
+    if not settings.fallback:
+        return upstream, client
+    provider: ChatProvider = FallbackProvider(upstream, offline, telemetry)
     return provider, client

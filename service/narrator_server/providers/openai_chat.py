@@ -3,17 +3,21 @@
 The raw SSE lines are read through `with_streaming_response` and parsed with `json.loads`
 (the SDK still builds the request and its errors). Retries (tenacity) cover only opening the
 stream, up to its first text: once a word was yielded, a failure is a `StreamInterrupted`.
+This module is the one place where the upstream is called.
 """
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import StreamInterrupted, UpstreamUnavailable
+from ..core.errors import StreamInterrupted, UpstreamError, UpstreamUnavailable
 from ..core.models import FinishReason
 from ..core.ports import StreamFinished, StreamOpened, TextChunk
+from ..telemetry import Telemetry
+from .attempt import Attempt
 from .openai_errors import to_domain
 from .retry import RetryPolicy, retrying
 from .sse import ChunkParser
@@ -31,6 +35,7 @@ class _Opened:
     lines: AsyncIterator[str]
     parser: ChunkParser
     first: list[str]
+    attempt: Attempt
 
 
 class OpenAIProvider:
@@ -44,11 +49,15 @@ class OpenAIProvider:
         model: str,
         retry: RetryPolicy | None = None,
         timeout: float = 60.0,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._client = client
         self._model = model
         self._retry = retry or RetryPolicy()
         self._timeout = timeout
+        self._telemetry = telemetry or Telemetry.disabled()
+        url = client.base_url
+        self._server = (str(url.host), int(url.port or (443 if url.scheme == "https" else 80)))
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         remaining = request.deadline.remaining()
@@ -71,39 +80,50 @@ class OpenAIProvider:
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         async with AsyncExitStack() as stack:
             opened: _Opened | None = None
-            async for attempt in retrying(self._retry, request.deadline):
-                with attempt:
+            async for retry in retrying(self._retry, request.deadline, self._telemetry):
+                with retry:
                     opened = await self._open(request, stack)
             assert opened is not None
-            parser = opened.parser
-            yield StreamOpened(self.name, parser.model or self._model)
-            for text in opened.first:
-                yield TextChunk(text)
-            if not parser.done:
-                try:
-                    async for line in opened.lines:
-                        text = parser.feed(line)
-                        if text:
-                            yield TextChunk(text)
-                        elif parser.done:
-                            break
-                except Exception as error:
-                    raise StreamInterrupted(str(to_domain(error))) from error
-                if not parser.done and parser.finish_reason is FinishReason.UNSPECIFIED:
-                    raise StreamInterrupted("upstream stream ended before it finished")
+            parser, attempt = opened.parser, opened.attempt
+            try:
+                yield StreamOpened(self.name, parser.model or self._model)
+                for text in opened.first:
+                    yield TextChunk(text)
+                if not parser.done:
+                    try:
+                        async for line in opened.lines:
+                            text = parser.feed(line)
+                            if text:
+                                attempt.chunk(text)
+                                yield TextChunk(text)
+                            elif parser.done:
+                                break
+                    except Exception as error:
+                        raise StreamInterrupted(str(to_domain(error))) from error
+                    if not parser.done and parser.finish_reason is FinishReason.UNSPECIFIED:
+                        raise StreamInterrupted("upstream stream ended before it finished")
+            except StreamInterrupted as error:
+                attempt.failed(type(error).__name__, str(error))
+                raise
+            except (asyncio.CancelledError, GeneratorExit):
+                attempt.failed("cancelled")
+                raise
+            attempt.finished(parser.finish_reason, parser.usage, parser.model, parser.response_id)
             yield StreamFinished(parser.finish_reason, parser.usage)
 
     async def _open(self, request: ChatRequest, stack: AsyncExitStack) -> _Opened:
         """One attempt: the HTTP response plus everything up to the first text (or the end)."""
-        attempt = AsyncExitStack()
+        attempt = Attempt(self._telemetry, self.name, self._model, request, self._server)
+        exits = AsyncExitStack()
         try:
             create = self._client.chat.completions.with_streaming_response.create
-            response = await attempt.enter_async_context(create(**self._params(request)))
+            response = await exits.enter_async_context(create(**self._params(request)))
             lines = response.iter_lines().__aiter__()
             parser, first = ChunkParser(), []
             async for line in lines:
                 text = parser.feed(line)
                 if text:
+                    attempt.chunk(text)
                     first.append(text)
                     break
                 if parser.done:
@@ -111,9 +131,15 @@ class OpenAIProvider:
             else:
                 if parser.finish_reason is FinishReason.UNSPECIFIED:
                     raise UpstreamUnavailable("upstream stream ended before its first word")
+        except (asyncio.CancelledError, GeneratorExit):
+            attempt.failed("cancelled")
+            await exits.aclose()
+            raise
         except Exception as error:
-            await attempt.aclose()
-            raise to_domain(error) from error
+            domain: UpstreamError = to_domain(error)
+            attempt.failed(type(domain).__name__, str(domain))
+            await exits.aclose()
+            raise domain from error
         # The response now belongs to the caller's stack: closed when the turn ends or is cancelled.
-        await stack.enter_async_context(attempt)
-        return _Opened(lines, parser, first)
+        await stack.enter_async_context(exits)
+        return _Opened(lines, parser, first, attempt)

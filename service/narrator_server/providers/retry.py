@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from opentelemetry import trace
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
@@ -15,6 +16,7 @@ from ..core.errors import UpstreamError
 
 if TYPE_CHECKING:
     from ..core.ports import Deadline
+    from ..telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -62,24 +64,33 @@ class _Stop(stop_base):
         return remaining is not None and sleep + 0.05 >= remaining
 
 
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    log.warning(
-        "upstream attempt failed; retrying",
-        extra={
-            "attempt": state.attempt_number,
-            "error_type": type(error).__name__,
-            "wait_s": round(state.upcoming_sleep, 3),
-        },
-    )
+class _Announce:
+    """Before each wait: a log line, a retry event on the RPC's span and the retries counter."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self._telemetry = telemetry
+
+    def __call__(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        reason = type(error).__name__
+        wait = round(state.upcoming_sleep, 3)
+        trace.get_current_span().add_event(
+            "narrator.retry",
+            {"attempt": state.attempt_number, "error.type": reason, "wait_s": wait},
+        )
+        self._telemetry.retries.add(1, {"error.type": reason})
+        log.warning(
+            "upstream attempt failed; retrying",
+            extra={"attempt": state.attempt_number, "error_type": reason, "wait_s": wait},
+        )
 
 
-def retrying(policy: RetryPolicy, deadline: Deadline) -> AsyncRetrying:
+def retrying(policy: RetryPolicy, deadline: Deadline, telemetry: Telemetry) -> AsyncRetrying:
     """A tenacity controller for one call; re-raises the last domain error when it gives up."""
     return AsyncRetrying(
         retry=retry_if_exception(_is_retryable),
         wait=_Wait(policy),
         stop=stop_after_attempt(policy.max_attempts) | _Stop(policy, deadline),
-        before_sleep=_log_retry,
+        before_sleep=_Announce(telemetry),
         reraise=True,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 from ...core.models import FinishReason, TurnKind, Usage
@@ -12,6 +13,8 @@ from ...core.ports import StreamFinished, StreamOpened, TextChunk
 from ...core.prompt import dumps, estimate_tokens
 from ...core.schema_args import example_for
 from ...core.validation import parse_arguments_schema
+from ...telemetry import Telemetry
+from ..attempt import Attempt
 from . import prose
 
 if TYPE_CHECKING:
@@ -28,10 +31,23 @@ class OfflineProvider:
 
     name = "offline"
 
-    def __init__(self, pace_seconds: float = 0.04) -> None:
+    def __init__(self, pace_seconds: float = 0.04, telemetry: Telemetry | None = None) -> None:
         self._pace = pace_seconds
+        self._telemetry = telemetry or Telemetry.disabled()
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
+        attempt = Attempt(self._telemetry, "narrator.offline", MODEL, request)
+        try:
+            async with aclosing(self._events(request, attempt)) as events:
+                async for event in events:
+                    yield event
+        except (asyncio.CancelledError, GeneratorExit):
+            attempt.failed("cancelled")
+            raise
+
+    async def _events(
+        self, request: ChatRequest, attempt: Attempt
+    ) -> AsyncGenerator[ChatEvent, None]:
         ctx = request.context
         yield StreamOpened(self.name, MODEL)
         if ctx.kind is TurnKind.DECISION:
@@ -51,6 +67,8 @@ class OfflineProvider:
             chunks = _WORDS.findall(prose.narration(ctx))
         for chunk in chunks:
             await asyncio.sleep(self._pace)
+            attempt.chunk(chunk)
             yield TextChunk(chunk)
-        prompt_tokens = sum(estimate_tokens(m.content) for m in request.messages)
-        yield StreamFinished(FinishReason.STOP, Usage(prompt_tokens, len(chunks)))
+        usage = Usage(sum(estimate_tokens(m.content) for m in request.messages), len(chunks))
+        attempt.finished(FinishReason.STOP, usage, MODEL, "")
+        yield StreamFinished(FinishReason.STOP, usage)

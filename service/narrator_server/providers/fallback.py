@@ -6,13 +6,16 @@ import logging
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
-from .errors import UpstreamError
-from .ports import StreamOpened
+from opentelemetry import trace
+
+from ..core.errors import UpstreamError
+from ..core.ports import StreamOpened
+from ..telemetry import Telemetry
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
-    from .ports import ChatEvent, ChatProvider, ChatRequest
+    from ..core.ports import ChatEvent, ChatProvider, ChatRequest
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +23,12 @@ log = logging.getLogger(__name__)
 class FallbackProvider:
     """A `ChatProvider` that tries `primary`, then `fallback` if primary failed unopened."""
 
-    def __init__(self, primary: ChatProvider, fallback: ChatProvider) -> None:
+    def __init__(
+        self, primary: ChatProvider, fallback: ChatProvider, telemetry: Telemetry | None = None
+    ) -> None:
         self.primary = primary
         self.fallback = fallback
+        self._telemetry = telemetry or Telemetry.disabled()
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         opened = False
@@ -35,9 +41,12 @@ class FallbackProvider:
         except UpstreamError as error:
             if opened:
                 raise
+            reason = type(error).__name__
+            trace.get_current_span().add_event("narrator.fallback", {"error.type": reason})
+            self._telemetry.fallbacks.add(1, {"error.type": reason})
             log.warning(
-                "upstream failed before the first word; the fallback narrator takes over",
-                extra={"error_type": type(error).__name__, "turn_id": request.context.turn_id},
+                "upstream failed before the first word; the offline narrator takes over",
+                extra={"error_type": reason, "turn_id": request.context.turn_id},
             )
         async with aclosing(self.fallback.stream(request)) as events:
             async for event in events:

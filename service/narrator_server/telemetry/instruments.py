@@ -1,0 +1,93 @@
+"""The tracer and the metric instruments every component shares, and the attribute names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.trace import NoOpTracerProvider
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import Counter, Histogram, MeterProvider, UpDownCounter
+    from opentelemetry.trace import Tracer, TracerProvider
+
+SCOPE = "narrator"
+# Bucket boundaries in seconds, for latencies from a few ms to minutes.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536)
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """Where spans and measurements go. `Telemetry.disabled()` records nothing."""
+
+    tracer: Tracer
+    token_usage: Histogram
+    operation_duration: Histogram
+    time_to_first_chunk: Histogram
+    time_per_output_chunk: Histogram
+    rpc_duration: Histogram
+    active_streams: UpDownCounter
+    retries: Counter
+    fallbacks: Counter
+    # Prompt and completion text go into spans only when this is on.
+    capture_content: bool = False
+
+    @classmethod
+    def create(
+        cls,
+        tracer_provider: TracerProvider,
+        meter_provider: MeterProvider,
+        *,
+        capture_content: bool = False,
+    ) -> Telemetry:
+        meter = meter_provider.get_meter(SCOPE)
+        seconds = {"unit": "s", "explicit_bucket_boundaries_advisory": DURATION_BUCKETS}
+        return cls(
+            tracer=tracer_provider.get_tracer(SCOPE),
+            token_usage=meter.create_histogram(
+                "gen_ai.client.token.usage",
+                unit="{token}",
+                description="Tokens used per upstream operation, by gen_ai.token.type.",
+                explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
+            ),
+            operation_duration=meter.create_histogram(
+                "gen_ai.client.operation.duration",
+                description="Duration of one model operation (one attempt), first byte to end.",
+                **seconds,  # type: ignore[arg-type]
+            ),
+            time_to_first_chunk=meter.create_histogram(
+                "gen_ai.client.operation.time_to_first_chunk",
+                description="Time from sending the request to the first text chunk.",
+                **seconds,  # type: ignore[arg-type]
+            ),
+            time_per_output_chunk=meter.create_histogram(
+                "gen_ai.client.operation.time_per_output_chunk",
+                description="Average time between text chunks after the first.",
+                **seconds,  # type: ignore[arg-type]
+            ),
+            rpc_duration=meter.create_histogram(
+                "rpc.server.duration",
+                description="Duration of an RPC, by rpc.method and rpc.grpc.status_code.",
+                **seconds,  # type: ignore[arg-type]
+            ),
+            active_streams=meter.create_up_down_counter(
+                "narrator.active_streams", unit="{stream}", description="Streams in progress."
+            ),
+            retries=meter.create_counter(
+                "narrator.upstream.retries",
+                unit="{retry}",
+                description="Upstream attempts retried, by error.type.",
+            ),
+            fallbacks=meter.create_counter(
+                "narrator.fallbacks",
+                unit="{turn}",
+                description="Turns the offline narrator took over, by error.type.",
+            ),
+            capture_content=capture_content,
+        )
+
+    @classmethod
+    def disabled(cls) -> Telemetry:
+        return cls.create(NoOpTracerProvider(), NoOpMeterProvider())
