@@ -44,6 +44,7 @@ class FakeOpenAI:
     def __init__(self, default: Reply | None = None) -> None:
         self.default = default or Reply()
         self.received: list[Received] = []
+        self.keep_records = True  # off for long benchmark runs
         self._script: list[Reply] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -112,7 +113,8 @@ class FakeOpenAI:
         body = json.loads(raw) if raw else {}
         reply = self._next_reply(body)
         got = Received(path, headers, body, reply)
-        self.received.append(got)
+        if self.keep_records:
+            self.received.append(got)
         try:
             return await self._answer(got, reader, writer)
         finally:
@@ -251,14 +253,21 @@ def _usage(reply: Reply, got: Received) -> dict[str, int]:
     }
 
 
-async def _main(port: int) -> None:
-    fake = FakeOpenAI()
+async def _main(port: int, words: int, pace: float) -> None:
+    text = " ".join(f"word{i}" for i in range(words)) + "."
+    fake = FakeOpenAI(Reply(text=text, pace=pace))
+    fake.keep_records = False
     await fake.start(port)
     print(f"fake OpenAI upstream on {fake.base_url}", flush=True)
     await asyncio.Event().wait()
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    asyncio.run(_main(int(sys.argv[1]) if len(sys.argv) > 1 else 8089))
+    parser = argparse.ArgumentParser(description="Run the fake OpenAI upstream.")
+    parser.add_argument("--port", type=int, default=8089, help="0 picks a free port")
+    parser.add_argument("--words", type=int, default=60, help="words in each default answer")
+    parser.add_argument("--pace", type=float, default=0.0, help="seconds between chunks")
+    args = parser.parse_args()
+    asyncio.run(_main(args.port, args.words, args.pace))
