@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import grpc
-
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
 

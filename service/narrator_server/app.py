@@ -49,7 +49,7 @@ class App:
         self._server: grpc.aio.Server | None = None
         self._store: SqliteStore | None = None
         self._narrator: Narrator | None = None
-        self._client: openai.AsyncOpenAI | None = None
+        self._clients: list[openai.AsyncOpenAI] = []
         self._health = health.aio.HealthServicer()
         self.telemetry: TelemetryRuntime | None = None
         self.port = 0
@@ -59,7 +59,7 @@ class App:
         self._store = await SqliteStore.open(s.data_dir / "narrator.sqlite3")
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
-        provider, self._client = factory.build(s, runtime.telemetry)
+        provider, self._clients = factory.build(s, runtime.telemetry)
         self._narrator = narrator = Narrator(
             self._provider_override or provider,
             self._store,
@@ -68,6 +68,9 @@ class App:
                 history_token_budget=s.history_token_budget,
                 max_tokens=s.max_tokens,
                 temperature=s.temperature,
+                max_streams=s.max_streams,
+                resume_window=s.resume_window_s,
+                max_recoveries=s.max_recoveries,
             ),
         )
         interceptors = [TelemetryInterceptor(runtime.telemetry), *self._interceptors]
@@ -96,9 +99,9 @@ class App:
             self._server = None
         if self._narrator is not None and not await self._narrator.drain():
             log.error("some cancelled turns could not be stored before shutdown")
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        for client in self._clients:
+            await client.close()
+        self._clients = []
         if self._store is not None:
             await self._store.close()
             self._store = None
@@ -108,7 +111,8 @@ class App:
 
     async def serve(self) -> None:
         port = await self.start()
-        mode = "openai-compatible upstream" if self.settings.uses_upstream else "offline narrator"
+        names = [u.name for u in self.settings.upstreams]
+        mode = f"upstreams {names}" if names else "offline narrator"
         print(f"narrator listening on {self.settings.host}:{port}", flush=True)
         metrics = self.telemetry.metrics_port if self.telemetry else None
         log.info("serving", extra={"port": port, "mode": mode, "metrics_port": metrics})

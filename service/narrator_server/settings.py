@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,12 +42,53 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float = 0) -
 
 
 @dataclass(frozen=True)
+class UpstreamSettings:
+    """One OpenAI-compatible upstream of the chain."""
+
+    name: str
+    base_url: str = ""
+    model: str = "gpt-4o-mini"
+    api_key: str = field(default="", repr=False)
+
+
+def _upstreams(env: Mapping[str, str], default_model: str) -> tuple[UpstreamSettings, ...]:
+    """NARRATOR_UPSTREAMS (a JSON list), else the single upstream of OPENAI_* (if any)."""
+    text = env.get("NARRATOR_UPSTREAMS", "").strip()
+    if not text:
+        key, url = env.get("OPENAI_API_KEY", ""), env.get("OPENAI_BASE_URL", "")
+        return (UpstreamSettings("openai", url, default_model, key),) if key or url else ()
+    try:
+        entries = json.loads(text)
+        assert isinstance(entries, list)
+        chain = []
+        for i, entry in enumerate(entries):
+            name = str(entry.get("name") or f"upstream{i + 1}")
+            key_variable = str(entry.get("api_key_env") or "")
+            if key_variable and key_variable not in env:
+                raise SettingsError(f"NARRATOR_UPSTREAMS[{i}]: {key_variable} is not set")
+            chain.append(
+                UpstreamSettings(
+                    name=name,
+                    base_url=str(entry.get("base_url") or ""),
+                    model=str(entry.get("model") or default_model),
+                    api_key=env.get(key_variable, "") if key_variable else "",
+                )
+            )
+    except (ValueError, AssertionError, AttributeError) as error:
+        shape = '{"name", "base_url", "model", "api_key_env"}'
+        raise SettingsError(
+            f"NARRATOR_UPSTREAMS must be a JSON list of {shape} objects ({error})"
+        ) from None
+    if len({u.name for u in chain}) != len(chain) or "offline" in {u.name for u in chain}:
+        raise SettingsError("NARRATOR_UPSTREAMS names must be unique and not 'offline'")
+    return tuple(chain)
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 50051
     data_dir: Path = Path(".data")
-    openai_api_key: str = field(default="", repr=False)
-    openai_base_url: str = ""
     model: str = "gpt-4o-mini"
     fallback: bool = True
     offline_pace_ms: float = 40.0
@@ -70,10 +112,21 @@ class Settings:
     otel_service_name: str = ""
     capture_content: bool = False
 
+    upstreams: tuple[UpstreamSettings, ...] = ()
+    first_token_timeout_s: float = 20.0
+    inter_token_timeout_s: float = 15.0
+    breaker_failures: int = 5
+    breaker_failure_rate: float = 0.5
+    breaker_cooldown_s: float = 30.0
+    max_streams: int = 256
+    max_upstream_requests: int = 128
+    resume_window_s: float = 10.0
+    max_recoveries: int = 2
+
     @property
     def uses_upstream(self) -> bool:
-        """An OpenAI-compatible upstream is configured (a key, a base URL or both)."""
-        return bool(self.openai_api_key or self.openai_base_url)
+        """At least one OpenAI-compatible upstream is configured."""
+        return bool(self.upstreams)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,8 +136,6 @@ class Settings:
             host=env.get("NARRATOR_HOST", d.host),
             port=int(_number(env, "NARRATOR_PORT", d.port)),
             data_dir=Path(env.get("NARRATOR_DATA_DIR") or d.data_dir),
-            openai_api_key=env.get("OPENAI_API_KEY", ""),
-            openai_base_url=env.get("OPENAI_BASE_URL", ""),
             model=env.get("NARRATOR_MODEL") or d.model,
             fallback=_bool(env, "NARRATOR_FALLBACK", d.fallback),
             offline_pace_ms=_number(env, "NARRATOR_OFFLINE_PACE_MS", d.offline_pace_ms),
@@ -113,4 +164,22 @@ class Settings:
             or env.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
             otel_service_name=env.get("OTEL_SERVICE_NAME", ""),
             capture_content=_bool(env, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", False),
+            upstreams=_upstreams(env, env.get("NARRATOR_MODEL") or d.model),
+            first_token_timeout_s=_number(
+                env, "NARRATOR_FIRST_TOKEN_TIMEOUT_S", d.first_token_timeout_s, 0.001
+            ),
+            inter_token_timeout_s=_number(
+                env, "NARRATOR_INTER_TOKEN_TIMEOUT_S", d.inter_token_timeout_s, 0.001
+            ),
+            breaker_failures=int(_number(env, "NARRATOR_BREAKER_FAILURES", d.breaker_failures, 1)),
+            breaker_failure_rate=_number(
+                env, "NARRATOR_BREAKER_FAILURE_RATE", d.breaker_failure_rate, 0.01
+            ),
+            breaker_cooldown_s=_number(env, "NARRATOR_BREAKER_COOLDOWN_S", d.breaker_cooldown_s),
+            max_streams=int(_number(env, "NARRATOR_MAX_STREAMS", d.max_streams, 1)),
+            max_upstream_requests=int(
+                _number(env, "NARRATOR_MAX_UPSTREAM_REQUESTS", d.max_upstream_requests, 1)
+            ),
+            resume_window_s=_number(env, "NARRATOR_RESUME_WINDOW_S", d.resume_window_s),
+            max_recoveries=int(_number(env, "NARRATOR_MAX_RECOVERIES", d.max_recoveries)),
         )

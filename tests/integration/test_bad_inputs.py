@@ -98,3 +98,15 @@ async def test_all_violations_are_reported_together(tmp_path: Path) -> None:
                 pass
         fields = {v.field for v in details(caught.value)[0].field_violations}
         assert fields == {"session_id", "action"}
+
+
+async def test_a_default_option_whose_arguments_cannot_be_built_is_refused(tmp_path: Path) -> None:
+    schema = '{"type": "object", "properties": {"code": {"type": "string", "pattern": "^[A-Z]{3}$"}}, "required": ["code"]}'
+    async with serve(settings(tmp_path)) as s:
+        session_id = await new_session(s.stub)
+        request = pb.DecideRequest(session_id=session_id, question="Which code?")
+        request.options.extend([option("a", schema), option("b")])
+        await expect_invalid(s.stub.Decide(request), "options[0].arguments_schema")
+        request.default_option_id = "b"  # a fallback without arguments is always possible
+        async for _ in s.stub.Decide(request):
+            pass

@@ -93,7 +93,7 @@ async def test_hostile_scene_makes_the_offline_decider_attack(tmp_path: Path) ->
         )
         decision = got.of("decision")[0]
         assert decision.option_id == "attack"
-        assert json.loads(decision.arguments_json)["target"] == "Mirela"
+        assert json.loads(decision.arguments_json)["target"] == "Ash"  # the player
 
 
 async def test_client_cancel_stores_the_turn_as_cancelled(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import grpc
 import pytest
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import session_pb2, turn_pb2
+from narrator_server.settings import Settings, UpstreamSettings
 from narrator_server.testing.replies import Reply
 
 from ..support import SCENE, assert_stream_order, collect, details, new_session, serve, settings
@@ -17,7 +18,6 @@ from ..support import SCENE, assert_stream_order, collect, details, new_session,
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from narrator_server.settings import Settings
     from narrator_server.testing.fake_openai import FakeOpenAI
 
 KEY = "sk-test-very-secret-key"
@@ -36,9 +36,7 @@ OPTIONS = [
 def upstream_settings(tmp_path: Path, fake: FakeOpenAI, **overrides: Any) -> Settings:
     return settings(
         tmp_path,
-        openai_api_key=KEY,
-        openai_base_url=fake.base_url,
-        model="fake-dm-1",
+        upstreams=(UpstreamSettings("openai", fake.base_url, "fake-dm-1", KEY),),
         retry_initial_wait_s=0.01,
         retry_max_wait_s=0.05,
         **overrides,
@@ -104,21 +102,39 @@ async def test_rate_limit_then_success_has_no_duplicated_text(
     assert len(upstream.received) == 2
 
 
-async def test_drop_mid_stream_is_not_retried_and_fails_the_turn(
+async def test_drop_mid_stream_is_continued_without_repeat_or_gap(
     tmp_path: Path, upstream: FakeOpenAI
 ) -> None:
-    upstream.script(Reply(text="One two three four five six", drop_after=3))
+    upstream.script(Reply(text="One two three four", drop_after=3), Reply(text="four five."))
     async with serve(upstream_settings(tmp_path, upstream)) as s:
         session_id = await new_session(s.stub)
-        call = s.stub.Narrate(narrate(session_id))
+        got = await collect(s.stub.Narrate(narrate(session_id)))
+        turn = await stored_turn(s.stub, session_id)
+    assert_stream_order(got)
+    assert got.text == "One two three four five."
+    (recovery,) = got.of("completed")[0].recoveries
+    assert (recovery.provider, recovery.model, recovery.after_seq) == ("openai", "fake-dm-1", 3)
+    resumed = upstream.received[1].body["messages"]
+    assert resumed[-2] == {"role": "assistant", "content": "One two three "}
+    assert "Continue" in resumed[-1]["content"]
+    assert turn.status == session_pb2.TURN_STATUS_COMPLETED
+    assert list(turn.recoveries) == list(got.of("completed")[0].recoveries)
+
+
+async def test_a_drop_nothing_can_continue_fails_the_turn(
+    tmp_path: Path, upstream: FakeOpenAI
+) -> None:
+    down = Reply.error(503, retry_after_ms=1)
+    upstream.script(Reply(text="One two three four", drop_after=3), *[down] * 12)
+    async with serve(upstream_settings(tmp_path, upstream, fallback=False)) as s:
+        session_id = await new_session(s.stub)
         events = []
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            async for message in call:
+            async for message in s.stub.Narrate(narrate(session_id)):
                 events.append(message.WhichOneof("event"))
-        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
-        assert events == ["started", "delta", "delta", "delta"]
         turn = await stored_turn(s.stub, session_id)
-    assert len(upstream.received) == 1
+    assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert events == ["started", "delta", "delta", "delta"]
     assert turn.status == session_pb2.TURN_STATUS_FAILED
     assert turn.text == "One two three "
 

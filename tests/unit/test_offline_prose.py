@@ -68,6 +68,8 @@ def test_decider_scores_options_against_the_scene() -> None:
     )
     base = ctx("Grub is angry. What does he do?")
     decision_ctx = TurnContext(base.session, "t", 0, TurnKind.DECISION, base.input, SCENE, options)
-    option, rationale = prose.choose(decision_ctx)
+    option, rationale, names = prose.choose(decision_ctx)
     assert option.id == "attack"
     assert "Grub" in rationale
+    assert names[0] == "Ash"
+    assert "Grub" not in names

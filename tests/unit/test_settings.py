@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from narrator_server.settings import Settings, SettingsError
+from narrator_server.settings import Settings, SettingsError, UpstreamSettings
 
 
 def test_defaults_are_the_embedded_service() -> None:
@@ -17,6 +17,23 @@ def test_environment_overrides() -> None:
          "NARRATOR_FALLBACK": "off", "NARRATOR_MODEL": "llama3"}
     )  # fmt: skip
     assert (s.port, s.uses_upstream, s.fallback, s.model) == (6000, True, False, "llama3")
+    assert s.upstreams == (UpstreamSettings("openai", "http://127.0.0.1:1/v1", "llama3", ""),)
+
+
+def test_an_upstream_chain_reads_each_key_from_its_variable() -> None:
+    s = Settings.from_env(
+        {
+            "NARRATOR_UPSTREAMS": '[{"name": "a", "base_url": "http://a/v1", "api_key_env": "KA"},'
+            ' {"name": "b", "model": "m2"}]',
+            "KA": "sk-a",
+            "NARRATOR_MODEL": "m1",
+        }
+    )
+    assert s.upstreams == (
+        UpstreamSettings("a", "http://a/v1", "m1", "sk-a"),
+        UpstreamSettings("b", "", "m2", ""),
+    )
+    assert "sk-a" not in repr(s)
 
 
 def test_the_key_never_shows_in_repr() -> None:
@@ -24,7 +41,14 @@ def test_the_key_never_shows_in_repr() -> None:
 
 
 @pytest.mark.parametrize(
-    "env", [{"NARRATOR_PORT": "abc"}, {"NARRATOR_FALLBACK": "maybe"}, {"NARRATOR_MAX_TOKENS": "0"}]
+    "env",
+    [
+        {"NARRATOR_PORT": "abc"},
+        {"NARRATOR_FALLBACK": "maybe"},
+        {"NARRATOR_MAX_TOKENS": "0"},
+        {"NARRATOR_UPSTREAMS": "{not a list"},
+        {"NARRATOR_UPSTREAMS": '[{"name": "a", "api_key_env": "MISSING_KEY"}]'},
+    ],
 )
 def test_bad_values_are_explained(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError, match=next(iter(env))):

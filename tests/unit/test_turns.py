@@ -7,10 +7,10 @@ import json
 from contextlib import aclosing
 
 import pytest
+from narrator_server.core.breaker import CircuitBreaker
 from narrator_server.core.errors import (
     SessionNotFound,
     StreamInterrupted,
-    UpstreamRateLimited,
     UpstreamUnavailable,
 )
 from narrator_server.core.models import (
@@ -18,6 +18,7 @@ from narrator_server.core.models import (
     DecisionOption,
     DecisionSource,
     PlayerCharacter,
+    Recovery,
     Scene,
     Setting,
     TextDelta,
@@ -26,13 +27,17 @@ from narrator_server.core.models import (
     TurnStatus,
 )
 from narrator_server.core.narrator import Narrator
-from narrator_server.providers.fallback import FallbackProvider
+from narrator_server.providers.chain import ProviderChain, Upstream, UpstreamSlots
 from narrator_server.store.memory import MemoryStore
 
 from .fakes import Script, ScriptedProvider
 
 
-async def setup(provider: ScriptedProvider | FallbackProvider) -> tuple[Narrator, MemoryStore, str]:
+def chain(primary: ScriptedProvider, backup: ScriptedProvider) -> ProviderChain:
+    return ProviderChain([Upstream("up", primary, CircuitBreaker())], backup, UpstreamSlots(10))
+
+
+async def setup(provider: ScriptedProvider | ProviderChain) -> tuple[Narrator, MemoryStore, str]:
     store = MemoryStore()
     narrator = Narrator(provider, store)
     session = await narrator.create_session(Setting("a crypt"), PlayerCharacter("Ash"), 1)
@@ -57,6 +62,7 @@ async def test_closing_the_stream_cancels_the_turn_and_the_provider() -> None:
         async for event in events:
             if isinstance(event, TextDelta):
                 break
+    await narrator.drain()
     (turn,) = store.turns[sid]
     assert (turn.status, turn.text) == (TurnStatus.CANCELLED, "a ")
     assert provider.closed_early == 1
@@ -77,36 +83,57 @@ async def test_task_cancellation_stores_the_partial_turn() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    await narrator.drain()
     assert store.turns[sid][0].status is TurnStatus.CANCELLED
 
 
-async def test_a_failure_mid_stream_fails_the_turn_with_its_partial_text() -> None:
-    script = Script(["a ", "b ", "c "], fail_after=2, fail_with=StreamInterrupted("broke"))
-    narrator, store, sid = await setup(ScriptedProvider("p", script))
-    with pytest.raises(StreamInterrupted):
-        async for _ in narrator.narrate(sid, "I look", Scene()):
-            pass
-    assert (store.turns[sid][0].status, store.turns[sid][0].text) == (TurnStatus.FAILED, "a b ")
-
-
-async def test_fallback_speaks_when_the_primary_fails_before_its_first_word() -> None:
-    primary = ScriptedProvider("up", Script(fail_before_open=UpstreamRateLimited("429")))
-    backup = ScriptedProvider("offline", Script(["safe."]))
-    narrator, store, sid = await setup(FallbackProvider(primary, backup))
+async def test_a_failure_mid_stream_is_continued_from_the_partial_text() -> None:
+    broken = Script(["a ", "b ", "c "], fail_after=2, fail_with=StreamInterrupted("broke"))
+    provider = ScriptedProvider("p", broken, Script(["c ", "d."]))
+    narrator, store, sid = await setup(provider)
     events = [e async for e in narrator.narrate(sid, "I look", Scene())]
-    assert isinstance(events[0], TurnStarted)
-    assert events[0].provider == "offline"
-    assert store.turns[sid][0].provider == "offline"
+    assert [type(e).__name__ for e in events].count("TurnStarted") == 1
+    deltas = [e for e in events if isinstance(e, TextDelta)]
+    assert [(d.seq, d.text) for d in deltas] == [(1, "a "), (2, "b "), (3, "c "), (4, "d.")]
+    completed = events[-1]
+    assert isinstance(completed, TurnCompleted)
+    assert completed.text == "a b c d."
+    assert completed.recoveries == (Recovery("p", "p-model", 2),)
+    continuation = provider.requests[1]
+    assert continuation.continuation == "a b "
+    assert continuation.messages[-2].role == "assistant"
+    assert continuation.messages[-2].content == "a b "
+    turn = store.turns[sid][0]
+    assert (turn.status, turn.recoveries, turn.delta_lengths) == (
+        TurnStatus.COMPLETED,
+        completed.recoveries,
+        (2, 2, 2, 2),
+    )
 
 
-async def test_fallback_never_takes_over_after_words_were_sent() -> None:
-    script = Script(["a ", "b "], fail_after=1, fail_with=StreamInterrupted("broke"))
-    backup = ScriptedProvider("offline")
-    narrator, _, sid = await setup(FallbackProvider(ScriptedProvider("up", script), backup))
+async def test_when_nothing_can_continue_the_turn_fails_with_its_partial_text() -> None:
+    def broken() -> Script:
+        return Script(["a ", "b ", "c "], fail_after=1, fail_with=StreamInterrupted("broke"))
+
+    narrator, store, sid = await setup(ScriptedProvider("p", broken(), broken(), broken()))
     with pytest.raises(StreamInterrupted):
         async for _ in narrator.narrate(sid, "I look", Scene()):
             pass
-    assert backup.requests == []
+    turn = store.turns[sid][0]
+    assert (turn.status, turn.text) == (TurnStatus.FAILED, "a a a ")
+    assert len(turn.recoveries) == 2
+
+
+async def test_the_next_provider_continues_when_the_first_stays_broken() -> None:
+    script = Script(["a ", "b "], fail_after=1, fail_with=StreamInterrupted("broke"))
+    primary = ScriptedProvider("up", script, Script(fail_before_open=UpstreamUnavailable("down")))
+    backup = ScriptedProvider("offline", Script(["rest."]))
+    narrator, _, sid = await setup(chain(primary, backup))
+    events = [e async for e in narrator.narrate(sid, "I look", Scene())]
+    completed = events[-1]
+    assert isinstance(completed, TurnCompleted)
+    assert completed.text == "a rest."
+    assert completed.recoveries == (Recovery("offline", "offline-model", 1),)
 
 
 async def test_history_holds_completed_turns_only() -> None:

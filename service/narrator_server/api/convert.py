@@ -76,6 +76,13 @@ def decision_to_pb(decision: models.Decision) -> turn_pb2.Decision:
     )
 
 
+def recoveries_to_pb(recoveries: tuple[models.Recovery, ...]) -> list[turn_pb2.Recovery]:
+    return [
+        turn_pb2.Recovery(provider=r.provider, model=r.model, after_seq=r.after_seq)
+        for r in recoveries
+    ]
+
+
 def turn_to_pb(turn: models.Turn) -> session_pb2.Turn:
     return session_pb2.Turn(
         turn_id=turn.turn_id,
@@ -89,6 +96,7 @@ def turn_to_pb(turn: models.Turn) -> session_pb2.Turn:
         model=turn.model,
         usage=usage_to_pb(turn.usage),
         create_time=_timestamp(turn.created_at),
+        recoveries=recoveries_to_pb(turn.recoveries),
     )
 
 

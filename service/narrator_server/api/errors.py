@@ -16,6 +16,8 @@ TABLE: tuple[tuple[type[errors.NarratorError], grpc.StatusCode], ...] = (
     (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.SessionNotFound, grpc.StatusCode.NOT_FOUND),
     (errors.UpstreamRateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.TurnAborted, grpc.StatusCode.ABORTED),
     (errors.UpstreamRejected, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.UpstreamUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
@@ -35,7 +37,8 @@ def _details(error: errors.NarratorError) -> list[any_pb2.Any]:
         )
         packed.append(bad)
     retry_after = getattr(error, "retry_after", None)
-    if isinstance(error, errors.UpstreamRateLimited | errors.UpstreamUnavailable):
+    retryable = errors.UpstreamRateLimited | errors.UpstreamUnavailable | errors.Overloaded
+    if isinstance(error, retryable):
         seconds = retry_after if retry_after is not None else 1.0
         delay = duration_pb2.Duration(
             seconds=int(seconds), nanos=int((seconds - math.floor(seconds)) * 1e9)

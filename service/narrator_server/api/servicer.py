@@ -38,7 +38,10 @@ def _event_to_pb(event: models.TurnEvent, message: type[Event]) -> Event:
     if isinstance(event, models.TurnStarted):
         return message(
             started=turn_pb2.TurnStarted(
-                turn_id=event.turn_id, provider=event.provider, model=event.model
+                turn_id=event.turn_id,
+                provider=event.provider,
+                model=event.model,
+                resumed=event.resumed,
             )
         )
     if isinstance(event, models.TurnCompleted):
@@ -47,6 +50,7 @@ def _event_to_pb(event: models.TurnEvent, message: type[Event]) -> Event:
                 finish_reason=convert.FINISH[event.finish_reason],
                 usage=convert.usage_to_pb(event.usage),
                 text=event.text,
+                recoveries=convert.recoveries_to_pb(event.recoveries),
             )
         )
     return pb.DecideResponse(decision=convert.decision_to_pb(event.decision))  # type: ignore[return-value]
@@ -91,6 +95,8 @@ class NarratorServicer(pb_grpc.NarratorServiceServicer):
             request.action,
             convert.scene_from_pb(request.scene),
             _deadline(context),
+            request.turn_id,
+            request.resume_after_seq,
         )
         async with aclosing(_stream(context, events, pb.NarrateResponse)) as messages:
             async for message in messages:
@@ -106,6 +112,8 @@ class NarratorServicer(pb_grpc.NarratorServiceServicer):
             request.default_option_id,
             convert.scene_from_pb(request.scene),
             _deadline(context),
+            request.turn_id,
+            request.resume_after_seq,
         )
         async with aclosing(_stream(context, events, pb.DecideResponse)) as messages:
             async for message in messages:

@@ -63,5 +63,17 @@ class StreamInterrupted(UpstreamUnavailable):
     retryable = False
 
 
+class Overloaded(NarratorError):
+    """The server is at a concurrency limit; the call was refused at once, not queued."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class TurnAborted(NarratorError):
+    """A resumed turn had ended cancelled or failed; it cannot go on."""
+
+
 class DeadlineExceeded(NarratorError):
     """The call's deadline passed, or a needed wait could not fit in what remained of it."""

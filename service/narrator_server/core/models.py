@@ -83,6 +83,15 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class Recovery:
+    """A mid-stream takeover: who continued the turn, after which seq."""
+
+    provider: str
+    model: str
+    after_seq: int
+
+
+@dataclass(frozen=True)
 class Turn:
     turn_id: str
     session_id: str
@@ -97,6 +106,9 @@ class Turn:
     created_at: float
     decision: Decision | None = None
     finish_reason: FinishReason = FinishReason.UNSPECIFIED
+    recoveries: tuple[Recovery, ...] = ()
+    # Length of each delta, in order: a replay sends the same deltas with the same seq.
+    delta_lengths: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,7 @@ class TurnStarted:
     turn_id: str
     provider: str
     model: str
+    resumed: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,7 @@ class TurnCompleted:
     finish_reason: FinishReason
     usage: Usage
     text: str
+    recoveries: tuple[Recovery, ...] = ()
 
 
 TurnEvent = TurnStarted | TextDelta | DecisionMade | TurnCompleted

@@ -11,16 +11,28 @@ from typing import TYPE_CHECKING
 
 from . import prompt, validation
 from .decisions import DecisionRules
-from .errors import InvalidArgument, SessionNotFound
-from .models import Session, TurnKind
+from .errors import FieldViolation, InvalidArgument, Overloaded, SessionNotFound, TurnAborted
+from .live import LiveTurns
+from .models import (
+    DecisionMade,
+    Session,
+    TextDelta,
+    TurnCompleted,
+    TurnKind,
+    TurnStarted,
+    TurnStatus,
+)
 from .ports import ChatRequest, Deadline, TurnContext
 from .turns import TurnRunner
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Callable
 
-    from .models import DecisionOption, PlayerCharacter, Scene, Setting, TurnEvent
+    from .models import DecisionOption, PlayerCharacter, Scene, Setting, Turn, TurnEvent
     from .ports import ChatMessage, ChatProvider, SessionStore
+
+    # Builds a turn's request (and decision rules) once its session and memory are known.
+    Plan = Callable[[Session, list[ChatMessage], str], tuple[ChatRequest, DecisionRules | None]]
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,9 @@ class NarratorConfig:
     history_max_turns: int = 50
     max_tokens: int = 600
     temperature: float = 0.8
+    max_streams: int = 256
+    resume_window: float = 10.0
+    max_recoveries: int = 2
 
 
 class Narrator:
@@ -42,10 +57,18 @@ class Narrator:
     ) -> None:
         self._store = store
         self._config = config or NarratorConfig()
-        self._turns = TurnRunner(provider, store)
+        self._turns = TurnRunner(provider, store, self._config.max_recoveries)
+        self._live = LiveTurns(self._config.resume_window)
+        self._streams = 0
+
+    @property
+    def active_streams(self) -> int:
+        return self._streams
 
     async def drain(self, timeout: float = 5.0) -> bool:
-        """Waits for running turns to be stored (after the server cancelled them)."""
+        """Cancels the turns still running (after the server stopped its calls) and waits
+        until each is stored."""
+        await self._live.cancel_all()
         return await self._turns.wait_idle(timeout)
 
     async def create_session(self, setting: Setting, player: PlayerCharacter, seed: int) -> Session:
@@ -76,19 +99,25 @@ class Narrator:
             raise SessionNotFound(session_id)
 
     async def narrate(
-        self, session_id: str, action: str, scene: Scene, deadline: Deadline | None = None
-    ) -> AsyncGenerator[TurnEvent, None]:
+        self,
+        session_id: str,
+        action: str,
+        scene: Scene,
+        deadline: Deadline | None = None,
+        turn_id: str = "",
+        resume_after_seq: int = 0,
+    ) -> AsyncGenerator[TurnEvent]:
         """The turn's events: TurnStarted, TextDelta..., TurnCompleted. Raises NarratorError."""
-        validation.check_narrate(session_id, action, scene, self._config.limits)
-        session, history = await self._memory(session_id)
-        request = self._request(
-            TurnContext(
-                session, uuid.uuid4().hex, session.turn_count, TurnKind.NARRATION, action, scene
-            ),
-            prompt.narration_messages(session, history, scene, action),
-            deadline,
-        )
-        async with aclosing(self._turns.run(request)) as events:
+        validation.check_narrate(session_id, action, scene, self._config.limits, turn_id)
+
+        def plan(
+            session: Session, history: list[ChatMessage], tid: str
+        ) -> tuple[ChatRequest, DecisionRules | None]:
+            ctx = TurnContext(session, tid, session.turn_count, TurnKind.NARRATION, action, scene)
+            messages = prompt.narration_messages(session, history, scene, action)
+            return self._request(ctx, messages, deadline), None
+
+        async with aclosing(self._turn(session_id, turn_id, resume_after_seq, plan)) as events:
             async for event in events:
                 yield event
 
@@ -100,32 +129,70 @@ class Narrator:
         default_option_id: str,
         scene: Scene,
         deadline: Deadline | None = None,
-    ) -> AsyncGenerator[TurnEvent, None]:
+        turn_id: str = "",
+        resume_after_seq: int = 0,
+    ) -> AsyncGenerator[TurnEvent]:
         """TurnStarted, rationale TextDelta..., DecisionMade, TurnCompleted."""
         limits = self._config.limits
         schemas = validation.check_decide(
-            session_id, question, options, default_option_id, scene, limits
+            session_id, question, options, default_option_id, scene, limits, turn_id
         )
-        rules = DecisionRules(schemas, default_option_id)
-        session, history = await self._memory(session_id)
-        ctx = TurnContext(
-            session,
-            uuid.uuid4().hex,
-            session.turn_count,
-            TurnKind.DECISION,
-            question,
-            scene,
-            options,
-        )
-        request = self._request(
-            ctx,
-            prompt.decision_messages(session, history, scene, question, options),
-            deadline,
-            response_schema=prompt.decision_schema(schemas),
-        )
-        async with aclosing(self._turns.run(request, rules)) as events:
+
+        def plan(
+            session: Session, history: list[ChatMessage], tid: str
+        ) -> tuple[ChatRequest, DecisionRules | None]:
+            ctx = TurnContext(
+                session, tid, session.turn_count, TurnKind.DECISION, question, scene, options
+            )
+            messages = prompt.decision_messages(session, history, scene, question, options)
+            schema = prompt.decision_schema(schemas)
+            request = self._request(ctx, messages, deadline, response_schema=schema)
+            return request, DecisionRules(schemas, default_option_id)
+
+        async with aclosing(self._turn(session_id, turn_id, resume_after_seq, plan)) as events:
             async for event in events:
                 yield event
+
+    async def _turn(
+        self, session_id: str, turn_id: str, after_seq: int, plan: Plan
+    ) -> AsyncGenerator[TurnEvent]:
+        """Joins, replays or starts the turn, within the stream limit."""
+        if self._streams >= self._config.max_streams:
+            raise Overloaded(f"the server is at its limit of {self._config.max_streams} streams")
+        self._streams += 1
+        try:
+            source = await self._source(session_id, turn_id, after_seq, plan)
+            async with aclosing(source) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self._streams -= 1
+
+    async def _source(
+        self, session_id: str, turn_id: str, after_seq: int, plan: Plan
+    ) -> AsyncGenerator[TurnEvent]:
+        if turn_id:
+            live = self._live.get(turn_id)
+            stored = None if live is not None else await self._store.get_turn(turn_id)
+            owner = live.session_id if live is not None else stored.session_id if stored else None
+            if owner is not None and owner != session_id:
+                raise InvalidArgument([FieldViolation("turn_id", "is used by another session")])
+            if live is not None:
+                return live.follow(after_seq, resumed=True)
+            if stored is not None:
+                return _replay(stored, after_seq)
+        session, history = await self._memory(session_id)
+        live = self._live.get(turn_id) if turn_id else None
+        if live is not None:  # started by a concurrent call while we read the session
+            return live.follow(after_seq, resumed=True)
+        request, rules = plan(session, history, turn_id or uuid.uuid4().hex)
+        live = self._live.start(
+            request.context.turn_id,
+            session_id,
+            bool(turn_id),
+            lambda: self._turns.run(request, rules),
+        )
+        return live.follow(after_seq)
 
     async def _memory(self, session_id: str) -> tuple[Session, list[ChatMessage]]:
         session = await self._store.get_session(session_id, 0)
@@ -149,3 +216,21 @@ class Narrator:
             temperature=self._config.temperature,
             response_schema=response_schema,
         )
+
+
+async def _replay(turn: Turn, after_seq: int) -> AsyncGenerator[TurnEvent]:
+    """A stored turn's stream again, with the same seq: no model request, no tokens."""
+    yield TurnStarted(turn.turn_id, turn.provider, turn.model, resumed=True)
+    position = 0
+    for seq, length in enumerate(turn.delta_lengths, start=1):
+        piece = turn.text[position : position + length]
+        position += length
+        if seq > after_seq:
+            yield TextDelta(seq, piece)
+    if turn.status is not TurnStatus.COMPLETED:
+        raise TurnAborted(
+            f"turn {turn.turn_id!r} ended {turn.status.value}; start a new turn with a new turn_id"
+        )
+    if turn.decision is not None:
+        yield DecisionMade(turn.decision)
+    yield TurnCompleted(turn.finish_reason, turn.usage, turn.text, turn.recoveries)

@@ -59,6 +59,8 @@ class ChatRequest:
     temperature: float
     # JSON schema the answer must follow (decisions); None for free prose.
     response_schema: dict[str, Any] | None = None
+    # The text already sent when another provider must continue the turn mid-stream.
+    continuation: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,9 @@ class SessionStore(Protocol):
 
     async def get_session(self, session_id: str, recent_turn_limit: int) -> Session | None:
         """The session with its turn count and up to `recent_turn_limit` newest turns."""
+
+    async def get_turn(self, turn_id: str) -> Turn | None:
+        """One stored turn by id, whatever its session and status."""
 
     async def delete_session(self, session_id: str) -> bool:
         """Delete the session and its turns; False when there was none."""

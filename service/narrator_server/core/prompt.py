@@ -150,5 +150,16 @@ def repair_message(raw_answer: str, problem: str) -> tuple[ChatMessage, ChatMess
     )
 
 
+CONTINUE_PROMPT = (
+    "Your narration was cut off mid-stream. Continue it from exactly where it stopped, in the "
+    "same voice: do not repeat anything already said and do not start over."
+)
+
+
+def continuation_messages(partial: str) -> tuple[ChatMessage, ChatMessage]:
+    """The narration so far as the DM's own words, then the instruction to go on."""
+    return ChatMessage("assistant", partial), ChatMessage("user", CONTINUE_PROMPT)
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 
 from .errors import FieldViolation, InvalidArgument
+from .schema_args import example_for
 
 if TYPE_CHECKING:
     from .models import DecisionOption, PlayerCharacter, Scene, Setting
@@ -69,8 +70,16 @@ def check_scene(scene: Scene, limits: Limits) -> list[FieldViolation]:
     return v
 
 
-def check_narrate(session_id: str, action: str, scene: Scene, limits: Limits) -> None:
-    v = check_session_id(session_id)
+def check_turn_id(turn_id: str) -> list[FieldViolation]:
+    if turn_id and not OPTION_ID.match(turn_id):
+        return [FieldViolation("turn_id", "must be 1-64 letters, digits, '_', '-', '.' or ':'")]
+    return []
+
+
+def check_narrate(
+    session_id: str, action: str, scene: Scene, limits: Limits, turn_id: str = ""
+) -> None:
+    v = check_session_id(session_id) + check_turn_id(turn_id)
     v += _text("action", action, limits.max_input_chars, required=True)
     v += check_scene(scene, limits)
     if v:
@@ -96,6 +105,29 @@ def parse_arguments_schema(text: str) -> tuple[dict[str, Any] | None, str | None
     return schema, None
 
 
+def _check_fallback(
+    options: tuple[DecisionOption, ...],
+    fallback_id: str,
+    schemas: dict[str, dict[str, Any] | None],
+) -> list[FieldViolation]:
+    """The fallback option must take arguments the server can build, so that a decision is
+    always valid even when no model answers."""
+    schema = schemas[fallback_id]
+    if not schema:
+        return []
+    errors = jsonschema.validators.validator_for(schema)(schema).iter_errors(example_for(schema))
+    if next(errors, None) is None:
+        return []
+    i = next(i for i, o in enumerate(options) if o.id == fallback_id)
+    return [
+        FieldViolation(
+            f"options[{i}].arguments_schema",
+            "the server cannot build valid fallback arguments for the default option from "
+            'this schema; give its required properties a "default"',
+        )
+    ]
+
+
 def check_decide(
     session_id: str,
     question: str,
@@ -103,9 +135,10 @@ def check_decide(
     default_option_id: str,
     scene: Scene,
     limits: Limits,
+    turn_id: str = "",
 ) -> dict[str, dict[str, Any] | None]:
     """Validates a Decide request; returns each option's parsed arguments schema."""
-    v = check_session_id(session_id)
+    v = check_session_id(session_id) + check_turn_id(turn_id)
     v += _text("question", question, limits.max_input_chars, required=True)
     if not options:
         v.append(FieldViolation("options", "at least one option is required"))
@@ -131,6 +164,8 @@ def check_decide(
         schemas.setdefault(option.id, schema)
     if default_option_id and default_option_id not in schemas:
         v.append(FieldViolation("default_option_id", "must be one of the option ids"))
+    elif schemas and not v:
+        v += _check_fallback(options, default_option_id or options[0].id, schemas)
     v += check_scene(scene, limits)
     if v:
         raise InvalidArgument(v)

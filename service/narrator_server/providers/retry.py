@@ -50,10 +50,14 @@ class _Wait:
         return float(self._backoff(state))
 
 
-class _Stop(stop_base):
+class BudgetStop(stop_base):
+    """Stops when the next wait is longer than allowed or cannot fit in the deadline;
+    `deadline_hit` tells the caller which."""
+
     def __init__(self, policy: RetryPolicy, deadline: Deadline) -> None:
         self._policy = policy
         self._deadline = deadline
+        self.deadline_hit = False
 
     def __call__(self, state: RetryCallState) -> bool:
         sleep = state.upcoming_sleep
@@ -61,7 +65,8 @@ class _Stop(stop_base):
             return True
         remaining = self._deadline.remaining()
         # Keep a little room for the attempt that would follow the wait.
-        return remaining is not None and sleep + 0.05 >= remaining
+        self.deadline_hit = remaining is not None and sleep + 0.05 >= remaining
+        return self.deadline_hit
 
 
 class _Announce:
@@ -85,12 +90,12 @@ class _Announce:
         )
 
 
-def retrying(policy: RetryPolicy, deadline: Deadline, telemetry: Telemetry) -> AsyncRetrying:
+def retrying(policy: RetryPolicy, budget: BudgetStop, telemetry: Telemetry) -> AsyncRetrying:
     """A tenacity controller for one call; re-raises the last domain error when it gives up."""
     return AsyncRetrying(
         retry=retry_if_exception(_is_retryable),
         wait=_Wait(policy),
-        stop=stop_after_attempt(policy.max_attempts) | _Stop(policy, deadline),
+        stop=stop_after_attempt(policy.max_attempts) | budget,
         before_sleep=_Announce(telemetry),
         reraise=True,
     )

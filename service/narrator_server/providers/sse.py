@@ -26,6 +26,7 @@ class ChunkParser:
         self.usage = Usage()
         self.model = ""
         self.response_id = ""
+        self.refused = False
 
     def feed(self, line: str) -> str:
         """The text carried by one line ('' for none); sets `done` at `[DONE]`."""
@@ -54,12 +55,17 @@ class ChunkParser:
             return ""
         choice = choices[0]
         reason = choice.get("finish_reason")
-        if reason:
+        if reason and not self.refused:
             self.finish_reason = _FINISH.get(reason, FinishReason.UNSPECIFIED)
         delta = choice.get("delta") or {}
         text = delta.get("content")
         if text:
             return str(text)
+        if delta.get("refusal"):
+            # A refusal is not narration: the turn ends as filtered, the refusal unsaid.
+            self.refused = True
+            self.finish_reason = FinishReason.CONTENT_FILTER
+            return ""
         calls = delta.get("tool_calls")
         if calls:
             return str((calls[0].get("function") or {}).get("arguments") or "")

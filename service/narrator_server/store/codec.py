@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..core.models import Character, Decision, DecisionSource, Scene
+from ..core.models import Character, Decision, DecisionSource, Recovery, Scene
 
 
 def scene_to_json(scene: Scene) -> str:
@@ -40,3 +40,11 @@ def decision_from_json(text: str | None) -> Decision | None:
         return None
     option_id, arguments_json, source = json.loads(text)
     return Decision(option_id, arguments_json, DecisionSource(source))
+
+
+def recoveries_to_json(recoveries: tuple[Recovery, ...]) -> str:
+    return json.dumps([[r.provider, r.model, r.after_seq] for r in recoveries])
+
+
+def recoveries_from_json(text: str) -> tuple[Recovery, ...]:
+    return tuple(Recovery(*r) for r in json.loads(text))

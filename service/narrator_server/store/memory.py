@@ -28,6 +28,13 @@ class MemoryStore:
         recent = tuple(turns[-recent_turn_limit:]) if recent_turn_limit else ()
         return dataclasses.replace(session, turn_count=len(turns), recent_turns=recent)
 
+    async def get_turn(self, turn_id: str) -> Turn | None:
+        for turns in self.turns.values():
+            for turn in turns:
+                if turn.turn_id == turn_id:
+                    return turn
+        return None
+
     async def delete_session(self, session_id: str) -> bool:
         self.turns.pop(session_id, None)
         return self.sessions.pop(session_id, None) is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,7 +18,14 @@ from ..core.models import (
     TurnStatus,
     Usage,
 )
-from .codec import decision_from_json, decision_to_json, scene_from_json, scene_to_json
+from .codec import (
+    decision_from_json,
+    decision_to_json,
+    recoveries_from_json,
+    recoveries_to_json,
+    scene_from_json,
+    scene_to_json,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,15 +57,22 @@ CREATE TABLE IF NOT EXISTS turns (
     output_tokens INTEGER NOT NULL,
     finish_reason TEXT NOT NULL,
     decision TEXT,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    recoveries TEXT NOT NULL DEFAULT '[]',
+    delta_lengths TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS turns_by_session ON turns(session_id, created_at);
 """
 
 TURN_COLUMNS = (
     "id, session_id, kind, input, scene, text, status, provider, model,"
-    " input_tokens, output_tokens, finish_reason, decision, created_at"
+    " input_tokens, output_tokens, finish_reason, decision, created_at, recoveries, delta_lengths"
 )
+# Columns added after the first release, for data dirs created before them.
+MIGRATIONS = {
+    "recoveries": "ALTER TABLE turns ADD COLUMN recoveries TEXT NOT NULL DEFAULT '[]'",
+    "delta_lengths": "ALTER TABLE turns ADD COLUMN delta_lengths TEXT NOT NULL DEFAULT '[]'",
+}
 
 
 def to_signed64(value: int) -> int:
@@ -87,6 +102,10 @@ class SqliteStore:
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(SCHEMA)
+        present = {row[1] for row in db.execute("PRAGMA table_info(turns)")}
+        for column, statement in MIGRATIONS.items():
+            if column not in present:
+                db.execute(statement)
         self._db = db
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -142,6 +161,10 @@ class SqliteStore:
         )
         return cursor.rowcount > 0
 
+    async def get_turn(self, turn_id: str) -> Turn | None:
+        turns = await self._call(self._turns, "id = ?", (turn_id,), 1)
+        return turns[0] if turns else None
+
     async def recent_completed_turns(self, session_id: str, limit: int) -> list[Turn]:
         return await self._call(
             self._turns,
@@ -171,6 +194,8 @@ class SqliteStore:
                 finish_reason=FinishReason(r[11]),
                 decision=decision_from_json(r[12]),
                 created_at=r[13],
+                recoveries=recoveries_from_json(r[14]),
+                delta_lengths=tuple(json.loads(r[15])),
             )
             for r in rows
         ]
@@ -182,7 +207,7 @@ class SqliteStore:
         # INSERT ... SELECT stores nothing when the session was deleted mid-turn.
         self.db.execute(
             f"INSERT OR REPLACE INTO turns ({TURN_COLUMNS})"
-            " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS"
+            " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS"
             " (SELECT 1 FROM sessions WHERE id = ?)",
             (
                 turn.turn_id,
@@ -199,6 +224,8 @@ class SqliteStore:
                 turn.finish_reason.value,
                 decision_to_json(turn.decision),
                 turn.created_at,
+                recoveries_to_json(turn.recoveries),
+                json.dumps(turn.delta_lengths),
                 turn.session_id,
             ),
         )

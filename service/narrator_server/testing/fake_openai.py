@@ -156,7 +156,8 @@ class FakeOpenAI:
                 self._event(writer, "{this is not json")
             if i:
                 await asyncio.sleep(reply.pace)
-            self._event(writer, json.dumps(_chunk(model, _delta(piece, reply.as_tool_call, i))))
+            delta = _delta(piece, reply.as_tool_call, reply.as_refusal, i)
+            self._event(writer, json.dumps(_chunk(model, delta)))
             got.chunks_sent += 1
             if not await self._drain(got, writer):
                 return False
@@ -216,9 +217,11 @@ class FakeOpenAI:
         got.client_disconnected.set()
 
 
-def _delta(piece: str, as_tool_call: bool, index: int) -> dict[str, Any]:
+def _delta(piece: str, as_tool_call: bool, as_refusal: bool, index: int) -> dict[str, Any]:
     delta: dict[str, Any] = {"role": "assistant"} if index == 0 else {}
-    if as_tool_call:
+    if as_refusal:
+        delta["refusal"] = piece
+    elif as_tool_call:
         function = {"arguments": piece} | ({"name": "decide"} if index == 0 else {})
         call = {"index": 0, "function": function} | (
             {"id": "call_1", "type": "function"} if index == 0 else {}

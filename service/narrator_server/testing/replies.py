@@ -24,6 +24,7 @@ class Reply:
     finish_reason: str = "stop"
     usage: tuple[int, int] | None = None
     as_tool_call: bool = False
+    as_refusal: bool = False
     # Faults: close the connection without answering; close it after N text chunks; stop
     # sending (keep the connection open) after N text chunks; send a non-JSON chunk after N.
     drop_before_response: bool = False

@@ -27,7 +27,7 @@ from narrator.v1 import session_pb2 as narrator_dot_v1_dot_session__pb2
 from narrator.v1 import turn_pb2 as narrator_dot_v1_dot_turn__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"narrator/v1/narrator_service.proto\x12\x0bnarrator.v1\x1a\x17narrator/v1/scene.proto\x1a\x19narrator/v1/session.proto\x1a\x16narrator/v1/turn.proto\"y\n\x14\x43reateSessionRequest\x12%\n\x07setting\x18\x01 \x01(\x0b\x32\x14.narrator.v1.Setting\x12,\n\x06player\x18\x02 \x01(\x0b\x32\x1c.narrator.v1.PlayerCharacter\x12\x0c\n\x04seed\x18\x03 \x01(\x04\">\n\x15\x43reateSessionResponse\x12%\n\x07session\x18\x01 \x01(\x0b\x32\x14.narrator.v1.Session\"B\n\x11GetSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x19\n\x11recent_turn_limit\x18\x02 \x01(\r\";\n\x12GetSessionResponse\x12%\n\x07session\x18\x01 \x01(\x0b\x32\x14.narrator.v1.Session\"*\n\x14\x44\x65leteSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteSessionResponse\"W\n\x0eNarrateRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12!\n\x05scene\x18\x03 \x01(\x0b\x32\x12.narrator.v1.Scene\"\xa1\x01\n\x0fNarrateResponse\x12+\n\x07started\x18\x01 \x01(\x0b\x32\x18.narrator.v1.TurnStartedH\x00\x12\'\n\x05\x64\x65lta\x18\x02 \x01(\x0b\x32\x16.narrator.v1.TextDeltaH\x00\x12/\n\tcompleted\x18\x03 \x01(\x0b\x32\x1a.narrator.v1.TurnCompletedH\x00\x42\x07\n\x05\x65vent\"\xa1\x01\n\rDecideRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08question\x18\x02 \x01(\t\x12,\n\x07options\x18\x03 \x03(\x0b\x32\x1b.narrator.v1.DecisionOption\x12\x19\n\x11\x64\x65\x66\x61ult_option_id\x18\x04 \x01(\t\x12!\n\x05scene\x18\x05 \x01(\x0b\x32\x12.narrator.v1.Scene\"\xcb\x01\n\x0e\x44\x65\x63ideResponse\x12+\n\x07started\x18\x01 \x01(\x0b\x32\x18.narrator.v1.TurnStartedH\x00\x12\'\n\x05\x64\x65lta\x18\x02 \x01(\x0b\x32\x16.narrator.v1.TextDeltaH\x00\x12)\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0b\x32\x15.narrator.v1.DecisionH\x00\x12/\n\tcompleted\x18\x04 \x01(\x0b\x32\x1a.narrator.v1.TurnCompletedH\x00\x42\x07\n\x05\x65vent2\x9d\x03\n\x0fNarratorService\x12V\n\rCreateSession\x12!.narrator.v1.CreateSessionRequest\x1a\".narrator.v1.CreateSessionResponse\x12M\n\nGetSession\x12\x1e.narrator.v1.GetSessionRequest\x1a\x1f.narrator.v1.GetSessionResponse\x12V\n\rDeleteSession\x12!.narrator.v1.DeleteSessionRequest\x1a\".narrator.v1.DeleteSessionResponse\x12\x46\n\x07Narrate\x12\x1b.narrator.v1.NarrateRequest\x1a\x1c.narrator.v1.NarrateResponse0\x01\x12\x43\n\x06\x44\x65\x63ide\x12\x1a.narrator.v1.DecideRequest\x1a\x1b.narrator.v1.DecideResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"narrator/v1/narrator_service.proto\x12\x0bnarrator.v1\x1a\x17narrator/v1/scene.proto\x1a\x19narrator/v1/session.proto\x1a\x16narrator/v1/turn.proto\"y\n\x14\x43reateSessionRequest\x12%\n\x07setting\x18\x01 \x01(\x0b\x32\x14.narrator.v1.Setting\x12,\n\x06player\x18\x02 \x01(\x0b\x32\x1c.narrator.v1.PlayerCharacter\x12\x0c\n\x04seed\x18\x03 \x01(\x04\">\n\x15\x43reateSessionResponse\x12%\n\x07session\x18\x01 \x01(\x0b\x32\x14.narrator.v1.Session\"B\n\x11GetSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x19\n\x11recent_turn_limit\x18\x02 \x01(\r\";\n\x12GetSessionResponse\x12%\n\x07session\x18\x01 \x01(\x0b\x32\x14.narrator.v1.Session\"*\n\x14\x44\x65leteSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteSessionResponse\"\x82\x01\n\x0eNarrateRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12!\n\x05scene\x18\x03 \x01(\x0b\x32\x12.narrator.v1.Scene\x12\x0f\n\x07turn_id\x18\x04 \x01(\t\x12\x18\n\x10resume_after_seq\x18\x05 \x01(\r\"\xa1\x01\n\x0fNarrateResponse\x12+\n\x07started\x18\x01 \x01(\x0b\x32\x18.narrator.v1.TurnStartedH\x00\x12\'\n\x05\x64\x65lta\x18\x02 \x01(\x0b\x32\x16.narrator.v1.TextDeltaH\x00\x12/\n\tcompleted\x18\x03 \x01(\x0b\x32\x1a.narrator.v1.TurnCompletedH\x00\x42\x07\n\x05\x65vent\"\xcc\x01\n\rDecideRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08question\x18\x02 \x01(\t\x12,\n\x07options\x18\x03 \x03(\x0b\x32\x1b.narrator.v1.DecisionOption\x12\x19\n\x11\x64\x65\x66\x61ult_option_id\x18\x04 \x01(\t\x12!\n\x05scene\x18\x05 \x01(\x0b\x32\x12.narrator.v1.Scene\x12\x0f\n\x07turn_id\x18\x06 \x01(\t\x12\x18\n\x10resume_after_seq\x18\x07 \x01(\r\"\xcb\x01\n\x0e\x44\x65\x63ideResponse\x12+\n\x07started\x18\x01 \x01(\x0b\x32\x18.narrator.v1.TurnStartedH\x00\x12\'\n\x05\x64\x65lta\x18\x02 \x01(\x0b\x32\x16.narrator.v1.TextDeltaH\x00\x12)\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0b\x32\x15.narrator.v1.DecisionH\x00\x12/\n\tcompleted\x18\x04 \x01(\x0b\x32\x1a.narrator.v1.TurnCompletedH\x00\x42\x07\n\x05\x65vent2\x9d\x03\n\x0fNarratorService\x12V\n\rCreateSession\x12!.narrator.v1.CreateSessionRequest\x1a\".narrator.v1.CreateSessionResponse\x12M\n\nGetSession\x12\x1e.narrator.v1.GetSessionRequest\x1a\x1f.narrator.v1.GetSessionResponse\x12V\n\rDeleteSession\x12!.narrator.v1.DeleteSessionRequest\x1a\".narrator.v1.DeleteSessionResponse\x12\x46\n\x07Narrate\x12\x1b.narrator.v1.NarrateRequest\x1a\x1c.narrator.v1.NarrateResponse0\x01\x12\x43\n\x06\x44\x65\x63ide\x12\x1a.narrator.v1.DecideRequest\x1a\x1b.narrator.v1.DecideResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,14 +46,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETESESSIONREQUEST']._serialized_end=485
   _globals['_DELETESESSIONRESPONSE']._serialized_start=487
   _globals['_DELETESESSIONRESPONSE']._serialized_end=510
-  _globals['_NARRATEREQUEST']._serialized_start=512
-  _globals['_NARRATEREQUEST']._serialized_end=599
-  _globals['_NARRATERESPONSE']._serialized_start=602
-  _globals['_NARRATERESPONSE']._serialized_end=763
-  _globals['_DECIDEREQUEST']._serialized_start=766
-  _globals['_DECIDEREQUEST']._serialized_end=927
-  _globals['_DECIDERESPONSE']._serialized_start=930
-  _globals['_DECIDERESPONSE']._serialized_end=1133
-  _globals['_NARRATORSERVICE']._serialized_start=1136
-  _globals['_NARRATORSERVICE']._serialized_end=1549
+  _globals['_NARRATEREQUEST']._serialized_start=513
+  _globals['_NARRATEREQUEST']._serialized_end=643
+  _globals['_NARRATERESPONSE']._serialized_start=646
+  _globals['_NARRATERESPONSE']._serialized_end=807
+  _globals['_DECIDEREQUEST']._serialized_start=810
+  _globals['_DECIDEREQUEST']._serialized_end=1014
+  _globals['_DECIDERESPONSE']._serialized_start=1017
+  _globals['_DECIDERESPONSE']._serialized_end=1220
+  _globals['_NARRATORSERVICE']._serialized_start=1223
+  _globals['_NARRATORSERVICE']._serialized_end=1636
 # @@protoc_insertion_point(module_scope)

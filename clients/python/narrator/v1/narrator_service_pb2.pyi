@@ -177,11 +177,28 @@ class NarrateRequest(_message.Message):
     SESSION_ID_FIELD_NUMBER: _builtins.int
     ACTION_FIELD_NUMBER: _builtins.int
     SCENE_FIELD_NUMBER: _builtins.int
+    TURN_ID_FIELD_NUMBER: _builtins.int
+    RESUME_AFTER_SEQ_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     """The session the turn belongs to."""
     action: _builtins.str
     """What the player does, in their words ("I pry the lid off the coffin").
     Required; at most 4000 characters (the server's NARRATOR_MAX_INPUT_CHARS).
+    """
+    turn_id: _builtins.str
+    """Optional client-chosen id that makes the turn resumable (1 to 64 letters,
+    digits, '_', '-', '.' or ':'; unique per server). Calling again with the
+    same session_id and turn_id never starts a second turn: a completed turn
+    is replayed from storage (no new model request, no new tokens), a turn
+    still in progress is joined, and a cancelled or failed one replays what
+    it said, then ends with ABORTED. A turn with a turn_id survives its
+    caller's disconnection for NARRATOR_RESUME_WINDOW_S. Empty: the server
+    picks the id and cancelling the call cancels the turn at once.
+    """
+    resume_after_seq: _builtins.int
+    """When resuming, the last seq the client already has: the stream sends
+    TurnStarted, then only the deltas after it, then the rest live. 0 sends
+    every delta.
     """
     @_builtins.property
     def scene(self) -> _scene_pb2.Scene:
@@ -195,10 +212,12 @@ class NarrateRequest(_message.Message):
         session_id: _builtins.str = ...,
         action: _builtins.str = ...,
         scene: _scene_pb2.Scene | None = ...,
+        turn_id: _builtins.str = ...,
+        resume_after_seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["scene", b"scene"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "scene", b"scene", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "resume_after_seq", b"resume_after_seq", "scene", b"scene", "session_id", b"session_id", "turn_id", b"turn_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -253,6 +272,8 @@ class DecideRequest(_message.Message):
     OPTIONS_FIELD_NUMBER: _builtins.int
     DEFAULT_OPTION_ID_FIELD_NUMBER: _builtins.int
     SCENE_FIELD_NUMBER: _builtins.int
+    TURN_ID_FIELD_NUMBER: _builtins.int
+    RESUME_AFTER_SEQ_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     """The session the turn belongs to."""
     question: _builtins.str
@@ -262,6 +283,14 @@ class DecideRequest(_message.Message):
     default_option_id: _builtins.str
     """The option chosen when no valid answer can be had; empty means the
     first option. Must be one of the option ids when set.
+    """
+    turn_id: _builtins.str
+    """Optional client-chosen id that makes the turn resumable; as
+    NarrateRequest.turn_id.
+    """
+    resume_after_seq: _builtins.int
+    """When resuming, the last seq the client already has; as
+    NarrateRequest.resume_after_seq.
     """
     @_builtins.property
     def options(self) -> _containers.RepeatedCompositeFieldContainer[_turn_pb2.DecisionOption]:
@@ -279,10 +308,12 @@ class DecideRequest(_message.Message):
         options: _abc.Iterable[_turn_pb2.DecisionOption] | None = ...,
         default_option_id: _builtins.str = ...,
         scene: _scene_pb2.Scene | None = ...,
+        turn_id: _builtins.str = ...,
+        resume_after_seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["scene", b"scene"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_option_id", b"default_option_id", "options", b"options", "question", b"question", "scene", b"scene", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_option_id", b"default_option_id", "options", b"options", "question", b"question", "resume_after_seq", b"resume_after_seq", "scene", b"scene", "session_id", b"session_id", "turn_id", b"turn_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

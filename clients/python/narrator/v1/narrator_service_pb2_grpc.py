@@ -37,12 +37,20 @@ class NarratorServiceStub:
     the deltas gives exactly TurnCompleted.text. Cancel the call to skip a
     narration: the turn is stored as cancelled with the text sent so far.
 
+    When the model fails after words were sent, the server continues the same
+    turn with the next available upstream (or the offline narrator): seq goes
+    on without a gap or a repeat and TurnCompleted.recoveries says who took
+    over.
+
     Errors carry google.rpc details (google.rpc.Status in the
     grpc-status-details-bin trailer): INVALID_ARGUMENT with BadRequest field
     violations, NOT_FOUND for an unknown session, RESOURCE_EXHAUSTED with
-    RetryInfo when the upstream's rate limit outlasts the retry budget,
-    UNAVAILABLE when the upstream is down and the offline fallback is off,
-    DEADLINE_EXCEEDED and CANCELLED.
+    RetryInfo when the upstream's rate limit outlasts the retry budget or the
+    server is at its stream limit, UNAVAILABLE (with RetryInfo) when no
+    upstream can answer and the offline fallback is off, DEADLINE_EXCEEDED,
+    CANCELLED, ABORTED when resuming a turn that was cancelled or failed,
+    FAILED_PRECONDITION when the upstream rejects the request itself (bad key,
+    unknown model) and INTERNAL for a server bug (no details).
     """
 
     def __init__(self, channel):
@@ -90,12 +98,20 @@ class NarratorServiceServicer:
     the deltas gives exactly TurnCompleted.text. Cancel the call to skip a
     narration: the turn is stored as cancelled with the text sent so far.
 
+    When the model fails after words were sent, the server continues the same
+    turn with the next available upstream (or the offline narrator): seq goes
+    on without a gap or a repeat and TurnCompleted.recoveries says who took
+    over.
+
     Errors carry google.rpc details (google.rpc.Status in the
     grpc-status-details-bin trailer): INVALID_ARGUMENT with BadRequest field
     violations, NOT_FOUND for an unknown session, RESOURCE_EXHAUSTED with
-    RetryInfo when the upstream's rate limit outlasts the retry budget,
-    UNAVAILABLE when the upstream is down and the offline fallback is off,
-    DEADLINE_EXCEEDED and CANCELLED.
+    RetryInfo when the upstream's rate limit outlasts the retry budget or the
+    server is at its stream limit, UNAVAILABLE (with RetryInfo) when no
+    upstream can answer and the offline fallback is off, DEADLINE_EXCEEDED,
+    CANCELLED, ABORTED when resuming a turn that was cancelled or failed,
+    FAILED_PRECONDITION when the upstream rejects the request itself (bad key,
+    unknown model) and INTERNAL for a server bug (no details).
     """
 
     def CreateSession(self, request, context):
@@ -183,12 +199,20 @@ class NarratorService:
     the deltas gives exactly TurnCompleted.text. Cancel the call to skip a
     narration: the turn is stored as cancelled with the text sent so far.
 
+    When the model fails after words were sent, the server continues the same
+    turn with the next available upstream (or the offline narrator): seq goes
+    on without a gap or a repeat and TurnCompleted.recoveries says who took
+    over.
+
     Errors carry google.rpc details (google.rpc.Status in the
     grpc-status-details-bin trailer): INVALID_ARGUMENT with BadRequest field
     violations, NOT_FOUND for an unknown session, RESOURCE_EXHAUSTED with
-    RetryInfo when the upstream's rate limit outlasts the retry budget,
-    UNAVAILABLE when the upstream is down and the offline fallback is off,
-    DEADLINE_EXCEEDED and CANCELLED.
+    RetryInfo when the upstream's rate limit outlasts the retry budget or the
+    server is at its stream limit, UNAVAILABLE (with RetryInfo) when no
+    upstream can answer and the offline fallback is off, DEADLINE_EXCEEDED,
+    CANCELLED, ABORTED when resuming a turn that was cancelled or failed,
+    FAILED_PRECONDITION when the upstream rejects the request itself (bad key,
+    unknown model) and INTERNAL for a server bug (no details).
     """
 
     @staticmethod

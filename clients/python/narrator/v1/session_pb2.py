@@ -27,17 +27,17 @@ from narrator.v1 import scene_pb2 as narrator_dot_v1_dot_scene__pb2
 from narrator.v1 import turn_pb2 as narrator_dot_v1_dot_turn__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19narrator/v1/session.proto\x12\x0bnarrator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17narrator/v1/scene.proto\x1a\x16narrator/v1/turn.proto\"\xee\x01\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x07setting\x18\x02 \x01(\x0b\x32\x14.narrator.v1.Setting\x12,\n\x06player\x18\x03 \x01(\x0b\x32\x1c.narrator.v1.PlayerCharacter\x12\x0c\n\x04seed\x18\x04 \x01(\x04\x12\x12\n\nturn_count\x18\x05 \x01(\r\x12\'\n\x0crecent_turns\x18\x06 \x03(\x0b\x32\x11.narrator.v1.Turn\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"&\n\x07Setting\x12\r\n\x05world\x18\x01 \x01(\t\x12\x0c\n\x04tone\x18\x02 \x01(\t\"4\n\x0fPlayerCharacter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\xc3\x02\n\x04Turn\x12\x0f\n\x07turn_id\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.narrator.v1.TurnKind\x12\r\n\x05input\x18\x03 \x01(\t\x12!\n\x05scene\x18\x04 \x01(\x0b\x32\x12.narrator.v1.Scene\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\'\n\x08\x64\x65\x63ision\x18\x06 \x01(\x0b\x32\x15.narrator.v1.Decision\x12\'\n\x06status\x18\x07 \x01(\x0e\x32\x17.narrator.v1.TurnStatus\x12\x10\n\x08provider\x18\x08 \x01(\t\x12\r\n\x05model\x18\t \x01(\t\x12!\n\x05usage\x18\n \x01(\x0b\x32\x12.narrator.v1.Usage\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp*V\n\x08TurnKind\x12\x19\n\x15TURN_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13TURN_KIND_NARRATION\x10\x01\x12\x16\n\x12TURN_KIND_DECISION\x10\x02*w\n\nTurnStatus\x12\x1b\n\x17TURN_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15TURN_STATUS_COMPLETED\x10\x01\x12\x19\n\x15TURN_STATUS_CANCELLED\x10\x02\x12\x16\n\x12TURN_STATUS_FAILED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19narrator/v1/session.proto\x12\x0bnarrator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17narrator/v1/scene.proto\x1a\x16narrator/v1/turn.proto\"\xee\x01\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x07setting\x18\x02 \x01(\x0b\x32\x14.narrator.v1.Setting\x12,\n\x06player\x18\x03 \x01(\x0b\x32\x1c.narrator.v1.PlayerCharacter\x12\x0c\n\x04seed\x18\x04 \x01(\x04\x12\x12\n\nturn_count\x18\x05 \x01(\r\x12\'\n\x0crecent_turns\x18\x06 \x03(\x0b\x32\x11.narrator.v1.Turn\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"&\n\x07Setting\x12\r\n\x05world\x18\x01 \x01(\t\x12\x0c\n\x04tone\x18\x02 \x01(\t\"4\n\x0fPlayerCharacter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\xee\x02\n\x04Turn\x12\x0f\n\x07turn_id\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.narrator.v1.TurnKind\x12\r\n\x05input\x18\x03 \x01(\t\x12!\n\x05scene\x18\x04 \x01(\x0b\x32\x12.narrator.v1.Scene\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\'\n\x08\x64\x65\x63ision\x18\x06 \x01(\x0b\x32\x15.narrator.v1.Decision\x12\'\n\x06status\x18\x07 \x01(\x0e\x32\x17.narrator.v1.TurnStatus\x12\x10\n\x08provider\x18\x08 \x01(\t\x12\r\n\x05model\x18\t \x01(\t\x12!\n\x05usage\x18\n \x01(\x0b\x32\x12.narrator.v1.Usage\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\nrecoveries\x18\x0c \x03(\x0b\x32\x15.narrator.v1.Recovery*V\n\x08TurnKind\x12\x19\n\x15TURN_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13TURN_KIND_NARRATION\x10\x01\x12\x16\n\x12TURN_KIND_DECISION\x10\x02*w\n\nTurnStatus\x12\x1b\n\x17TURN_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15TURN_STATUS_COMPLETED\x10\x01\x12\x19\n\x15TURN_STATUS_CANCELLED\x10\x02\x12\x16\n\x12TURN_STATUS_FAILED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'narrator.v1.session_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TURNKIND']._serialized_start=785
-  _globals['_TURNKIND']._serialized_end=871
-  _globals['_TURNSTATUS']._serialized_start=873
-  _globals['_TURNSTATUS']._serialized_end=992
+  _globals['_TURNKIND']._serialized_start=828
+  _globals['_TURNKIND']._serialized_end=914
+  _globals['_TURNSTATUS']._serialized_start=916
+  _globals['_TURNSTATUS']._serialized_end=1035
   _globals['_SESSION']._serialized_start=125
   _globals['_SESSION']._serialized_end=363
   _globals['_SETTING']._serialized_start=365
@@ -45,5 +45,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLAYERCHARACTER']._serialized_start=405
   _globals['_PLAYERCHARACTER']._serialized_end=457
   _globals['_TURN']._serialized_start=460
-  _globals['_TURN']._serialized_end=783
+  _globals['_TURN']._serialized_end=826
 # @@protoc_insertion_point(module_scope)

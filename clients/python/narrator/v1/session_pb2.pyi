@@ -220,6 +220,7 @@ class Turn(_message.Message):
     MODEL_FIELD_NUMBER: _builtins.int
     USAGE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    RECOVERIES_FIELD_NUMBER: _builtins.int
     turn_id: _builtins.str
     """Identifier of the turn, the same as in its TurnStarted message."""
     kind: Global___TurnKind.ValueType
@@ -233,7 +234,7 @@ class Turn(_message.Message):
     status: Global___TurnStatus.ValueType
     """How the turn ended."""
     provider: _builtins.str
-    """Who spoke: "openai" (any OpenAI-compatible server) or "offline"."""
+    """Who spoke first: an upstream name ("openai" by default) or "offline"."""
     model: _builtins.str
     """The model that produced the text, as the provider named it."""
     @_builtins.property
@@ -252,6 +253,10 @@ class Turn(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the turn started."""
 
+    @_builtins.property
+    def recoveries(self) -> _containers.RepeatedCompositeFieldContainer[_turn_pb2.Recovery]:
+        """Mid-stream takeovers, as in TurnCompleted.recoveries."""
+
     def __init__(
         self,
         *,
@@ -266,10 +271,11 @@ class Turn(_message.Message):
         model: _builtins.str = ...,
         usage: _turn_pb2.Usage | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        recoveries: _abc.Iterable[_turn_pb2.Recovery] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "decision", b"decision", "scene", b"scene", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "decision", b"decision", "input", b"input", "kind", b"kind", "model", b"model", "provider", b"provider", "scene", b"scene", "status", b"status", "text", b"text", "turn_id", b"turn_id", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "decision", b"decision", "input", b"input", "kind", b"kind", "model", b"model", "provider", b"provider", "recoveries", b"recoveries", "scene", b"scene", "status", b"status", "text", b"text", "turn_id", b"turn_id", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

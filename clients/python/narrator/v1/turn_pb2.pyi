@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -90,25 +92,31 @@ class TurnStarted(_message.Message):
     TURN_ID_FIELD_NUMBER: _builtins.int
     PROVIDER_FIELD_NUMBER: _builtins.int
     MODEL_FIELD_NUMBER: _builtins.int
+    RESUMED_FIELD_NUMBER: _builtins.int
     turn_id: _builtins.str
     """Identifier of the new turn; it appears again in GetSession."""
     provider: _builtins.str
-    """Who speaks for this turn: "openai" (any OpenAI-compatible server) or
-    "offline" (the built-in narrator, also used as fallback when the
-    upstream fails before the first word).
+    """Who speaks for this turn: the name of the upstream ("openai" unless
+    NARRATOR_UPSTREAMS names them) or "offline" (the built-in narrator, also
+    the fallback when every upstream fails before the first word).
     """
     model: _builtins.str
     """The model that produces the text, as the provider names it."""
+    resumed: _builtins.bool
+    """True when this stream resumes an existing turn (replayed from storage or
+    joined while in progress) rather than starting it.
+    """
     def __init__(
         self,
         *,
         turn_id: _builtins.str = ...,
         provider: _builtins.str = ...,
         model: _builtins.str = ...,
+        resumed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["model", b"model", "provider", b"provider", "turn_id", b"turn_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model", b"model", "provider", b"provider", "resumed", b"resumed", "turn_id", b"turn_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -151,6 +159,7 @@ class TurnCompleted(_message.Message):
     FINISH_REASON_FIELD_NUMBER: _builtins.int
     USAGE_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
+    RECOVERIES_FIELD_NUMBER: _builtins.int
     finish_reason: Global___FinishReason.ValueType
     """Why the model stopped."""
     text: _builtins.str
@@ -161,20 +170,59 @@ class TurnCompleted(_message.Message):
         reports word counts).
         """
 
+    @_builtins.property
+    def recoveries(self) -> _containers.RepeatedCompositeFieldContainer[Global___Recovery]:
+        """Empty unless the provider failed mid-stream and another one continued
+        the turn; one entry per takeover, in order.
+        """
+
     def __init__(
         self,
         *,
         finish_reason: Global___FinishReason.ValueType = ...,
         usage: Global___Usage | None = ...,
         text: _builtins.str = ...,
+        recoveries: _abc.Iterable[Global___Recovery] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["finish_reason", b"finish_reason", "text", b"text", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["finish_reason", b"finish_reason", "recoveries", b"recoveries", "text", b"text", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TurnCompleted: _TypeAlias = TurnCompleted  # noqa: Y015
+
+@_typing.final
+class Recovery(_message.Message):
+    """A takeover in the middle of a turn: who continued, and from where."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    AFTER_SEQ_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """The provider that continued the turn (an upstream name or "offline")."""
+    model: _builtins.str
+    """The model that continued it."""
+    after_seq: _builtins.int
+    """The last seq sent before the takeover; the new provider's text starts at
+    after_seq + 1.
+    """
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        model: _builtins.str = ...,
+        after_seq: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_seq", b"after_seq", "model", b"model", "provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Recovery: _TypeAlias = Recovery  # noqa: Y015
 
 @_typing.final
 class Usage(_message.Message):

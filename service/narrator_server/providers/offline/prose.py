@@ -136,8 +136,9 @@ def score_option(option: DecisionOption, ctx: TurnContext) -> float:
     return score
 
 
-def choose(ctx: TurnContext) -> tuple[DecisionOption, str]:
-    """The best-scoring option (ties broken by the turn's seed) and its rationale."""
+def choose(ctx: TurnContext) -> tuple[DecisionOption, str, tuple[str, ...]]:
+    """The best-scoring option (ties broken by the turn's seed), its rationale, and who its
+    arguments may name: the player first, then the others present (not the one deciding)."""
     rng = rng_for(ctx)
     scored = [(score_option(o, ctx) + rng.random() * 0.5, o) for o in ctx.options]
     best = max(scored, key=lambda pair: pair[0])[1]
@@ -157,4 +158,5 @@ def choose(ctx: TurnContext) -> tuple[DecisionOption, str]:
     ]
     if ctx.scene.facts:
         lines.append(f"After all, {ctx.scene.facts[0].strip().rstrip('.').lower()}.")
-    return best, " ".join(lines)
+    others = tuple(c.name for c in ctx.scene.characters if c is not character)
+    return best, " ".join(lines), (ctx.session.player.name, *others)

@@ -51,10 +51,9 @@ class OfflineProvider:
         ctx = request.context
         yield StreamOpened(self.name, MODEL)
         if ctx.kind is TurnKind.DECISION:
-            option, text = prose.choose(ctx)
+            option, text, names = prose.choose(ctx)
             words = [json.dumps(w, ensure_ascii=False)[1:-1] for w in _WORDS.findall(text)]
             schema, _ = parse_arguments_schema(option.arguments_schema)
-            names = tuple(c.name for c in ctx.scene.characters)
             arguments = example_for(schema, characters=names, location=ctx.scene.location)
             chunks = [
                 '{"rationale":"',

@@ -1,0 +1,134 @@
+"""The provider chain: configured upstreams in order, each behind its circuit breaker, then
+the offline narrator. A provider that fails before its first word hands over to the next."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from opentelemetry import trace
+
+from ..core.errors import (
+    DeadlineExceeded,
+    Overloaded,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamUnavailable,
+)
+from ..core.ports import StreamOpened
+from ..telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+    from ..core.breaker import CircuitBreaker
+    from ..core.ports import ChatEvent, ChatProvider, ChatRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Upstream:
+    name: str
+    provider: ChatProvider
+    breaker: CircuitBreaker
+
+
+class UpstreamSlots:
+    """A cap on concurrent upstream requests; past it an upstream is skipped, not queued."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+
+    def take(self) -> bool:
+        if self.in_use >= self.limit:
+            return False
+        self.in_use += 1
+        return True
+
+    def give(self) -> None:
+        self.in_use -= 1
+
+
+def _pick_error(errors: list[Exception]) -> Exception:
+    """The error that tells the client most: rate limits (with their wait), then deadline,
+    then local overload, then unavailability."""
+    for kind in (UpstreamRateLimited, DeadlineExceeded, Overloaded, UpstreamError):
+        found = [e for e in errors if isinstance(e, kind)]
+        if found:
+            if kind is UpstreamRateLimited:
+                return min(found, key=lambda e: getattr(e, "retry_after", None) or 0.0)
+            return found[-1]
+    return UpstreamUnavailable("no upstream is available (every circuit breaker is open)")
+
+
+class ProviderChain:
+    """A `ChatProvider` over upstreams in order, then (optionally) the offline narrator."""
+
+    def __init__(
+        self,
+        upstreams: list[Upstream],
+        offline: ChatProvider | None,
+        slots: UpstreamSlots,
+        telemetry: Telemetry | None = None,
+    ) -> None:
+        self.upstreams = upstreams
+        self.offline = offline
+        self._slots = slots
+        self._telemetry = telemetry or Telemetry.disabled()
+
+    @staticmethod
+    def _skipped(span: trace.Span, upstream: Upstream, reason: str) -> None:
+        span.add_event("narrator.upstream_skipped", {"upstream": upstream.name, "reason": reason})
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
+        span = trace.get_current_span()
+        errors: list[Exception] = []
+        for upstream in self.upstreams:
+            if not upstream.breaker.allow():
+                self._skipped(span, upstream, "breaker_open")
+                continue
+            if not self._slots.take():
+                upstream.breaker.abandon()
+                self._skipped(span, upstream, "busy")
+                errors.append(Overloaded("every upstream request slot is taken"))
+                continue
+            opened, verdict = False, False
+            try:
+                async with aclosing(upstream.provider.stream(request)) as events:
+                    async for event in events:
+                        opened = opened or isinstance(event, StreamOpened)
+                        yield event
+                upstream.breaker.success()
+                verdict = True
+                return
+            except (UpstreamError, DeadlineExceeded) as error:
+                upstream.breaker.failure()
+                verdict = True
+                if opened:
+                    raise
+                errors.append(error)
+                log.warning(
+                    "upstream failed before its first word",
+                    extra={"upstream": upstream.name, "error_type": type(error).__name__},
+                )
+            finally:
+                self._slots.give()
+                if not verdict:
+                    upstream.breaker.abandon()
+        if self.offline is None:
+            raise _pick_error(errors)
+        reason = type(errors[-1]).__name__ if errors else "BreakersOpen"
+        if self.upstreams:
+            span.add_event("narrator.fallback", {"error.type": reason})
+            self._telemetry.fallbacks.add(1, {"error.type": reason})
+            log.warning(
+                "no upstream could answer; the offline narrator takes over",
+                extra={"error_type": reason, "turn_id": request.context.turn_id},
+            )
+        async with aclosing(self.offline.stream(request)) as events:
+            async for event in events:
+                yield event
