@@ -34,13 +34,12 @@ OPTIONS = [
 
 
 def upstream_settings(tmp_path: Path, fake: FakeOpenAI, **overrides: Any) -> Settings:
-    return settings(
-        tmp_path,
-        upstreams=(UpstreamSettings("openai", fake.base_url, "fake-dm-1", KEY),),
-        retry_initial_wait_s=0.01,
-        retry_max_wait_s=0.05,
-        **overrides,
-    )
+    base: dict[str, Any] = {
+        "upstreams": (UpstreamSettings("openai", fake.base_url, "fake-dm-1", KEY),),
+        "retry_initial_wait_s": 0.01,
+        "retry_max_wait_s": 0.05,
+    }
+    return settings(tmp_path, **(base | overrides))
 
 
 def narrate(session_id: str, action: str = "I step into the water") -> pb.NarrateRequest:

@@ -61,12 +61,13 @@ class BudgetStop(stop_base):
 
     def __call__(self, state: RetryCallState) -> bool:
         sleep = state.upcoming_sleep
-        if sleep > self._policy.max_retry_after:
-            return True
         remaining = self._deadline.remaining()
         # Keep a little room for the attempt that would follow the wait.
         self.deadline_hit = remaining is not None and sleep + 0.05 >= remaining
-        return self.deadline_hit
+        error = state.outcome.exception() if state.outcome else None
+        hint = getattr(error, "retry_after", None)
+        too_long = hint is not None and hint > self._policy.max_retry_after
+        return self.deadline_hit or too_long
 
 
 class _Announce:

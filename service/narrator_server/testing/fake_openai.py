@@ -145,6 +145,12 @@ class FakeOpenAI:
             b"transfer-encoding: chunked\r\ncache-control: no-cache\r\n\r\n"
         )
         model = str(got.body.get("model", "fake-model"))
+        if reply.raw_events is not None:
+            for payload in reply.raw_events:
+                self._event(writer, payload)
+            self._event(writer, "[DONE]")
+            writer.write(b"0\r\n\r\n")
+            return await self._drain(got, writer)
         for i, piece in enumerate(reply.pieces()):
             if i == reply.stall_after:
                 await self._hold(got, reader)

@@ -25,6 +25,8 @@ class Reply:
     usage: tuple[int, int] | None = None
     as_tool_call: bool = False
     as_refusal: bool = False
+    # Send these SSE data payloads verbatim instead of building chunks (then `[DONE]`).
+    raw_events: list[str] | None = None
     # Faults: close the connection without answering; close it after N text chunks; stop
     # sending (keep the connection open) after N text chunks; send a non-JSON chunk after N.
     drop_before_response: bool = False
