@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
-
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import turn_pb2
 from narrator_server.settings import UpstreamSettings
@@ -115,7 +114,8 @@ async def test_decide_fault_after_the_first_delta_is_recovered(
     async with serve(config(tmp_path, upstream)) as s:
         got = await collect(s.stub.Decide(decide_request(await new_session(s.stub))))
     assert_stream_order(got, decision=True)
-    assert got.text and "Grub lunges with his spear.".startswith(got.text)
+    assert got.text
+    assert "Grub lunges with his spear.".startswith(got.text)
     made = got.of("decision")[0]
     assert (made.option_id, made.source) == ("attack", turn_pb2.DECISION_SOURCE_REPAIRED)
     (recovery,) = got.of("completed")[0].recoveries
