@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import grpc
+
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
 

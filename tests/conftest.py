@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+
 from narrator_server.testing.fake_openai import FakeOpenAI
 
 if TYPE_CHECKING:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_status import rpc_status
+
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
 from narrator.v1 import scene_pb2, session_pb2

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
 from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
 
 from .api.interceptor import TelemetryInterceptor

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import openai
 import pytest
+
 from narrator_server.core.errors import (
     StreamInterrupted,
     UpstreamRateLimited,

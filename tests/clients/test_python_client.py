@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
+
 from narrator import (
     DecisionMade,
     NarratorClient,

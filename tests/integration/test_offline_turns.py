@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import grpc
 import jsonschema
 import pytest
+
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import session_pb2, turn_pb2
 

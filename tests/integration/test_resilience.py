@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
+
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import turn_pb2
 from narrator_server.settings import UpstreamSettings

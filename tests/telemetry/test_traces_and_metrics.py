@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
+
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator_server.telemetry.logs import JsonFormatter
 from narrator_server.testing.replies import Reply
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-from prometheus_client.parser import text_string_to_metric_families
 
 from ..integration.test_upstream_turns import upstream_settings
 from ..support import SCENE, collect, new_session, serve

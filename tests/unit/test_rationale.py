@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from narrator_server.core.rationale import RationaleExtractor
 
 RATIONALES = [

@@ -7,6 +7,7 @@ import json
 from contextlib import aclosing
 
 import pytest
+
 from narrator_server.core.breaker import CircuitBreaker
 from narrator_server.core.errors import (
     SessionNotFound,

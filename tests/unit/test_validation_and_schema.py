@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
+
 from narrator_server.core.decisions import Choice, DecisionRules
 from narrator_server.core.models import Scene
 from narrator_server.core.schema_args import example_for

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from narrator.v1 import scene_pb2, session_pb2, turn_pb2
 
 from ..core import models
