@@ -90,6 +90,12 @@ class App:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         return self.port
 
+    def open_streams(self) -> tuple[int, int]:
+        """Streams being served and turns still running (both 0 when the server is idle)."""
+        if self._narrator is None:
+            return 0, 0
+        return self._narrator.active_streams, self._narrator.live_turns
+
     async def stop(self, grace: float | None = None) -> None:
         """NOT_SERVING, let in-flight streams finish for `grace` seconds, cancel the rest
         (their turns are stored as cancelled), then close the store and the upstream client."""

@@ -109,3 +109,22 @@ async def test_rate_limits_carry_retry_after(tmp_path: Path, upstream: FakeOpenA
             await client.collect(client.narrate(session.session_id, "I wait"))
     assert caught.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert caught.value.retry_after == 42
+
+
+async def test_a_dropped_turn_is_resumed_by_turn_id(client: NarratorClient) -> None:
+    session = await client.create_session("a crypt", "Ash")
+    sid = session.session_id
+    have = []
+    async for event in client.narrate(sid, "I run", SCENE, turn_id="run-1"):
+        if isinstance(event, TextDelta):
+            have.append(event)
+            if event.seq == 2:
+                break  # the connection drops
+    rest = await client.collect(
+        client.narrate(sid, "I run", SCENE, turn_id="run-1", resume_after_seq=2)
+    )
+    assert rest.started is not None
+    assert rest.started.resumed
+    assert rest.deltas[0].seq == 3
+    assert rest.completed is not None
+    assert "".join(d.text for d in have) + rest.text == rest.completed.text

@@ -2,7 +2,15 @@
 
 from .client import NarratorClient, character, scene
 from .errors import FieldViolation, NarratorError
-from .events import DecisionMade, Event, TextDelta, TurnCompleted, TurnResult, TurnStarted
+from .events import (
+    DecisionMade,
+    Event,
+    Recovery,
+    TextDelta,
+    TurnCompleted,
+    TurnResult,
+    TurnStarted,
+)
 
 __all__ = [
     "DecisionMade",
@@ -10,6 +18,7 @@ __all__ = [
     "FieldViolation",
     "NarratorClient",
     "NarratorError",
+    "Recovery",
     "TextDelta",
     "TurnCompleted",
     "TurnResult",

@@ -95,10 +95,19 @@ class NarratorClient:
         action: str,
         scene: scene_pb2.Scene | None = None,
         *,
+        turn_id: str = "",
+        resume_after_seq: int = 0,
         timeout: float | None = None,
     ) -> AsyncGenerator[Event, None]:
-        """TurnStarted, TextDelta..., TurnCompleted."""
-        request = pb.NarrateRequest(session_id=session_id, action=action, scene=scene)
+        """TurnStarted, TextDelta..., TurnCompleted. With a `turn_id` the turn is resumable:
+        call again with the same id and the last seq you have to continue it."""
+        request = pb.NarrateRequest(
+            session_id=session_id,
+            action=action,
+            scene=scene,
+            turn_id=turn_id,
+            resume_after_seq=resume_after_seq,
+        )
         return self._stream(self._stub.Narrate, request, timeout)
 
     def decide(
@@ -109,6 +118,8 @@ class NarratorClient:
         *,
         default_option_id: str = "",
         scene: scene_pb2.Scene | None = None,
+        turn_id: str = "",
+        resume_after_seq: int = 0,
         timeout: float | None = None,
     ) -> AsyncGenerator[Event, None]:
         """TurnStarted, rationale TextDelta..., DecisionMade, TurnCompleted. Options are
@@ -126,6 +137,8 @@ class NarratorClient:
             ],
             default_option_id=default_option_id,
             scene=scene,
+            turn_id=turn_id,
+            resume_after_seq=resume_after_seq,
         )
         return self._stream(self._stub.Decide, request, timeout)
 

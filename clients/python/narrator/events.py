@@ -14,11 +14,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TurnStarted:
-    """First event: the turn's id and who is speaking ("openai" or "offline")."""
+    """First event: the turn's id and who is speaking (an upstream name or "offline");
+    `resumed` when this stream joined or replayed an existing turn."""
 
     turn_id: str
     provider: str
     model: str
+    resumed: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,13 +41,24 @@ class DecisionMade:
 
 
 @dataclass(frozen=True)
+class Recovery:
+    """Another provider continued the turn after `after_seq`."""
+
+    provider: str
+    model: str
+    after_seq: int
+
+
+@dataclass(frozen=True)
 class TurnCompleted:
-    """Last event: why the text ended, token usage and the whole text."""
+    """Last event: why the text ended, token usage, the whole text, and any mid-stream
+    takeovers."""
 
     finish_reason: str  # "stop", "length", "content_filter" or "unspecified"
     input_tokens: int
     output_tokens: int
     text: str
+    recoveries: tuple[Recovery, ...] = ()
 
 
 Event = TurnStarted | TextDelta | DecisionMade | TurnCompleted
@@ -61,11 +74,13 @@ def decode(message: pb.NarrateResponse | pb.DecideResponse) -> Event:
         return TextDelta(message.delta.seq, message.delta.text)
     if kind == "started":
         s = message.started
-        return TurnStarted(s.turn_id, s.provider, s.model)
+        return TurnStarted(s.turn_id, s.provider, s.model, s.resumed)
     if kind == "completed":
         c = message.completed
         reason = _enum_name(turn_pb2.FinishReason, c.finish_reason, "FINISH_REASON_")
-        return TurnCompleted(reason, c.usage.input_tokens, c.usage.output_tokens, c.text)
+        recoveries = tuple(Recovery(r.provider, r.model, r.after_seq) for r in c.recoveries)
+        usage = c.usage
+        return TurnCompleted(reason, usage.input_tokens, usage.output_tokens, c.text, recoveries)
     if kind == "decision":
         d = message.decision  # type: ignore[union-attr]
         source = _enum_name(turn_pb2.DecisionSource, d.source, "DECISION_SOURCE_")
@@ -88,7 +103,7 @@ class TurnResult:
 
     def add(self, event: Event) -> None:
         if isinstance(event, TextDelta):
-            if event.seq != len(self.deltas) + 1:
+            if self.deltas and event.seq != self.deltas[-1].seq + 1:
                 raise ValueError(f"delta seq {event.seq} after {len(self.deltas)}: data was lost")
             self.deltas.append(event)
         elif isinstance(event, TurnStarted):

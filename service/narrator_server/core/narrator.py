@@ -65,6 +65,10 @@ class Narrator:
     def active_streams(self) -> int:
         return self._streams
 
+    @property
+    def live_turns(self) -> int:
+        return len(self._live)
+
     async def drain(self, timeout: float = 5.0) -> bool:
         """Cancels the turns still running (after the server stopped its calls) and waits
         until each is stored."""

@@ -9,9 +9,12 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .replies import Reply
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _REASONS = {
     200: "OK",
@@ -41,8 +44,14 @@ class FakeOpenAI:
     """`async with FakeOpenAI() as fake:` then `fake.base_url`, `fake.script(...)`,
     `fake.received`. Unscripted requests get `default` (or a valid decision for JSON schemas)."""
 
-    def __init__(self, default: Reply | None = None) -> None:
+    def __init__(
+        self,
+        default: Reply | None = None,
+        faults: Callable[[Reply], Reply] | None = None,
+    ) -> None:
         self.default = default or Reply()
+        # Chaos: turns each unscripted answer into a (possibly) faulty one.
+        self.faults = faults
         self.received: list[Received] = []
         self.keep_records = True  # off for long benchmark runs
         self._script: list[Reply] = []
@@ -81,12 +90,13 @@ class FakeOpenAI:
     def _next_reply(self, body: dict[str, Any]) -> Reply:
         if self._script:
             return self._script.pop(0)
+        reply = self.default
         schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
         if schema:
             branch = schema["properties"]["decision"]["anyOf"][0]
             option_id = branch["properties"]["option_id"]["enum"][0]
-            return Reply.decision(option_id, {}, "The fake upstream decides quickly.")
-        return self.default
+            reply = Reply.decision(option_id, {}, "The fake upstream decides quickly.")
+        return self.faults(reply) if self.faults else reply
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -146,8 +156,8 @@ class FakeOpenAI:
         )
         model = str(got.body.get("model", "fake-model"))
         if reply.raw_events is not None:
-            for payload in reply.raw_events:
-                self._event(writer, payload)
+            for data in reply.raw_events:
+                self._event(writer, data)
             self._event(writer, "[DONE]")
             writer.write(b"0\r\n\r\n")
             return await self._drain(got, writer)
