@@ -57,7 +57,7 @@ class _Rpc:
             self.span.set_attribute("narrator.turn_id", self.turn_id)
             self.span.set_attribute("narrator.provider", message.started.provider)
 
-    def end(self, code: grpc.StatusCode, context: Any) -> None:
+    def end(self, code: grpc.StatusCode, error: BaseException | None) -> None:
         seconds = time.monotonic() - self.started
         self.span.set_attribute("rpc.grpc.status_code", code.value[0])
         if code in (grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED):
@@ -65,7 +65,10 @@ class _Rpc:
         if code is not grpc.StatusCode.OK:
             self.span.set_status(Status(StatusCode.ERROR, code.name))
         self.span.end()
-        otel_context.detach(self.token)
+        # A stream abandoned by its client is closed by the event loop's async-generator
+        # finalizer, in another context: the token cannot be reset there, nor needs to be.
+        if not isinstance(error, GeneratorExit):
+            otel_context.detach(self.token)
         metric = {**self.attributes, "rpc.grpc.status_code": code.name}
         self.telemetry.rpc_duration.record(seconds, metric)
         level = logging.INFO if code is grpc.StatusCode.OK else logging.WARNING
@@ -131,7 +134,7 @@ class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 error = e
                 raise
             finally:
-                rpc.end(_code(context, error), context)
+                rpc.end(_code(context, error), error)
 
         return traced
 
@@ -156,6 +159,6 @@ class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 raise
             finally:
                 telemetry.active_streams.add(-1, active)
-                rpc.end(_code(context, error), context)
+                rpc.end(_code(context, error), error)
 
         return traced
