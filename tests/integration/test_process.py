@@ -6,7 +6,7 @@ import asyncio
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
@@ -18,13 +18,22 @@ from narrator.v1 import session_pb2
 from ..support import SCENE, new_session
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
+
+    Launch = Callable[
+        ..., Awaitable[tuple[asyncio.subprocess.Process, pb_grpc.NarratorServiceStub]]
+    ]
 
 
 async def start(data_dir: Path, **env: str) -> tuple[asyncio.subprocess.Process, str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "NARRATOR_"))}
-    environ |= {"NARRATOR_PORT": "0", "NARRATOR_DATA_DIR": str(data_dir), **env}
+    environ |= {
+        "NARRATOR_PORT": "0",
+        "NARRATOR_METRICS_PORT": "-1",
+        "NARRATOR_DATA_DIR": str(data_dir),
+        **env,
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "narrator_server", env=environ, stdout=asyncio.subprocess.PIPE
     )
@@ -35,24 +44,35 @@ async def start(data_dir: Path, **env: str) -> tuple[asyncio.subprocess.Process,
 
 
 @pytest.fixture
-async def channels() -> AsyncIterator[list[grpc.aio.Channel]]:
-    opened: list[grpc.aio.Channel] = []
-    yield opened
-    for channel in opened:
+async def launch(tmp_path: Path) -> AsyncIterator[Launch]:
+    """Starts servers on `tmp_path` with extra settings; closes and stops them afterwards."""
+    opened: list[tuple[asyncio.subprocess.Process, grpc.aio.Channel]] = []
+
+    async def run(**env: str) -> tuple[asyncio.subprocess.Process, pb_grpc.NarratorServiceStub]:
+        process, address = await start(tmp_path, **env)
+        channel = grpc.aio.insecure_channel(address)
+        opened.append((process, channel))
+        return process, pb_grpc.NarratorServiceStub(channel)
+
+    yield run
+    for process, channel in opened:
         await channel.close()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
-async def test_sigterm_lets_a_stream_finish_within_the_grace(
-    tmp_path: Path, channels: list[grpc.aio.Channel]
-) -> None:
-    process, address = await start(
-        tmp_path, NARRATOR_OFFLINE_PACE_MS="5", NARRATOR_SHUTDOWN_GRACE_S="30"
-    )
-    channels.append(channel := grpc.aio.insecure_channel(address))
-    stub = pb_grpc.NarratorServiceStub(channel)
+async def turn_under_way(stub: pb_grpc.NarratorServiceStub) -> tuple[str, Any]:
+    """A session and a Narrate call that has delivered its TurnStarted."""
     session_id = await new_session(stub)
     call = stub.Narrate(pb.NarrateRequest(session_id=session_id, action="I run", scene=SCENE))
     await call.read()
+    return session_id, call
+
+
+async def test_sigterm_lets_a_stream_finish_within_the_grace(launch: Launch) -> None:
+    process, stub = await launch(NARRATOR_OFFLINE_PACE_MS="5", NARRATOR_SHUTDOWN_GRACE_S="30")
+    _, call = await turn_under_way(stub)
     process.send_signal(signal.SIGTERM)
     kinds = []
     while (message := await call.read()) is not grpc.aio.EOF:
@@ -61,26 +81,16 @@ async def test_sigterm_lets_a_stream_finish_within_the_grace(
     assert await process.wait() == 0
 
 
-async def test_sigterm_past_the_grace_stores_the_turn_as_cancelled(
-    tmp_path: Path, channels: list[grpc.aio.Channel]
-) -> None:
-    process, address = await start(
-        tmp_path, NARRATOR_OFFLINE_PACE_MS="200", NARRATOR_SHUTDOWN_GRACE_S="0.1"
-    )
-    channels.append(channel := grpc.aio.insecure_channel(address))
-    stub = pb_grpc.NarratorServiceStub(channel)
-    session_id = await new_session(stub)
-    call = stub.Narrate(pb.NarrateRequest(session_id=session_id, action="I run", scene=SCENE))
-    await call.read()
+async def test_sigterm_past_the_grace_stores_the_turn_as_cancelled(launch: Launch) -> None:
+    process, stub = await launch(NARRATOR_OFFLINE_PACE_MS="200", NARRATOR_SHUTDOWN_GRACE_S="0.1")
+    session_id, call = await turn_under_way(stub)
     process.send_signal(signal.SIGTERM)
     with pytest.raises(grpc.aio.AioRpcError):
         while await call.read() is not grpc.aio.EOF:
             pass
     assert await process.wait() == 0
 
-    process, address = await start(tmp_path)
-    channels.append(channel := grpc.aio.insecure_channel(address))
-    stub = pb_grpc.NarratorServiceStub(channel)
+    process, stub = await launch()
     session = (await stub.GetSession(pb.GetSessionRequest(session_id=session_id))).session
     assert session.recent_turns[0].status == session_pb2.TURN_STATUS_CANCELLED
     process.send_signal(signal.SIGINT)

@@ -207,31 +207,32 @@ async def test_an_open_breaker_is_skipped_without_a_request(tmp_path: Path) -> N
     assert len(b.received) == 4
 
 
-async def test_a_backoff_longer_than_the_deadline_is_deadline_exceeded(
-    tmp_path: Path, upstream: FakeOpenAI
-) -> None:
-    upstream.script(Reply.error(503))
-    settings = config(
-        tmp_path, upstream, fallback=False, retry_initial_wait_s=30, retry_max_wait_s=30
-    )
-    async with serve(settings) as s:
-        session_id = await new_session(s.stub)
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await collect(s.stub.Narrate(narrate_request(session_id), timeout=5))
-    assert caught.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
-    assert len(upstream.received) == 1
+BUDGETS = {
+    # fault, call deadline, retry waits, expected code, expected RetryInfo seconds
+    "Retry-After beyond the server's limit": (Reply.error(429, retry_after=45), None, {}, "RESOURCE_EXHAUSTED", 45),
+    "Retry-After beyond the deadline": (Reply.error(429, retry_after=8), 5, {}, "RESOURCE_EXHAUSTED", 8),
+    "backoff beyond the deadline": (
+        Reply.error(503), 5, {"retry_initial_wait_s": 30, "retry_max_wait_s": 30},
+        "DEADLINE_EXCEEDED", None,
+    ),
+}  # fmt: skip
 
 
-async def test_a_retry_after_longer_than_the_deadline_is_resource_exhausted(
-    tmp_path: Path, upstream: FakeOpenAI
+@pytest.mark.parametrize("rpc", ["Narrate", "Decide"])
+@pytest.mark.parametrize("case", BUDGETS)
+async def test_a_wait_that_cannot_fit_fails_at_once(
+    tmp_path: Path, upstream: FakeOpenAI, rpc: str, case: str
 ) -> None:
-    upstream.script(Reply.error(429, retry_after=8))
-    async with serve(config(tmp_path, upstream, fallback=False)) as s:
+    fault, deadline, waits, code, retry_after = BUDGETS[case]
+    upstream.script(fault)
+    async with serve(config(tmp_path, upstream, fallback=False, **waits)) as s:
         session_id = await new_session(s.stub)
+        request = narrate_request(session_id) if rpc == "Narrate" else decide_request(session_id)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await collect(s.stub.Decide(decide_request(session_id), timeout=5))
-    assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert details(caught.value)[0].retry_delay.seconds == 8
+            await collect(getattr(s.stub, rpc)(request, timeout=deadline))
+    assert caught.value.code().name == code
+    if retry_after is not None:
+        assert details(caught.value)[0].retry_delay.seconds == retry_after
     assert len(upstream.received) == 1
 
 

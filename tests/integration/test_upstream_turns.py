@@ -14,7 +14,7 @@ from narrator.v1 import session_pb2, turn_pb2
 from narrator_server.settings import Settings, UpstreamSettings
 from narrator_server.testing.replies import Reply
 
-from ..support import SCENE, assert_stream_order, collect, details, new_session, serve, settings
+from ..support import SCENE, assert_stream_order, collect, new_session, serve, settings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -184,32 +184,6 @@ async def test_without_fallback_a_down_upstream_is_unavailable(
             await collect(s.stub.Narrate(narrate(session_id)))
     assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
     assert "secret" not in (caught.value.details() or "")
-
-
-async def test_rate_limit_beyond_budget_is_resource_exhausted_with_retry_info(
-    tmp_path: Path, upstream: FakeOpenAI
-) -> None:
-    upstream.script(Reply.error(429, retry_after=45))
-    async with serve(upstream_settings(tmp_path, upstream, fallback=False)) as s:
-        session_id = await new_session(s.stub)
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await collect(s.stub.Narrate(narrate(session_id)))
-    assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
-    (retry_info,) = details(caught.value)
-    assert retry_info.retry_delay.seconds == 45
-    assert len(upstream.received) == 1
-
-
-async def test_a_retry_wait_longer_than_the_deadline_fails_at_once(
-    tmp_path: Path, upstream: FakeOpenAI
-) -> None:
-    upstream.script(Reply.error(429, retry_after=5))
-    async with serve(upstream_settings(tmp_path, upstream, fallback=False)) as s:
-        session_id = await new_session(s.stub)
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await collect(s.stub.Narrate(narrate(session_id), timeout=2))
-    assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert len(upstream.received) == 1
 
 
 async def test_rejected_request_never_leaks_the_key_or_the_upstream_body(
