@@ -271,3 +271,17 @@ async def test_two_invalid_answers_fall_back_to_the_default_option(
     decision = got.of("decision")[0]
     assert (decision.option_id, decision.source) == ("flee", turn_pb2.DECISION_SOURCE_FALLBACK)
     assert decision.arguments_json == "{}"
+
+
+async def test_the_offline_narrator_finishes_a_turn_the_upstream_cannot(
+    tmp_path: Path, upstream: FakeOpenAI
+) -> None:
+    down = Reply.error(503, retry_after_ms=1)
+    upstream.script(Reply(text="The lid groans as you push it", drop_after=4), *[down] * 4)
+    async with serve(upstream_settings(tmp_path, upstream)) as s:
+        got = await collect(s.stub.Narrate(narrate(await new_session(s.stub))))
+    assert_stream_order(got)
+    assert got.of("started")[0].provider == "openai"
+    (recovery,) = got.of("completed")[0].recoveries
+    assert (recovery.provider, recovery.after_seq) == ("offline", 4)
+    assert got.text.startswith("The lid groans as \u2026 ")

@@ -73,3 +73,13 @@ def test_decider_scores_options_against_the_scene() -> None:
     assert "Grub" in rationale
     assert names[0] == "Ash"
     assert "Grub" not in names
+
+
+def test_a_continuation_goes_on_without_restating_the_action() -> None:
+    turn = ctx("I open the coffin")
+    cut = prose.continuation(turn, "The lid groans as you push")
+    assert cut.startswith(" \u2026 ")
+    assert "open the coffin" not in cut
+    after_sentence = prose.continuation(turn, "The lid falls. ")
+    assert not after_sentence.startswith((" ", "\u2026"))
+    assert after_sentence.strip()

@@ -114,6 +114,16 @@ def narration(ctx: TurnContext) -> str:
     return " ".join(sentences)
 
 
+def continuation(ctx: TurnContext, partial: str) -> str:
+    """Goes on from another narrator's cut-off text: no restated action, no repeat."""
+    sentences = re.split(r"(?<=[.!?])\s+", narration(ctx))[1:]  # the first restates the action
+    stripped = partial.rstrip()
+    joiner = "" if not partial or partial[-1].isspace() else " "
+    if stripped and stripped[-1] not in '.!?\u2026"\u201d':
+        joiner += "\u2026 "  # the cut-off sentence trails away
+    return joiner + " ".join(sentences)
+
+
 def score_option(option: DecisionOption, ctx: TurnContext) -> float:
     """Word overlap of the option with the question and scene, nudged by dispositions."""
     scene = ctx.scene

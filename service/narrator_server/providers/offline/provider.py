@@ -62,6 +62,10 @@ class OfflineProvider:
                 dumps({"option_id": option.id, "arguments": arguments}),
                 "}",
             ]
+        elif request.continuation:
+            text = prose.continuation(ctx, request.continuation)
+            chunks = [text[: len(text) - len(text.lstrip())], *_WORDS.findall(text)]
+            chunks = [c for c in chunks if c]
         else:
             chunks = _WORDS.findall(prose.narration(ctx))
         for chunk in chunks:
