@@ -33,6 +33,12 @@ import { NarratorError } from './errors.js';
  * @property {number} outputTokens
  */
 /**
+ * @typedef {object} Recovery a mid-stream takeover: another provider continued the turn
+ * @property {string} provider the provider that continued (an upstream name or "offline")
+ * @property {string} model the model that continued
+ * @property {number} afterSeq the last seq sent before the takeover; its text starts at afterSeq + 1
+ */
+/**
  * @typedef {object} Decision
  * @property {string} optionId
  * @property {Record<string, any>} arguments the parsed argumentsJson
@@ -52,6 +58,7 @@ import { NarratorError } from './errors.js';
  * @property {string} model
  * @property {Usage} usage
  * @property {Date | null} createTime
+ * @property {Recovery[]} recoveries mid-stream takeovers, as in completed.recoveries
  */
 /**
  * @typedef {object} Session
@@ -70,12 +77,37 @@ import { NarratorError } from './errors.js';
  * @property {string | object} [argumentsSchema] JSON Schema, as JSON text or as an object
  */
 /**
- * @typedef {{type: 'started', turnId: string, provider: string, model: string}} StartedEvent
+ * @typedef {{type: 'started', turnId: string, provider: string, model: string, resumed: boolean}} StartedEvent
+ *   resumed: true when the call resumed an existing turn (same turnId) instead of starting it
  * @typedef {{type: 'delta', seq: number, text: string}} DeltaEvent
  * @typedef {{type: 'decision'} & Decision} DecisionEvent
- * @typedef {{type: 'completed', finishReason: string, usage: Usage, text: string}} CompletedEvent
+ * @typedef {{type: 'completed', finishReason: string, usage: Usage, text: string, recoveries: Recovery[]}} CompletedEvent
+ *   text: the whole text of the turn, also when the stream resumed after a seq;
+ *   recoveries: empty unless another provider continued the turn mid-stream
  * @typedef {StartedEvent | DeltaEvent | CompletedEvent} NarrateEvent
  * @typedef {StartedEvent | DeltaEvent | DecisionEvent | CompletedEvent} DecideEvent
+ */
+/**
+ * @typedef {object} NarrateRequest
+ * @property {string} sessionId
+ * @property {string} action what the player does (required)
+ * @property {Scene} [scene]
+ * @property {string} [turnId] client-chosen id (1 to 64 of A-Z a-z 0-9 _ - . :)
+ *   that makes the turn resumable: calling again with the same sessionId and
+ *   turnId replays a completed turn, joins a running one, or replays a
+ *   cancelled/failed one and ends with ABORTED; it never starts a second turn
+ * @property {number} [resumeAfterSeq] when resuming, the last seq already
+ *   received: only the later deltas are sent; 0 (default) sends them all
+ */
+/**
+ * @typedef {object} DecideRequest
+ * @property {string} sessionId
+ * @property {string} question what must be decided (required)
+ * @property {DecisionOption[]} options at least one, ids unique
+ * @property {string} [defaultOptionId]
+ * @property {Scene} [scene]
+ * @property {string} [turnId] as NarrateRequest.turnId
+ * @property {number} [resumeAfterSeq] as NarrateRequest.resumeAfterSeq
  */
 /**
  * @typedef {object} CallOptions
@@ -89,8 +121,9 @@ import { NarratorError } from './errors.js';
  * @property {number} [deadlineMs]
  * @property {grpc.Metadata} [metadata]
  * @property {boolean} [strict] check the stream against the contract (event
- *   order, seq 1..n, completed.text, decision among the options) and throw a
- *   NarratorError INTERNAL on a violation; default true
+ *   order, seq 1..n, or resumeAfterSeq + 1 .. n when resumed, completed.text,
+ *   decision among the options) and throw a NarratorError INTERNAL on a
+ *   violation; default true
  */
 /**
  * @typedef {object} ClientOptions
@@ -111,6 +144,18 @@ function toDate(ts) {
 /** @param {any} u */
 function toUsage(u) {
   return { inputTokens: u?.inputTokens ?? 0, outputTokens: u?.outputTokens ?? 0 };
+}
+
+/**
+ * @param {any} list repeated narrator.v1.Recovery as loaded
+ * @returns {Recovery[]}
+ */
+function toRecoveries(list) {
+  return (list ?? []).map((/** @type {any} */ r) => ({
+    provider: r.provider ?? '',
+    model: r.model ?? '',
+    afterSeq: r.afterSeq ?? 0,
+  }));
 }
 
 /**
@@ -163,6 +208,7 @@ function toTurn(t) {
     model: t.model,
     usage: toUsage(t.usage),
     createTime: toDate(t.createTime),
+    recoveries: toRecoveries(t.recoveries),
   };
 }
 
@@ -196,6 +242,7 @@ function toEvent(msg) {
         turnId: msg.started.turnId,
         provider: msg.started.provider,
         model: msg.started.model,
+        resumed: Boolean(msg.started.resumed),
       };
     case 'delta':
       return { type: 'delta', seq: msg.delta.seq, text: msg.delta.text };
@@ -207,6 +254,7 @@ function toEvent(msg) {
         finishReason: msg.completed.finishReason,
         usage: toUsage(msg.completed.usage),
         text: msg.completed.text,
+        recoveries: toRecoveries(msg.completed.recoveries),
       };
     default:
       throw new NarratorError(`stream message without a known event (${String(msg.event)})`, {
@@ -222,17 +270,30 @@ function protocolError(message) {
 
 /**
  * Checks a stream of events against the contract, event by event.
+ *
+ * A normal stream: started, deltas seq 1..n, (decision), completed whose text
+ * is exactly the concatenated deltas. A resumed stream (started.resumed, only
+ * possible when the request had a turnId) sends only the deltas after
+ * resumeAfterSeq: they are numbered resumeAfterSeq + 1 .. n without gaps, and
+ * completed.text (the whole turn) ends with their concatenation (equals it when
+ * resumeAfterSeq is 0).
  */
-class StreamChecker {
+export class StreamChecker {
   /**
    * @param {boolean} expectDecision
    * @param {Set<string> | null} optionIds
+   * @param {{turnId?: string, resumeAfterSeq?: number}} [resume] the request's
+   *   turnId and resumeAfterSeq
    */
-  constructor(expectDecision, optionIds) {
+  constructor(expectDecision, optionIds, resume = {}) {
     this.expectDecision = expectDecision;
     this.optionIds = optionIds;
+    this.turnId = resume.turnId ?? '';
+    this.resumeAfterSeq = resume.resumeAfterSeq ?? 0;
     this.started = false;
+    this.resumed = false;
     this.nextSeq = 1;
+    this.deltaCount = 0;
     this.text = '';
     this.decided = false;
     this.completed = false;
@@ -244,6 +305,11 @@ class StreamChecker {
     if (ev.type === 'started') {
       if (this.started) throw protocolError('second started');
       this.started = true;
+      if (ev.resumed) {
+        if (!this.turnId) throw protocolError('started.resumed in a call without a turn_id');
+        this.resumed = true;
+        this.nextSeq = this.resumeAfterSeq + 1;
+      }
       return;
     }
     if (!this.started) throw protocolError(`${ev.type} before started`);
@@ -251,6 +317,7 @@ class StreamChecker {
       if (this.decided) throw protocolError('delta after decision');
       if (ev.seq !== this.nextSeq) throw protocolError(`delta seq ${ev.seq}, expected ${this.nextSeq}`);
       this.nextSeq += 1;
+      this.deltaCount += 1;
       this.text += ev.text;
     } else if (ev.type === 'decision') {
       if (!this.expectDecision) throw protocolError('decision in a Narrate stream');
@@ -264,7 +331,19 @@ class StreamChecker {
       this.decided = true;
     } else if (ev.type === 'completed') {
       if (this.expectDecision && !this.decided) throw protocolError('completed without a decision');
-      if (ev.text !== this.text) throw protocolError('completed.text differs from the concatenated deltas');
+      if (!this.resumed || this.resumeAfterSeq === 0) {
+        if (ev.text !== this.text) throw protocolError('completed.text differs from the concatenated deltas');
+      } else if (!ev.text.endsWith(this.text)) {
+        throw protocolError(`completed.text does not end with the deltas after seq ${this.resumeAfterSeq}`);
+      }
+      let previous = 0;
+      for (const r of ev.recoveries) {
+        if (r.afterSeq >= this.nextSeq) {
+          throw protocolError(`recovery after seq ${r.afterSeq}, but the last delta was seq ${this.nextSeq - 1}`);
+        }
+        if (r.afterSeq < previous) throw protocolError('recoveries are not in order');
+        previous = r.afterSeq;
+      }
       this.completed = true;
     }
   }
@@ -272,6 +351,34 @@ class StreamChecker {
   end() {
     if (!this.completed) throw protocolError('stream ended without completed');
   }
+}
+
+/**
+ * The request's turn_id and resume_after_seq, with their proto defaults.
+ *
+ * @param {{turnId?: string, resumeAfterSeq?: number}} request
+ * @returns {{turnId: string, resumeAfterSeq: number}}
+ */
+function resumeFields(request) {
+  const resumeAfterSeq = request.resumeAfterSeq ?? 0;
+  if (!Number.isInteger(resumeAfterSeq) || resumeAfterSeq < 0 || resumeAfterSeq > 0xffffffff) {
+    throw new NarratorError(`resumeAfterSeq must be an integer from 0 to 2^32-1, got ${resumeAfterSeq}`, {
+      grpcCode: grpc.status.INVALID_ARGUMENT,
+      fieldViolations: [{ field: 'resume_after_seq', description: 'must be a uint32' }],
+    });
+  }
+  return { turnId: request.turnId ?? '', resumeAfterSeq };
+}
+
+/**
+ * A stream that throws `err` when iterated (streamed calls report every error
+ * during iteration, never when they are made).
+ *
+ * @param {unknown} err
+ * @returns {AsyncGenerator<any, void, undefined>}
+ */
+async function* failingStream(err) {
+  throw err;
 }
 
 /**
@@ -410,28 +517,45 @@ export class NarratorClient {
    * Narrates a player action. The call starts when iteration starts; breaking
    * out of the loop or aborting the signal cancels it.
    *
-   * @param {{sessionId: string, action: string, scene?: Scene}} request
+   * With a `turnId` the turn is resumable: after a lost connection, call
+   * again with the same sessionId, action, turnId and `resumeAfterSeq` = the
+   * last seq received to get the rest (started.resumed is then true).
+   *
+   * @param {NarrateRequest} request
    * @param {StreamOptions} [options]
    * @returns {AsyncGenerator<NarrateEvent, void, undefined>}
    */
   narrate(request, options = {}) {
-    const req = { sessionId: request.sessionId, action: request.action, scene: request.scene ?? null };
+    let resume;
+    try {
+      resume = resumeFields(request);
+    } catch (err) {
+      return failingStream(err);
+    }
+    const req = { sessionId: request.sessionId, action: request.action, scene: request.scene ?? null, ...resume };
     return /** @type {AsyncGenerator<NarrateEvent, void, undefined>} */ (
-      this.stream('narrate', req, options, new StreamChecker(false, null))
+      this.stream('narrate', req, options, new StreamChecker(false, null, resume))
     );
   }
 
   /**
    * Asks the narrator to decide among options: a streamed rationale, then one
    * decision, then completed. The call starts when iteration starts; breaking
-   * out of the loop or aborting the signal cancels it.
+   * out of the loop or aborting the signal cancels it. `turnId` and
+   * `resumeAfterSeq` make it resumable, as for narrate().
    *
-   * @param {{sessionId: string, question: string, options: DecisionOption[], defaultOptionId?: string, scene?: Scene}} request
+   * @param {DecideRequest} request
    * @param {StreamOptions} [options]
    * @returns {AsyncGenerator<DecideEvent, void, undefined>}
    */
   decide(request, options = {}) {
     const opts = request.options ?? [];
+    let resume;
+    try {
+      resume = resumeFields(request);
+    } catch (err) {
+      return failingStream(err);
+    }
     const req = {
       sessionId: request.sessionId,
       question: request.question,
@@ -447,8 +571,9 @@ export class NarratorClient {
       })),
       defaultOptionId: request.defaultOptionId ?? '',
       scene: request.scene ?? null,
+      ...resume,
     };
-    return this.stream('decide', req, options, new StreamChecker(true, new Set(opts.map((o) => o.id))));
+    return this.stream('decide', req, options, new StreamChecker(true, new Set(opts.map((o) => o.id)), resume));
   }
 
   /**

@@ -3,6 +3,7 @@
 /**
  * @typedef {import('./client.js').Usage} Usage
  * @typedef {import('./client.js').Decision} Decision
+ * @typedef {import('./client.js').Recovery} Recovery
  * @typedef {import('./client.js').DecideEvent} DecideEvent
  */
 
@@ -11,11 +12,14 @@
  * @property {string} turnId
  * @property {string} provider
  * @property {string} model
- * @property {string} text the completed text (equal to the concatenated deltas)
- * @property {number} deltaCount
+ * @property {boolean} resumed true when the call resumed an existing turn (same turnId)
+ * @property {string} text the completed text: the concatenated deltas, or for a
+ *   resumed call the whole turn (the deltas received are its end)
+ * @property {number} deltaCount deltas received by this call
  * @property {Decision | null} decision null for Narrate
  * @property {string} finishReason
  * @property {Usage} usage
+ * @property {Recovery[]} recoveries mid-stream takeovers; usually empty
  */
 
 /**
@@ -32,11 +36,13 @@ export async function collectTurn(events, hooks = {}) {
     turnId: '',
     provider: '',
     model: '',
+    resumed: false,
     text: '',
     deltaCount: 0,
     decision: null,
     finishReason: '',
     usage: { inputTokens: 0, outputTokens: 0 },
+    recoveries: [],
   };
   for await (const ev of events) {
     switch (ev.type) {
@@ -44,6 +50,7 @@ export async function collectTurn(events, hooks = {}) {
         turn.turnId = ev.turnId;
         turn.provider = ev.provider;
         turn.model = ev.model;
+        turn.resumed = ev.resumed;
         break;
       case 'delta':
         turn.deltaCount += 1;
@@ -62,6 +69,7 @@ export async function collectTurn(events, hooks = {}) {
         turn.text = ev.text;
         turn.finishReason = ev.finishReason;
         turn.usage = ev.usage;
+        turn.recoveries = ev.recoveries;
         break;
     }
   }

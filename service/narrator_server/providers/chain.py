@@ -106,8 +106,10 @@ class ProviderChain:
                 verdict = True
                 return
             except (UpstreamError, DeadlineExceeded) as error:
-                upstream.breaker.failure()
-                verdict = True
+                # A deadline too short to wait for is the caller's budget, not the upstream's fault.
+                if not isinstance(error, DeadlineExceeded):
+                    upstream.breaker.failure()
+                    verdict = True
                 if opened:
                     raise
                 errors.append(error)
