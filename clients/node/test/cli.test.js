@@ -1,8 +1,8 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startServer } from '../support/narrator-server.js';
+import { useServer } from '../support/use-server.js';
 
 const CLI = fileURLToPath(new URL('../examples/cli.js', import.meta.url));
 
@@ -20,26 +20,17 @@ function runCli(args, env = {}) {
 }
 
 describe('example CLI', () => {
-  /** @type {import('../support/narrator-server.js').RunningServer} */
-  let server;
-
-  before(async () => {
-    server = await startServer();
-  });
-
-  after(async () => {
-    await server?.stop();
-  });
+  const ctx = useServer({ client: false });
 
   test('runs a turn and a decision against the server and exits 0', async () => {
-    const { code, stdout, stderr } = await runCli([server.address]);
+    const { code, stdout, stderr } = await runCli([ctx.server.address]);
     assert.equal(code, 0, `exit ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
     assert.match(stdout, /decision: (attack|parley|flee) /);
     assert.match(stdout, /\nok\n?$/);
   });
 
   test('takes the address from NARRATOR_ADDRESS', async () => {
-    const { code, stdout, stderr } = await runCli([], { NARRATOR_ADDRESS: server.address });
+    const { code, stdout, stderr } = await runCli([], { NARRATOR_ADDRESS: ctx.server.address });
     assert.equal(code, 0, `exit ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
   });
 

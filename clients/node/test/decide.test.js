@@ -1,7 +1,7 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NarratorClient, collectTurn } from '../src/index.js';
-import { startServer } from '../support/narrator-server.js';
+import { collectTurn } from '../src/index.js';
+import { useServer } from '../support/use-server.js';
 import { schemaErrors } from '../support/json-schema.js';
 import { PLAYER, SCENE, SETTING, allEvents, checkTurnEvents, expectNarratorError } from '../support/util.js';
 
@@ -40,32 +40,19 @@ function checkDecision(decision, options) {
 }
 
 describe('decide', () => {
-  /** @type {import('../support/narrator-server.js').RunningServer} */
-  let server;
-  /** @type {NarratorClient} */
-  let client;
-
-  before(async () => {
-    server = await startServer();
-    client = new NarratorClient(server.address, { deadlineMs: 30_000 });
-  });
-
-  after(async () => {
-    client?.close();
-    await server?.stop();
-  });
+  const ctx = useServer({ client: { deadlineMs: 30_000 } });
 
   test('the decision is one of the options and its arguments match the schema', async () => {
-    const session = await client.createSession({ setting: SETTING, player: PLAYER, seed: 3 });
+    const session = await ctx.client.createSession({ setting: SETTING, player: PLAYER, seed: 3 });
     const question = 'What does the goblin chief do?';
     const events = await allEvents(
-      client.decide({ sessionId: session.sessionId, question, options: OPTIONS, scene: SCENE }, { strict: false }),
+      ctx.client.decide({ sessionId: session.sessionId, question, options: OPTIONS, scene: SCENE }, { strict: false }),
     );
     const { started, decision, text } = checkTurnEvents(events, { decision: true });
     checkDecision(decision, OPTIONS);
     assert.ok(text.trim().length > 0, 'empty rationale');
 
-    const stored = await client.getSession(session.sessionId);
+    const stored = await ctx.client.getSession(session.sessionId);
     const turn = stored.recentTurns.at(-1);
     assert.equal(turn?.turnId, started.turnId);
     assert.equal(turn?.kind, 'TURN_KIND_DECISION');
@@ -78,9 +65,9 @@ describe('decide', () => {
 
   test('decisions over several seeds always respect the options and schemas', async () => {
     for (let seed = 1; seed <= 8; seed++) {
-      const session = await client.createSession({ setting: SETTING, player: PLAYER, seed });
+      const session = await ctx.client.createSession({ setting: SETTING, player: PLAYER, seed });
       const turn = await collectTurn(
-        client.decide({ sessionId: session.sessionId, question: 'What does the goblin chief do?', options: OPTIONS, scene: SCENE }),
+        ctx.client.decide({ sessionId: session.sessionId, question: 'What does the goblin chief do?', options: OPTIONS, scene: SCENE }),
       );
       assert.ok(turn.decision, 'no decision');
       checkDecision(turn.decision, OPTIONS);
@@ -88,10 +75,10 @@ describe('decide', () => {
   });
 
   test('a single option with a schema gets schema-valid arguments', async () => {
-    const session = await client.createSession({ setting: SETTING, player: PLAYER });
+    const session = await ctx.client.createSession({ setting: SETTING, player: PLAYER });
     const only = [OPTIONS[0]];
     const events = await allEvents(
-      client.decide({ sessionId: session.sessionId, question: 'Whom does the chief strike?', options: only, scene: SCENE }, { strict: false }),
+      ctx.client.decide({ sessionId: session.sessionId, question: 'Whom does the chief strike?', options: only, scene: SCENE }, { strict: false }),
     );
     const { decision } = checkTurnEvents(events, { decision: true });
     assert.equal(decision.optionId, 'attack');
@@ -100,35 +87,35 @@ describe('decide', () => {
   });
 
   test('the schema may be given as JSON text', async () => {
-    const session = await client.createSession({ setting: SETTING, player: PLAYER });
+    const session = await ctx.client.createSession({ setting: SETTING, player: PLAYER });
     const only = [{ id: 'give', description: 'Mirela gives the player coins', argumentsSchema: JSON.stringify({ type: 'object', properties: { coins: { type: 'integer', minimum: 1, maximum: 10 } }, required: ['coins'] }) }];
-    const turn = await collectTurn(client.decide({ sessionId: session.sessionId, question: 'How many coins?', options: only }));
+    const turn = await collectTurn(ctx.client.decide({ sessionId: session.sessionId, question: 'How many coins?', options: only }));
     assert.equal(turn.decision?.optionId, 'give');
     assert.deepEqual(schemaErrors(JSON.parse(only[0].argumentsSchema), turn.decision?.arguments), []);
   });
 
   test('invalid decide requests are INVALID_ARGUMENT with field violations', async () => {
-    const session = await client.createSession({ setting: SETTING, player: PLAYER });
+    const session = await ctx.client.createSession({ setting: SETTING, player: PLAYER });
     const noOptions = await expectNarratorError(
-      allEvents(client.decide({ sessionId: session.sessionId, question: 'What now?', options: [] })),
+      allEvents(ctx.client.decide({ sessionId: session.sessionId, question: 'What now?', options: [] })),
       'INVALID_ARGUMENT',
     );
     assert.ok(noOptions.fieldViolations.some((v) => v.field.includes('options')), JSON.stringify(noOptions.fieldViolations));
 
     const badDefault = await expectNarratorError(
-      allEvents(client.decide({ sessionId: session.sessionId, question: 'What now?', options: OPTIONS, defaultOptionId: 'dance' })),
+      allEvents(ctx.client.decide({ sessionId: session.sessionId, question: 'What now?', options: OPTIONS, defaultOptionId: 'dance' })),
       'INVALID_ARGUMENT',
     );
     assert.ok(badDefault.fieldViolations.some((v) => v.field.includes('default_option_id')), JSON.stringify(badDefault.fieldViolations));
 
     const noQuestion = await expectNarratorError(
-      allEvents(client.decide({ sessionId: session.sessionId, question: '', options: OPTIONS })),
+      allEvents(ctx.client.decide({ sessionId: session.sessionId, question: '', options: OPTIONS })),
       'INVALID_ARGUMENT',
     );
     assert.ok(noQuestion.fieldViolations.some((v) => v.field === 'question'), JSON.stringify(noQuestion.fieldViolations));
   });
 
   test('decide on an unknown session is NOT_FOUND', async () => {
-    await expectNarratorError(allEvents(client.decide({ sessionId: 'no-such-session', question: 'What now?', options: OPTIONS })), 'NOT_FOUND');
+    await expectNarratorError(allEvents(ctx.client.decide({ sessionId: 'no-such-session', question: 'What now?', options: OPTIONS })), 'NOT_FOUND');
   });
 });

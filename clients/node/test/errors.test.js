@@ -1,31 +1,21 @@
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { NarratorClient } from '../src/index.js';
-import { startServer } from '../support/narrator-server.js';
+import { useServer } from '../support/use-server.js';
 import { PLAYER, SETTING, allEvents, expectNarratorError } from '../support/util.js';
 
 describe('errors', () => {
-  /** @type {import('../support/narrator-server.js').RunningServer} */
-  let server;
-  /** @type {NarratorClient} */
-  let client;
+  const ctx = useServer({ client: { deadlineMs: 30_000 } });
   /** @type {string} */
   let sessionId;
 
   before(async () => {
-    server = await startServer();
-    client = new NarratorClient(server.address, { deadlineMs: 30_000 });
-    sessionId = (await client.createSession({ setting: SETTING, player: PLAYER })).sessionId;
-  });
-
-  after(async () => {
-    client?.close();
-    await server?.stop();
+    sessionId = (await ctx.client.createSession({ setting: SETTING, player: PLAYER })).sessionId;
   });
 
   test('an empty action is INVALID_ARGUMENT with a field violation on "action"', async () => {
-    const err = await expectNarratorError(allEvents(client.narrate({ sessionId, action: '' })), 'INVALID_ARGUMENT');
+    const err = await expectNarratorError(allEvents(ctx.client.narrate({ sessionId, action: '' })), 'INVALID_ARGUMENT');
     assert.equal(err.grpcCode, 3);
     assert.ok(err.message, 'no message');
     const v = err.fieldViolations.find((f) => f.field === 'action');
@@ -37,20 +27,20 @@ describe('errors', () => {
 
   test('an action over 4000 characters is INVALID_ARGUMENT on "action"', async () => {
     const err = await expectNarratorError(
-      allEvents(client.narrate({ sessionId, action: 'x'.repeat(4001) })),
+      allEvents(ctx.client.narrate({ sessionId, action: 'x'.repeat(4001) })),
       'INVALID_ARGUMENT',
     );
     assert.ok(err.fieldViolations.some((f) => f.field === 'action'), JSON.stringify(err.fieldViolations));
   });
 
   test('an invalid request stores no turn', async () => {
-    const s = await client.getSession(sessionId);
+    const s = await ctx.client.getSession(sessionId);
     assert.equal(s.turnCount, 0);
   });
 
   test('narrate on an unknown session is NOT_FOUND', async () => {
     const err = await expectNarratorError(
-      allEvents(client.narrate({ sessionId: 'no-such-session', action: 'I look around' })),
+      allEvents(ctx.client.narrate({ sessionId: 'no-such-session', action: 'I look around' })),
       'NOT_FOUND',
     );
     assert.equal(err.grpcCode, 5);

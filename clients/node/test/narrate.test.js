@@ -1,32 +1,19 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NarratorClient, collectTurn } from '../src/index.js';
-import { startServer } from '../support/narrator-server.js';
+import { collectTurn } from '../src/index.js';
+import { useServer } from '../support/use-server.js';
 import { PLAYER, SCENE, SETTING, allEvents, checkTurnEvents } from '../support/util.js';
 
 const FINISH_REASONS = ['FINISH_REASON_UNSPECIFIED', 'FINISH_REASON_STOP', 'FINISH_REASON_LENGTH', 'FINISH_REASON_CONTENT_FILTER'];
 
 describe('narrate', () => {
-  /** @type {import('../support/narrator-server.js').RunningServer} */
-  let server;
-  /** @type {NarratorClient} */
-  let client;
-
-  before(async () => {
-    server = await startServer();
-    client = new NarratorClient(server.address, { deadlineMs: 30_000 });
-  });
-
-  after(async () => {
-    client?.close();
-    await server?.stop();
-  });
+  const ctx = useServer({ client: { deadlineMs: 30_000 } });
 
   test('deltas are numbered 1..n and concatenate to completed.text', async () => {
-    const session = await client.createSession({ setting: SETTING, player: PLAYER, seed: 7 });
+    const session = await ctx.client.createSession({ setting: SETTING, player: PLAYER, seed: 7 });
     const action = 'I pry the lid off the coffin';
     // strict: false so that this test, not the client, checks the contract.
-    const events = await allEvents(client.narrate({ sessionId: session.sessionId, action, scene: SCENE }, { strict: false }));
+    const events = await allEvents(ctx.client.narrate({ sessionId: session.sessionId, action, scene: SCENE }, { strict: false }));
     const { started, completed, text } = checkTurnEvents(events, { decision: false });
     assert.equal(started.provider, 'offline');
     assert.ok(text.trim().length > 0, 'empty narration');
@@ -34,7 +21,7 @@ describe('narrate', () => {
     assert.equal(typeof completed.usage.inputTokens, 'number');
     assert.equal(typeof completed.usage.outputTokens, 'number');
 
-    const stored = await client.getSession(session.sessionId);
+    const stored = await ctx.client.getSession(session.sessionId);
     assert.equal(stored.turnCount, 1);
     assert.equal(stored.recentTurns.length, 1);
     const [turn] = stored.recentTurns;
@@ -50,11 +37,11 @@ describe('narrate', () => {
   });
 
   test('collectTurn gathers a whole turn and reports each delta', async () => {
-    const session = await client.createSession({ setting: SETTING, player: PLAYER });
+    const session = await ctx.client.createSession({ setting: SETTING, player: PLAYER });
     /** @type {[number, string][]} */
     const seen = [];
     const turn = await collectTurn(
-      client.narrate({ sessionId: session.sessionId, action: 'I light a new torch' }),
+      ctx.client.narrate({ sessionId: session.sessionId, action: 'I light a new torch' }),
       { onDelta: (text, seq) => seen.push([seq, text]) },
     );
     assert.ok(turn.turnId);
@@ -68,24 +55,24 @@ describe('narrate', () => {
   test('the same seed, action and scene give the same offline narration', async () => {
     const texts = [];
     for (let i = 0; i < 2; i++) {
-      const s = await client.createSession({ setting: SETTING, player: PLAYER, seed: 1234 });
-      const turn = await collectTurn(client.narrate({ sessionId: s.sessionId, action: 'I listen at the door', scene: SCENE }));
+      const s = await ctx.client.createSession({ setting: SETTING, player: PLAYER, seed: 1234 });
+      const turn = await collectTurn(ctx.client.narrate({ sessionId: s.sessionId, action: 'I listen at the door', scene: SCENE }));
       texts.push(turn.text);
     }
     assert.equal(texts[0], texts[1]);
   });
 
   test('GetSession returns the most recent turns, oldest first', async () => {
-    const session = await client.createSession({ setting: SETTING, player: PLAYER });
+    const session = await ctx.client.createSession({ setting: SETTING, player: PLAYER });
     const ids = [];
     for (const action of ['I wade north', 'I search the alcove', 'I call out to Mirela']) {
-      const turn = await collectTurn(client.narrate({ sessionId: session.sessionId, action, scene: SCENE }));
+      const turn = await collectTurn(ctx.client.narrate({ sessionId: session.sessionId, action, scene: SCENE }));
       ids.push(turn.turnId);
     }
-    const last2 = await client.getSession(session.sessionId, 2);
+    const last2 = await ctx.client.getSession(session.sessionId, 2);
     assert.equal(last2.turnCount, 3);
     assert.deepEqual(last2.recentTurns.map((t) => t.turnId), ids.slice(1));
-    const all = await client.getSession(session.sessionId);
+    const all = await ctx.client.getSession(session.sessionId);
     assert.deepEqual(all.recentTurns.map((t) => t.input), ['I wade north', 'I search the alcove', 'I call out to Mirela']);
   });
 });
