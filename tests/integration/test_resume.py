@@ -175,3 +175,25 @@ async def test_past_the_upstream_limit_the_offline_narrator_or_an_error_answers(
                     await collect(s.stub.Narrate(narrate(session_id)))
                 assert caught.value.code() is expected
             running.cancel()
+
+
+async def test_a_new_turn_starts_at_seq_one_whatever_resume_after_seq_says(
+    tmp_path: Path,
+) -> None:
+    async with serve(settings(tmp_path)) as s:
+        session_id = await new_session(s.stub)
+        got = await collect(s.stub.Narrate(narrate(session_id, "fresh", after=3)))
+    assert not got.of("started")[0].resumed
+    assert_stream_order(got)
+
+
+async def test_a_turn_id_names_one_kind_of_turn(tmp_path: Path) -> None:
+    async with serve(settings(tmp_path)) as s:
+        session_id = await new_session(s.stub)
+        await collect(s.stub.Narrate(narrate(session_id, "told")))
+        decide = pb.DecideRequest(session_id=session_id, question="Now?", turn_id="told")
+        decide.options.add(id="wait")
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await collect(s.stub.Decide(decide))
+        assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "narration" in details(caught.value)[0].field_violations[0].description

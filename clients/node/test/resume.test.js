@@ -149,11 +149,9 @@ describe('resume', () => {
     assert.equal((await ctx.client.getSession(sessionId)).turnCount, 1);
   });
 
-  // Server bug: a call that starts a new turn (no turnId, or one the server
-  // does not know) still leaves out the deltas up to resume_after_seq, so the
-  // stream (resumed: false) starts at seq N+1 and its deltas do not make
-  // completed.text, against the service contract.
-  test('a new turn sends every delta whatever resumeAfterSeq says', { todo: 'server: a new turn skips the deltas up to resume_after_seq' }, async () => {
+  // A call that starts a new turn (a turnId the server does not know) ignores
+  // resumeAfterSeq: resumed is false and seq starts at 1.
+  test('a new turn sends every delta whatever resumeAfterSeq says', async () => {
     const { sessionId } = await ctx.client.createSession({ setting: SETTING, player: PLAYER });
     const events = await all(ctx.client.narrate({ sessionId, action: 'I listen', turnId: 'n-unknown', resumeAfterSeq: 3 }, { strict: false }));
     assert.equal(events[0].resumed, false);
@@ -161,10 +159,8 @@ describe('resume', () => {
     assert.equal(joined(deltasOf(events)), events.at(-1).text);
   });
 
-  // Server bug: the turn kind is not checked when resuming, so Decide replays
-  // a narration (no Decision before TurnCompleted) and Narrate replays a
-  // decision (a DecideResponse on the Narrate stream, which does not parse).
-  test('resuming a turn with the other method fails cleanly', { todo: 'server: resuming ignores the turn kind' }, async () => {
+  // A turnId names one kind of turn: the other method gets INVALID_ARGUMENT.
+  test('resuming a turn with the other method fails cleanly', async () => {
     const { sessionId } = await ctx.client.createSession({ setting: SETTING, player: PLAYER });
     await allEvents(ctx.client.narrate({ sessionId, action: 'I listen', turnId: 'kind-n' }));
     await allEvents(ctx.client.decide({ sessionId, question: 'What now?', options: OPTIONS, turnId: 'kind-d' }));
@@ -172,7 +168,7 @@ describe('resume', () => {
       () => ctx.client.decide({ sessionId, question: 'What now?', options: OPTIONS, turnId: 'kind-n' }),
       () => ctx.client.narrate({ sessionId, action: 'I listen', turnId: 'kind-d' }),
     ]) {
-      await assert.rejects(allEvents(call()), (err) => err instanceof NarratorError && err.code !== 'INTERNAL');
+      await assert.rejects(allEvents(call()), (err) => err instanceof NarratorError && err.code === 'INVALID_ARGUMENT');
     }
   });
 });

@@ -18,15 +18,18 @@ from .models import TextDelta, TurnStarted
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
-    from .models import TurnEvent
+    from .models import TurnEvent, TurnKind
 
 
 class LiveTurn:
     """The events of one running turn, kept for followers, and the task producing them."""
 
-    def __init__(self, turn_id: str, session_id: str, resumable: bool, window: float) -> None:
+    def __init__(
+        self, turn_id: str, session_id: str, kind: TurnKind, resumable: bool, window: float
+    ) -> None:
         self.turn_id = turn_id
         self.session_id = session_id
+        self.kind = kind
         self.resumable = resumable
         self._window = window
         self._events: list[TurnEvent] = []
@@ -120,10 +123,11 @@ class LiveTurns:
         self,
         turn_id: str,
         session_id: str,
+        kind: TurnKind,
         resumable: bool,
         events: Callable[[], AsyncIterator[TurnEvent]],
     ) -> LiveTurn:
-        live = LiveTurn(turn_id, session_id, resumable, self._window)
+        live = LiveTurn(turn_id, session_id, kind, resumable, self._window)
         self._turns[turn_id] = live
 
         async def run() -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from . import prompt, validation
 from .decisions import DecisionRules
 from .errors import FieldViolation, InvalidArgument, Overloaded, SessionNotFound, TurnAborted
-from .live import LiveTurns
+from .live import LiveTurn, LiveTurns
 from .models import (
     DecisionMade,
     Session,
@@ -121,7 +121,8 @@ class Narrator:
             messages = prompt.narration_messages(session, history, scene, action)
             return self._request(ctx, messages, deadline), None
 
-        async with aclosing(self._turn(session_id, turn_id, resume_after_seq, plan)) as events:
+        turn = self._turn(session_id, TurnKind.NARRATION, turn_id, resume_after_seq, plan)
+        async with aclosing(turn) as events:
             async for event in events:
                 yield event
 
@@ -153,19 +154,20 @@ class Narrator:
             request = self._request(ctx, messages, deadline, response_schema=schema)
             return request, DecisionRules(schemas, default_option_id)
 
-        async with aclosing(self._turn(session_id, turn_id, resume_after_seq, plan)) as events:
+        turn = self._turn(session_id, TurnKind.DECISION, turn_id, resume_after_seq, plan)
+        async with aclosing(turn) as events:
             async for event in events:
                 yield event
 
     async def _turn(
-        self, session_id: str, turn_id: str, after_seq: int, plan: Plan
+        self, session_id: str, kind: TurnKind, turn_id: str, after_seq: int, plan: Plan
     ) -> AsyncGenerator[TurnEvent]:
         """Joins, replays or starts the turn, within the stream limit."""
         if self._streams >= self._config.max_streams:
             raise Overloaded(f"the server is at its limit of {self._config.max_streams} streams")
         self._streams += 1
         try:
-            source = await self._source(session_id, turn_id, after_seq, plan)
+            source = await self._source(session_id, kind, turn_id, after_seq, plan)
             async with aclosing(source) as events:
                 async for event in events:
                     yield event
@@ -173,14 +175,14 @@ class Narrator:
             self._streams -= 1
 
     async def _source(
-        self, session_id: str, turn_id: str, after_seq: int, plan: Plan
+        self, session_id: str, kind: TurnKind, turn_id: str, after_seq: int, plan: Plan
     ) -> AsyncGenerator[TurnEvent]:
+        """Joins the live turn, replays the stored one, or starts a new one (from seq 1,
+        whatever `after_seq` says: the client sees `resumed` false and starts over)."""
         if turn_id:
             live = self._live.get(turn_id)
             stored = None if live is not None else await self._store.get_turn(turn_id)
-            owner = live.session_id if live is not None else stored.session_id if stored else None
-            if owner is not None and owner != session_id:
-                raise InvalidArgument([FieldViolation("turn_id", "is used by another session")])
+            _check_owner(live or stored, session_id, kind)
             if live is not None:
                 return live.follow(after_seq, resumed=True)
             if stored is not None:
@@ -188,15 +190,17 @@ class Narrator:
         session, history = await self._memory(session_id)
         live = self._live.get(turn_id) if turn_id else None
         if live is not None:  # started by a concurrent call while we read the session
+            _check_owner(live, session_id, kind)
             return live.follow(after_seq, resumed=True)
         request, rules = plan(session, history, turn_id or uuid.uuid4().hex)
         live = self._live.start(
             request.context.turn_id,
             session_id,
+            kind,
             bool(turn_id),
             lambda: self._turns.run(request, rules),
         )
-        return live.follow(after_seq)
+        return live.follow()
 
     async def _memory(self, session_id: str) -> tuple[Session, list[ChatMessage]]:
         session = await self._store.get_session(session_id, 0)
@@ -220,6 +224,16 @@ class Narrator:
             temperature=self._config.temperature,
             response_schema=response_schema,
         )
+
+
+def _check_owner(turn: Turn | LiveTurn | None, session_id: str, kind: TurnKind) -> None:
+    """A resumed turn_id must name a turn of this session and of this RPC's kind."""
+    if turn is None:
+        return
+    if turn.session_id != session_id:
+        raise InvalidArgument([FieldViolation("turn_id", "is used by another session")])
+    if turn.kind is not kind:
+        raise InvalidArgument([FieldViolation("turn_id", f"names a {turn.kind.value} turn")])
 
 
 async def _replay(turn: Turn, after_seq: int) -> AsyncGenerator[TurnEvent]:

@@ -198,7 +198,9 @@ class NarrateRequest(_message.Message):
     resume_after_seq: _builtins.int
     """When resuming, the last seq the client already has: the stream sends
     TurnStarted, then only the deltas after it, then the rest live. 0 sends
-    every delta.
+    every delta. Ignored when the call starts a new turn (TurnStarted.resumed
+    is false and seq starts at 1). A turn_id names one kind of turn: resuming
+    a decision with Narrate (or the reverse) is INVALID_ARGUMENT.
     """
     @_builtins.property
     def scene(self) -> _scene_pb2.Scene:
