@@ -104,6 +104,8 @@ class OpenAIProvider:
                 if not parser.done:
                     loop = asyncio.get_running_loop()
                     gap = self._stalls.inter_token
+                    # The timer also runs while this generator waits at a yield: safe, since a
+                    # turn's producer task only buffers events and never awaits between them.
                     try:
                         async with asyncio.timeout(loop.time() + gap) as stall:
                             async for line in opened.lines:
