@@ -55,6 +55,7 @@ BEFORE_FIRST_DELTA = {
 AFTER_FIRST_DELTA = {
     "drop mid stream": {"drop_after": 2},
     "stall mid stream": {"stall_after": 2},
+    "stall right after the first chunk": {"stall_after": 1},
     "malformed chunk mid stream": {"malformed_after": 2},
 }
 
@@ -97,11 +98,13 @@ async def test_narrate_fault_after_the_first_delta_is_recovered(
     upstream.script(Reply(text=TEXT, **AFTER_FIRST_DELTA[fault]), Reply(text=CONTINUED))
     async with serve(config(tmp_path, upstream)) as s:
         got = await collect(s.stub.Narrate(narrate_request(await new_session(s.stub))))
+    (at,) = AFTER_FIRST_DELTA[fault].values()
+    sent = "".join(TEXT.split(" ")[i] + " " for i in range(at))
     assert_stream_order(got)
-    assert got.text == "The lantern " + CONTINUED
+    assert got.text == sent + CONTINUED
     (recovery,) = got.of("completed")[0].recoveries
-    assert (recovery.provider, recovery.after_seq) == ("openai", 2)
-    assert upstream.received[1].body["messages"][-2]["content"] == "The lantern "
+    assert (recovery.provider, recovery.after_seq) == ("openai", at)
+    assert upstream.received[1].body["messages"][-2]["content"] == sent
 
 
 @pytest.mark.parametrize("fault", AFTER_FIRST_DELTA)

@@ -107,7 +107,7 @@ class OpenAIProvider:
                     # The timer also runs while this generator waits at a yield: safe, since a
                     # turn's producer task only buffers events and never awaits between them.
                     try:
-                        async with asyncio.timeout(loop.time() + gap) as stall:
+                        async with asyncio.timeout_at(loop.time() + gap) as stall:
                             async for line in opened.lines:
                                 text = parser.feed(line)
                                 if text:
