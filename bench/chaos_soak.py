@@ -52,6 +52,8 @@ async def main() -> None:
                 first_token_timeout_s=2.0,
                 inter_token_timeout_s=1.0,
                 max_streams=max(256, args.concurrency * 2),
+                # Room for every client: fallbacks then measure upstream faults, not shedding.
+                max_upstream_requests=max(128, args.concurrency * 2),
                 resume_window_s=5.0,
                 breaker_cooldown_s=2.0,
                 log_level="ERROR",

@@ -70,3 +70,10 @@ def test_successes_keep_it_closed() -> None:
         breaker.success()
         breaker.success()  # one failure in three: under the rate
     assert breaker.state is BreakerState.CLOSED
+
+
+def test_failure_says_when_it_opened_the_breaker() -> None:
+    breaker = CircuitBreaker(BreakerPolicy(consecutive_failures=2), Clock())
+    assert breaker.failure() is False
+    assert breaker.failure() is True
+    assert breaker.failure() is False  # already open

@@ -61,11 +61,16 @@ class CircuitBreaker:
             self.state, self._probing = BreakerState.CLOSED, False
             self._outcomes.clear()
 
-    def failure(self) -> None:
+    def failure(self) -> bool:
+        """Records a failure; True when it opened the breaker."""
         self._consecutive += 1
         self._outcomes.append(False)
-        if self.state is BreakerState.HALF_OPEN or self._tripped():
+        if self.state is not BreakerState.OPEN and (
+            self.state is BreakerState.HALF_OPEN or self._tripped()
+        ):
             self.state, self._opened_at, self._probing = BreakerState.OPEN, self._clock(), False
+            return True
+        return False
 
     def abandon(self) -> None:
         """The request ended without a verdict (the client cancelled): free the probe."""

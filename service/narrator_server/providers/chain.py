@@ -108,8 +108,13 @@ class ProviderChain:
             except (UpstreamError, DeadlineExceeded) as error:
                 # A deadline too short to wait for is the caller's budget, not the upstream's fault.
                 if not isinstance(error, DeadlineExceeded):
-                    upstream.breaker.failure()
                     verdict = True
+                    if upstream.breaker.failure():
+                        span.add_event("narrator.breaker_opened", {"upstream": upstream.name})
+                        log.error(
+                            "circuit breaker opened",
+                            extra={"upstream": upstream.name, "error_type": type(error).__name__},
+                        )
                 if opened:
                     raise
                 errors.append(error)
