@@ -205,3 +205,18 @@ async def test_decisions_are_valid_repaired_or_fallen_back(
     assert (d.option_id, json.loads(d.arguments_json), d.source) == expected
     assert isinstance(events[-1], TurnCompleted)
     assert store.turns[sid][0].decision == d
+
+
+async def test_the_last_recovery_goes_to_the_offline_narrator() -> None:
+    def broken() -> Script:
+        return Script(["a ", "b ", "c "], fail_after=1, fail_with=StreamInterrupted("broke"))
+
+    primary = ScriptedProvider("up", broken(), broken(), broken())
+    backup = ScriptedProvider("offline", Script(["end."]))
+    narrator, _, sid = await setup(chain(primary, backup))
+    events = [e async for e in narrator.narrate(sid, "I look", Scene())]
+    completed = events[-1]
+    assert isinstance(completed, TurnCompleted)
+    assert completed.text == "a a end."
+    assert [r.provider for r in completed.recoveries] == ["up", "offline"]
+    assert len(primary.requests) == 2

@@ -61,6 +61,8 @@ class ChatRequest:
     response_schema: dict[str, Any] | None = None
     # The text already sent when another provider must continue the turn mid-stream.
     continuation: str = ""
+    # The turn's last chance: a provider that cannot fail (the offline narrator) should speak.
+    last_chance: bool = False
 
 
 @dataclass(frozen=True)

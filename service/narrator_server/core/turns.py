@@ -113,6 +113,7 @@ class TurnRunner:
                         request,
                         messages=request.messages + continuation_messages(partial),
                         continuation=partial,
+                        last_chance=takeovers == self._max_recoveries,
                     )
             if rules is not None:
                 raw = "".join(p.raw)

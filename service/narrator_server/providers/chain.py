@@ -87,7 +87,9 @@ class ProviderChain:
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         span = trace.get_current_span()
         errors: list[Exception] = []
-        for upstream in self.upstreams:
+        # A turn's last recovery goes to the offline narrator when there is one: it cannot fail.
+        upstreams = [] if request.last_chance and self.offline else self.upstreams
+        for upstream in upstreams:
             if not upstream.breaker.allow():
                 self._skipped(span, upstream, "breaker_open")
                 continue
