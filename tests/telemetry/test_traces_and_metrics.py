@@ -167,10 +167,19 @@ async def test_content_capture_puts_messages_in_attempt_spans(
 async def test_metrics_endpoint_shows_tokens_and_durations(
     tmp_path: Path, upstream: FakeOpenAI
 ) -> None:
-    upstream.script(Reply.error(500, retry_after_ms=1), Reply(text="Done.", usage=(40, 2)))
+    upstream.script(
+        Reply.error(500, retry_after_ms=1),
+        Reply(text="Done.", usage=(40, 2)),
+        Reply(text="One two three", drop_after=2),
+        Reply(text="three.", usage=(0, 0)),
+    )
     async with serve(upstream_settings(tmp_path, upstream, metrics_port=0)) as s:
         session_id = await new_session(s.stub)
-        await collect(s.stub.Narrate(pb.NarrateRequest(session_id=session_id, action="I act")))
+        for _ in range(2):
+            request = pb.NarrateRequest(session_id=session_id, action="I act")
+            await collect(s.stub.Narrate(request))
+        with pytest.raises(grpc.aio.AioRpcError):
+            await collect(s.stub.Narrate(pb.NarrateRequest(session_id=session_id)))
         assert s.app.telemetry is not None
         url = f"http://127.0.0.1:{s.app.telemetry.metrics_port}/metrics"
         body = await asyncio.to_thread(lambda: urllib.request.urlopen(url).read().decode())
@@ -190,6 +199,11 @@ async def test_metrics_endpoint_shows_tokens_and_durations(
     retries = families["narrator_upstream_retries"]
     assert any(x.value == 1 for x in retries.samples if x.name.endswith("_total"))
     assert "narrator_active_streams" in families
+    assert "INVALID_ARGUMENT" in codes
+    (breaker,) = families["narrator_upstream_breaker_state"].samples
+    assert (breaker.labels["upstream"], breaker.value) == ("openai", 0)
+    (recovered,) = [x for x in families["narrator_recoveries"].samples if x.name.endswith("_total")]
+    assert (recovered.labels["narrator_provider"], recovered.value) == ("openai", 1)
 
 
 async def test_logs_join_traces_and_hold_no_player_text(

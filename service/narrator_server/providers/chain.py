@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace
+from opentelemetry.metrics import CallbackOptions, Observation
 
+from ..core.breaker import BreakerState
 from ..core.errors import (
     DeadlineExceeded,
     Overloaded,
@@ -21,12 +23,13 @@ from ..core.ports import StreamOpened
 from ..telemetry import Telemetry
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Iterable
 
     from ..core.breaker import CircuitBreaker
     from ..core.ports import ChatEvent, ChatProvider, ChatRequest
 
 log = logging.getLogger(__name__)
+_STATE_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
 @dataclass
@@ -79,6 +82,16 @@ class ProviderChain:
         self.offline = offline
         self._slots = slots
         self._telemetry = telemetry or Telemetry.disabled()
+        self._telemetry.meter.create_observable_gauge(
+            "narrator.upstream.breaker_state",
+            callbacks=[self._breaker_states],
+            description="Circuit breaker of each upstream: 0 closed, 1 half-open, 2 open.",
+        )
+
+    def _breaker_states(self, options: CallbackOptions) -> Iterable[Observation]:
+        for upstream in self.upstreams:
+            state = _STATE_VALUES[upstream.breaker.state]
+            yield Observation(state, {"upstream": upstream.name})
 
     @staticmethod
     def _skipped(span: trace.Span, upstream: Upstream, reason: str) -> None:
@@ -102,7 +115,9 @@ class ProviderChain:
             try:
                 async with aclosing(upstream.provider.stream(request)) as events:
                     async for event in events:
-                        opened = opened or isinstance(event, StreamOpened)
+                        if isinstance(event, StreamOpened):
+                            opened = True
+                            self._note_recovery(request, event)
                         yield event
                 upstream.breaker.success()
                 verdict = True
@@ -140,4 +155,10 @@ class ProviderChain:
             )
         async with aclosing(self.offline.stream(request)) as events:
             async for event in events:
+                if isinstance(event, StreamOpened):
+                    self._note_recovery(request, event)
                 yield event
+
+    def _note_recovery(self, request: ChatRequest, opened: StreamOpened) -> None:
+        if request.continuation or request.last_chance:
+            self._telemetry.recoveries.add(1, {"narrator.provider": opened.provider})

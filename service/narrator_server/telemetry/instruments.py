@@ -9,7 +9,7 @@ from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import NoOpTracerProvider
 
 if TYPE_CHECKING:
-    from opentelemetry.metrics import Counter, Histogram, MeterProvider, UpDownCounter
+    from opentelemetry.metrics import Counter, Histogram, Meter, MeterProvider, UpDownCounter
     from opentelemetry.trace import Tracer, TracerProvider
 
 SCOPE = "narrator"
@@ -23,6 +23,7 @@ class Telemetry:
     """Where spans and measurements go. `Telemetry.disabled()` records nothing."""
 
     tracer: Tracer
+    meter: Meter
     token_usage: Histogram
     operation_duration: Histogram
     time_to_first_chunk: Histogram
@@ -31,6 +32,7 @@ class Telemetry:
     active_streams: UpDownCounter
     retries: Counter
     fallbacks: Counter
+    recoveries: Counter
     # Prompt and completion text go into spans only when this is on.
     capture_content: bool = False
 
@@ -46,6 +48,7 @@ class Telemetry:
         seconds = {"unit": "s", "explicit_bucket_boundaries_advisory": DURATION_BUCKETS}
         return cls(
             tracer=tracer_provider.get_tracer(SCOPE),
+            meter=meter,
             token_usage=meter.create_histogram(
                 "gen_ai.client.token.usage",
                 unit="{token}",
@@ -84,6 +87,11 @@ class Telemetry:
                 "narrator.fallbacks",
                 unit="{turn}",
                 description="Turns the offline narrator took over, by error.type.",
+            ),
+            recoveries=meter.create_counter(
+                "narrator.recoveries",
+                unit="{turn}",
+                description="Mid-stream takeovers, by the provider that continued the turn.",
             ),
             capture_content=capture_content,
         )
