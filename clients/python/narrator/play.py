@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -52,6 +53,31 @@ OPTIONS: list[tuple[str, str] | tuple[str, str, str]] = [
 ]  # fmt: skip
 
 
+class Typewriter:
+    """Prints streamed text as it arrives, wrapping between words, never inside one."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.column = 0
+
+    def write(self, text: str) -> None:
+        width = max(20, self.console.width - 1)
+        for piece in re.findall(r"\s+|\S+", text):
+            if piece.isspace():
+                if "\n" in piece:
+                    self.console.print()
+                    self.column = 0
+                elif self.column:
+                    self.console.print(" ", end="")
+                    self.column += 1
+                continue
+            if self.column + len(piece) > width:
+                self.console.print()
+                self.column = 0
+            self.console.print(piece, end="", highlight=False, markup=False)
+            self.column += len(piece)
+
+
 class Game:
     def __init__(self, client: NarratorClient, console: Console) -> None:
         self.client = client
@@ -64,11 +90,12 @@ class Game:
         return scene(room.location, [character(*room.creature)], room.facts, {"light": "dim"})
 
     async def tell(self, events: AsyncIterator[Event]) -> None:
+        typewriter = Typewriter(self.console)
         async for event in events:
             if isinstance(event, TurnStarted):
                 self.console.print(f"[dim]({event.provider} · {event.model})[/dim]")
             elif isinstance(event, TextDelta):
-                self.console.print(event.text, end="", soft_wrap=True, highlight=False)
+                typewriter.write(event.text)
             elif isinstance(event, DecisionMade):
                 self.console.print(
                     f"\n[bold magenta]→ {event.option_id}[/] {event.arguments or ''} "
