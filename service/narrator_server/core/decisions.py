@@ -69,14 +69,10 @@ class DecisionRules:
 
     def fallback(self, scene: Scene) -> Decision:
         """The default option with arguments built from its schema and the scene."""
-        option_id = self.default_option_id
+        option_id, schema = self.default_option_id, self.schemas[self.default_option_id]
         names = tuple(c.name for c in scene.characters)
-        arguments = example_for(self.schemas[option_id], characters=names, location=scene.location)
+        arguments = example_for(schema, characters=names, location=scene.location)
         if self.argument_problem(option_id, arguments) is not None:
-            # The schema is beyond the example builder; pick any option it can satisfy.
-            for other, schema in self.schemas.items():
-                candidate = example_for(schema, characters=names, location=scene.location)
-                if self.argument_problem(other, candidate) is None:
-                    option_id, arguments = other, candidate
-                    break
+            # The scene's names broke a constraint; the plain example was checked on arrival.
+            arguments = example_for(schema)
         return Decision(option_id, dumps(arguments), DecisionSource.FALLBACK)
