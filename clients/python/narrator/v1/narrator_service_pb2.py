@@ -22,38 +22,69 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from narrator.v1 import memory_pb2 as narrator_dot_v1_dot_memory__pb2
 from narrator.v1 import scene_pb2 as narrator_dot_v1_dot_scene__pb2
 from narrator.v1 import session_pb2 as narrator_dot_v1_dot_session__pb2
 from narrator.v1 import turn_pb2 as narrator_dot_v1_dot_turn__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"narrator/v1/narrator_service.proto\x12\x0bnarrator.v1\x1a\x17narrator/v1/scene.proto\x1a\x19narrator/v1/session.proto\x1a\x16narrator/v1/turn.proto\"y\n\x14\x43reateSessionRequest\x12%\n\x07setting\x18\x01 \x01(\x0b\x32\x14.narrator.v1.Setting\x12,\n\x06player\x18\x02 \x01(\x0b\x32\x1c.narrator.v1.PlayerCharacter\x12\x0c\n\x04seed\x18\x03 \x01(\x04\">\n\x15\x43reateSessionResponse\x12%\n\x07session\x18\x01 \x01(\x0b\x32\x14.narrator.v1.Session\"B\n\x11GetSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x19\n\x11recent_turn_limit\x18\x02 \x01(\r\";\n\x12GetSessionResponse\x12%\n\x07session\x18\x01 \x01(\x0b\x32\x14.narrator.v1.Session\"*\n\x14\x44\x65leteSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteSessionResponse\"\x82\x01\n\x0eNarrateRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12!\n\x05scene\x18\x03 \x01(\x0b\x32\x12.narrator.v1.Scene\x12\x0f\n\x07turn_id\x18\x04 \x01(\t\x12\x18\n\x10resume_after_seq\x18\x05 \x01(\r\"\xa1\x01\n\x0fNarrateResponse\x12+\n\x07started\x18\x01 \x01(\x0b\x32\x18.narrator.v1.TurnStartedH\x00\x12\'\n\x05\x64\x65lta\x18\x02 \x01(\x0b\x32\x16.narrator.v1.TextDeltaH\x00\x12/\n\tcompleted\x18\x03 \x01(\x0b\x32\x1a.narrator.v1.TurnCompletedH\x00\x42\x07\n\x05\x65vent\"\xcc\x01\n\rDecideRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08question\x18\x02 \x01(\t\x12,\n\x07options\x18\x03 \x03(\x0b\x32\x1b.narrator.v1.DecisionOption\x12\x19\n\x11\x64\x65\x66\x61ult_option_id\x18\x04 \x01(\t\x12!\n\x05scene\x18\x05 \x01(\x0b\x32\x12.narrator.v1.Scene\x12\x0f\n\x07turn_id\x18\x06 \x01(\t\x12\x18\n\x10resume_after_seq\x18\x07 \x01(\r\"\xcb\x01\n\x0e\x44\x65\x63ideResponse\x12+\n\x07started\x18\x01 \x01(\x0b\x32\x18.narrator.v1.TurnStartedH\x00\x12\'\n\x05\x64\x65lta\x18\x02 \x01(\x0b\x32\x16.narrator.v1.TextDeltaH\x00\x12)\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0b\x32\x15.narrator.v1.DecisionH\x00\x12/\n\tcompleted\x18\x04 \x01(\x0b\x32\x1a.narrator.v1.TurnCompletedH\x00\x42\x07\n\x05\x65vent2\x9d\x03\n\x0fNarratorService\x12V\n\rCreateSession\x12!.narrator.v1.CreateSessionRequest\x1a\".narrator.v1.CreateSessionResponse\x12M\n\nGetSession\x12\x1e.narrator.v1.GetSessionRequest\x1a\x1f.narrator.v1.GetSessionResponse\x12V\n\rDeleteSession\x12!.narrator.v1.DeleteSessionRequest\x1a\".narrator.v1.DeleteSessionResponse\x12\x46\n\x07Narrate\x12\x1b.narrator.v1.NarrateRequest\x1a\x1c.narrator.v1.NarrateResponse0\x01\x12\x43\n\x06\x44\x65\x63ide\x12\x1a.narrator.v1.DecideRequest\x1a\x1b.narrator.v1.DecideResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"narrator/v1/narrator_service.proto\x12\x0bnarrator.v1\x1a\x18narrator/v1/memory.proto\x1a\x17narrator/v1/scene.proto\x1a\x19narrator/v1/session.proto\x1a\x16narrator/v1/turn.proto\"\xad\x01\n\x14\x43reateSessionRequest\x12%\n\x07setting\x18\x01 \x01(\x0b\x32\x14.narrator.v1.Setting\x12,\n\x06player\x18\x02 \x01(\x0b\x32\x1c.narrator.v1.PlayerCharacter\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12\x32\n\x0e\x63ontent_rating\x18\x04 \x01(\x0e\x32\x1a.narrator.v1.ContentRating\">\n\x15\x43reateSessionResponse\x12%\n\x07session\x18\x01 \x01(\x0b\x32\x14.narrator.v1.Session\"B\n\x11GetSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x19\n\x11recent_turn_limit\x18\x02 \x01(\r\";\n\x12GetSessionResponse\x12%\n\x07session\x18\x01 \x01(\x0b\x32\x14.narrator.v1.Session\"*\n\x14\x44\x65leteSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteSessionResponse\"\x96\x01\n\x0eNarrateRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12!\n\x05scene\x18\x03 \x01(\x0b\x32\x12.narrator.v1.Scene\x12\x0f\n\x07turn_id\x18\x04 \x01(\t\x12\x18\n\x10resume_after_seq\x18\x05 \x01(\r\x12\x12\n\nregenerate\x18\x06 \x01(\x08\"\xa1\x01\n\x0fNarrateResponse\x12+\n\x07started\x18\x01 \x01(\x0b\x32\x18.narrator.v1.TurnStartedH\x00\x12\'\n\x05\x64\x65lta\x18\x02 \x01(\x0b\x32\x16.narrator.v1.TextDeltaH\x00\x12/\n\tcompleted\x18\x03 \x01(\x0b\x32\x1a.narrator.v1.TurnCompletedH\x00\x42\x07\n\x05\x65vent\"\xe0\x01\n\rDecideRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08question\x18\x02 \x01(\t\x12,\n\x07options\x18\x03 \x03(\x0b\x32\x1b.narrator.v1.DecisionOption\x12\x19\n\x11\x64\x65\x66\x61ult_option_id\x18\x04 \x01(\t\x12!\n\x05scene\x18\x05 \x01(\x0b\x32\x12.narrator.v1.Scene\x12\x0f\n\x07turn_id\x18\x06 \x01(\t\x12\x18\n\x10resume_after_seq\x18\x07 \x01(\r\x12\x12\n\nregenerate\x18\x08 \x01(\x08\"\xcb\x01\n\x0e\x44\x65\x63ideResponse\x12+\n\x07started\x18\x01 \x01(\x0b\x32\x18.narrator.v1.TurnStartedH\x00\x12\'\n\x05\x64\x65lta\x18\x02 \x01(\x0b\x32\x16.narrator.v1.TextDeltaH\x00\x12)\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0b\x32\x15.narrator.v1.DecisionH\x00\x12/\n\tcompleted\x18\x04 \x01(\x0b\x32\x1a.narrator.v1.TurnCompletedH\x00\x42\x07\n\x05\x65vent\")\n\x13WatchSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\xbf\x02\n\x14WatchSessionResponse\x12\x0f\n\x07turn_id\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.narrator.v1.TurnKind\x12+\n\x07started\x18\x03 \x01(\x0b\x32\x18.narrator.v1.TurnStartedH\x00\x12\'\n\x05\x64\x65lta\x18\x04 \x01(\x0b\x32\x16.narrator.v1.TextDeltaH\x00\x12)\n\x08\x64\x65\x63ision\x18\x05 \x01(\x0b\x32\x15.narrator.v1.DecisionH\x00\x12/\n\tcompleted\x18\x06 \x01(\x0b\x32\x1a.narrator.v1.TurnCompletedH\x00\x12\'\n\x05\x65nded\x18\x07 \x01(\x0b\x32\x16.narrator.v1.TurnEndedH\x00\x12\r\n\x05input\x18\x08 \x01(\tB\x07\n\x05\x65vent\"D\n\tTurnEnded\x12\'\n\x06status\x18\x01 \x01(\x0e\x32\x17.narrator.v1.TurnStatus\x12\x0e\n\x06reason\x18\x02 \x01(\t\"P\n\x13PutLoreEntryRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x05\x65ntry\x18\x02 \x01(\x0b\x32\x16.narrator.v1.LoreEntry\"=\n\x14PutLoreEntryResponse\x12%\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x16.narrator.v1.LoreEntry\"S\n\x16ListLoreEntriesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"[\n\x17ListLoreEntriesResponse\x12\'\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x16.narrator.v1.LoreEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x16\x44\x65leteLoreEntryRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08\x65ntry_id\x18\x02 \x01(\t\"\x19\n\x17\x44\x65leteLoreEntryResponse\"<\n\x15GetTurnContextRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\"\x85\x01\n\x16GetTurnContextResponse\x12\x0f\n\x07turn_id\x18\x01 \x01(\t\x12-\n\x08sections\x18\x02 \x03(\x0b\x32\x1b.narrator.v1.ContextSection\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\r\x12\x15\n\rbudget_tokens\x18\x04 \x01(\r\"*\n\x14\x45xportSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\")\n\x15\x45xportSessionResponse\x12\x10\n\x08\x64ocument\x18\x01 \x01(\t\"(\n\x14ImportSessionRequest\x12\x10\n\x08\x64ocument\x18\x01 \x01(\t\">\n\x15ImportSessionResponse\x12%\n\x07session\x18\x01 \x01(\x0b\x32\x14.narrator.v1.Session2\x90\x08\n\x0fNarratorService\x12V\n\rCreateSession\x12!.narrator.v1.CreateSessionRequest\x1a\".narrator.v1.CreateSessionResponse\x12M\n\nGetSession\x12\x1e.narrator.v1.GetSessionRequest\x1a\x1f.narrator.v1.GetSessionResponse\x12V\n\rDeleteSession\x12!.narrator.v1.DeleteSessionRequest\x1a\".narrator.v1.DeleteSessionResponse\x12\x46\n\x07Narrate\x12\x1b.narrator.v1.NarrateRequest\x1a\x1c.narrator.v1.NarrateResponse0\x01\x12\x43\n\x06\x44\x65\x63ide\x12\x1a.narrator.v1.DecideRequest\x1a\x1b.narrator.v1.DecideResponse0\x01\x12U\n\x0cWatchSession\x12 .narrator.v1.WatchSessionRequest\x1a!.narrator.v1.WatchSessionResponse0\x01\x12S\n\x0cPutLoreEntry\x12 .narrator.v1.PutLoreEntryRequest\x1a!.narrator.v1.PutLoreEntryResponse\x12\\\n\x0fListLoreEntries\x12#.narrator.v1.ListLoreEntriesRequest\x1a$.narrator.v1.ListLoreEntriesResponse\x12\\\n\x0f\x44\x65leteLoreEntry\x12#.narrator.v1.DeleteLoreEntryRequest\x1a$.narrator.v1.DeleteLoreEntryResponse\x12Y\n\x0eGetTurnContext\x12\".narrator.v1.GetTurnContextRequest\x1a#.narrator.v1.GetTurnContextResponse\x12V\n\rExportSession\x12!.narrator.v1.ExportSessionRequest\x1a\".narrator.v1.ExportSessionResponse\x12V\n\rImportSession\x12!.narrator.v1.ImportSessionRequest\x1a\".narrator.v1.ImportSessionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'narrator.v1.narrator_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREATESESSIONREQUEST']._serialized_start=127
-  _globals['_CREATESESSIONREQUEST']._serialized_end=248
-  _globals['_CREATESESSIONRESPONSE']._serialized_start=250
-  _globals['_CREATESESSIONRESPONSE']._serialized_end=312
-  _globals['_GETSESSIONREQUEST']._serialized_start=314
-  _globals['_GETSESSIONREQUEST']._serialized_end=380
-  _globals['_GETSESSIONRESPONSE']._serialized_start=382
-  _globals['_GETSESSIONRESPONSE']._serialized_end=441
-  _globals['_DELETESESSIONREQUEST']._serialized_start=443
-  _globals['_DELETESESSIONREQUEST']._serialized_end=485
-  _globals['_DELETESESSIONRESPONSE']._serialized_start=487
-  _globals['_DELETESESSIONRESPONSE']._serialized_end=510
-  _globals['_NARRATEREQUEST']._serialized_start=513
-  _globals['_NARRATEREQUEST']._serialized_end=643
-  _globals['_NARRATERESPONSE']._serialized_start=646
-  _globals['_NARRATERESPONSE']._serialized_end=807
-  _globals['_DECIDEREQUEST']._serialized_start=810
-  _globals['_DECIDEREQUEST']._serialized_end=1014
-  _globals['_DECIDERESPONSE']._serialized_start=1017
-  _globals['_DECIDERESPONSE']._serialized_end=1220
-  _globals['_NARRATORSERVICE']._serialized_start=1223
-  _globals['_NARRATORSERVICE']._serialized_end=1636
+  _globals['_CREATESESSIONREQUEST']._serialized_start=154
+  _globals['_CREATESESSIONREQUEST']._serialized_end=327
+  _globals['_CREATESESSIONRESPONSE']._serialized_start=329
+  _globals['_CREATESESSIONRESPONSE']._serialized_end=391
+  _globals['_GETSESSIONREQUEST']._serialized_start=393
+  _globals['_GETSESSIONREQUEST']._serialized_end=459
+  _globals['_GETSESSIONRESPONSE']._serialized_start=461
+  _globals['_GETSESSIONRESPONSE']._serialized_end=520
+  _globals['_DELETESESSIONREQUEST']._serialized_start=522
+  _globals['_DELETESESSIONREQUEST']._serialized_end=564
+  _globals['_DELETESESSIONRESPONSE']._serialized_start=566
+  _globals['_DELETESESSIONRESPONSE']._serialized_end=589
+  _globals['_NARRATEREQUEST']._serialized_start=592
+  _globals['_NARRATEREQUEST']._serialized_end=742
+  _globals['_NARRATERESPONSE']._serialized_start=745
+  _globals['_NARRATERESPONSE']._serialized_end=906
+  _globals['_DECIDEREQUEST']._serialized_start=909
+  _globals['_DECIDEREQUEST']._serialized_end=1133
+  _globals['_DECIDERESPONSE']._serialized_start=1136
+  _globals['_DECIDERESPONSE']._serialized_end=1339
+  _globals['_WATCHSESSIONREQUEST']._serialized_start=1341
+  _globals['_WATCHSESSIONREQUEST']._serialized_end=1382
+  _globals['_WATCHSESSIONRESPONSE']._serialized_start=1385
+  _globals['_WATCHSESSIONRESPONSE']._serialized_end=1704
+  _globals['_TURNENDED']._serialized_start=1706
+  _globals['_TURNENDED']._serialized_end=1774
+  _globals['_PUTLOREENTRYREQUEST']._serialized_start=1776
+  _globals['_PUTLOREENTRYREQUEST']._serialized_end=1856
+  _globals['_PUTLOREENTRYRESPONSE']._serialized_start=1858
+  _globals['_PUTLOREENTRYRESPONSE']._serialized_end=1919
+  _globals['_LISTLOREENTRIESREQUEST']._serialized_start=1921
+  _globals['_LISTLOREENTRIESREQUEST']._serialized_end=2004
+  _globals['_LISTLOREENTRIESRESPONSE']._serialized_start=2006
+  _globals['_LISTLOREENTRIESRESPONSE']._serialized_end=2097
+  _globals['_DELETELOREENTRYREQUEST']._serialized_start=2099
+  _globals['_DELETELOREENTRYREQUEST']._serialized_end=2161
+  _globals['_DELETELOREENTRYRESPONSE']._serialized_start=2163
+  _globals['_DELETELOREENTRYRESPONSE']._serialized_end=2188
+  _globals['_GETTURNCONTEXTREQUEST']._serialized_start=2190
+  _globals['_GETTURNCONTEXTREQUEST']._serialized_end=2250
+  _globals['_GETTURNCONTEXTRESPONSE']._serialized_start=2253
+  _globals['_GETTURNCONTEXTRESPONSE']._serialized_end=2386
+  _globals['_EXPORTSESSIONREQUEST']._serialized_start=2388
+  _globals['_EXPORTSESSIONREQUEST']._serialized_end=2430
+  _globals['_EXPORTSESSIONRESPONSE']._serialized_start=2432
+  _globals['_EXPORTSESSIONRESPONSE']._serialized_end=2473
+  _globals['_IMPORTSESSIONREQUEST']._serialized_start=2475
+  _globals['_IMPORTSESSIONREQUEST']._serialized_end=2515
+  _globals['_IMPORTSESSIONRESPONSE']._serialized_start=2517
+  _globals['_IMPORTSESSIONRESPONSE']._serialized_end=2579
+  _globals['_NARRATORSERVICE']._serialized_start=2582
+  _globals['_NARRATORSERVICE']._serialized_end=3622
 # @@protoc_insertion_point(module_scope)

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from narrator.v1 import memory_pb2 as _memory_pb2
 from narrator.v1 import scene_pb2 as _scene_pb2
 from narrator.v1 import session_pb2 as _session_pb2
 from narrator.v1 import turn_pb2 as _turn_pb2
@@ -30,8 +31,13 @@ class CreateSessionRequest(_message.Message):
     SETTING_FIELD_NUMBER: _builtins.int
     PLAYER_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
+    CONTENT_RATING_FIELD_NUMBER: _builtins.int
     seed: _builtins.int
     """Seed for the offline narrator; 0 lets the server choose one."""
+    content_rating: _session_pb2.ContentRating.ValueType
+    """The content rating of the campaign; UNSPECIFIED takes the server's
+    default.
+    """
     @_builtins.property
     def setting(self) -> _session_pb2.Setting:
         """The world and tone. setting.world is required."""
@@ -46,10 +52,11 @@ class CreateSessionRequest(_message.Message):
         setting: _session_pb2.Setting | None = ...,
         player: _session_pb2.PlayerCharacter | None = ...,
         seed: _builtins.int = ...,
+        content_rating: _session_pb2.ContentRating.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["player", b"player", "setting", b"setting"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["player", b"player", "seed", b"seed", "setting", b"setting"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_rating", b"content_rating", "player", b"player", "seed", b"seed", "setting", b"setting"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -90,7 +97,10 @@ class GetSessionRequest(_message.Message):
     session_id: _builtins.str
     """The session to read."""
     recent_turn_limit: _builtins.int
-    """How many of the most recent turns to return: 0 means 10; at most 100."""
+    """How many of the most recent turns to return: 0 means 10; at most 100.
+    Fewer are returned when more would make the response larger than 3 MiB
+    (the oldest are left out).
+    """
     def __init__(
         self,
         *,
@@ -179,6 +189,7 @@ class NarrateRequest(_message.Message):
     SCENE_FIELD_NUMBER: _builtins.int
     TURN_ID_FIELD_NUMBER: _builtins.int
     RESUME_AFTER_SEQ_FIELD_NUMBER: _builtins.int
+    REGENERATE_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     """The session the turn belongs to."""
     action: _builtins.str
@@ -202,6 +213,12 @@ class NarrateRequest(_message.Message):
     is false and seq starts at 1). A turn_id names one kind of turn: resuming
     a decision with Narrate (or the reverse) is INVALID_ARGUMENT.
     """
+    regenerate: _builtins.bool
+    """Replace the session's last turn with a new one for this action (a
+    re-roll): the replaced turn stays readable, marked superseded, and
+    leaves the campaign's memory. FAILED_PRECONDITION when the session has
+    no turn, or its last turn is still running.
+    """
     @_builtins.property
     def scene(self) -> _scene_pb2.Scene:
         """The scene as the game engine sees it now. Optional but strongly advised:
@@ -216,10 +233,11 @@ class NarrateRequest(_message.Message):
         scene: _scene_pb2.Scene | None = ...,
         turn_id: _builtins.str = ...,
         resume_after_seq: _builtins.int = ...,
+        regenerate: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["scene", b"scene"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "resume_after_seq", b"resume_after_seq", "scene", b"scene", "session_id", b"session_id", "turn_id", b"turn_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "regenerate", b"regenerate", "resume_after_seq", b"resume_after_seq", "scene", b"scene", "session_id", b"session_id", "turn_id", b"turn_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -276,6 +294,7 @@ class DecideRequest(_message.Message):
     SCENE_FIELD_NUMBER: _builtins.int
     TURN_ID_FIELD_NUMBER: _builtins.int
     RESUME_AFTER_SEQ_FIELD_NUMBER: _builtins.int
+    REGENERATE_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     """The session the turn belongs to."""
     question: _builtins.str
@@ -294,6 +313,8 @@ class DecideRequest(_message.Message):
     """When resuming, the last seq the client already has; as
     NarrateRequest.resume_after_seq.
     """
+    regenerate: _builtins.bool
+    """Replace the session's last turn; as NarrateRequest.regenerate."""
     @_builtins.property
     def options(self) -> _containers.RepeatedCompositeFieldContainer[_turn_pb2.DecisionOption]:
         """The allowed options; at least one, at most 32, ids unique."""
@@ -312,10 +333,11 @@ class DecideRequest(_message.Message):
         scene: _scene_pb2.Scene | None = ...,
         turn_id: _builtins.str = ...,
         resume_after_seq: _builtins.int = ...,
+        regenerate: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["scene", b"scene"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_option_id", b"default_option_id", "options", b"options", "question", b"question", "resume_after_seq", b"resume_after_seq", "scene", b"scene", "session_id", b"session_id", "turn_id", b"turn_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_option_id", b"default_option_id", "options", b"options", "question", b"question", "regenerate", b"regenerate", "resume_after_seq", b"resume_after_seq", "scene", b"scene", "session_id", b"session_id", "turn_id", b"turn_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -364,3 +386,436 @@ class DecideResponse(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
 Global___DecideResponse: _TypeAlias = DecideResponse  # noqa: Y015
+
+@_typing.final
+class WatchSessionRequest(_message.Message):
+    """Input of WatchSession."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """The session to watch."""
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchSessionRequest: _TypeAlias = WatchSessionRequest  # noqa: Y015
+
+@_typing.final
+class WatchSessionResponse(_message.Message):
+    """One event of a watched turn. Each turn a watcher sees starts with started
+    and ends with completed (for a decision, decision just before it) or with
+    ended; deltas come in between with the turn's own seq. Events of
+    different turns are never interleaved within a turn's order, and a
+    watcher that joins while a turn runs gets that turn from its start.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TURN_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    STARTED_FIELD_NUMBER: _builtins.int
+    DELTA_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    COMPLETED_FIELD_NUMBER: _builtins.int
+    ENDED_FIELD_NUMBER: _builtins.int
+    INPUT_FIELD_NUMBER: _builtins.int
+    turn_id: _builtins.str
+    """The turn this event belongs to."""
+    kind: _session_pb2.TurnKind.ValueType
+    """Whether the turn is a narration or a decision."""
+    input: _builtins.str
+    """With started: the player's action or the decision's question."""
+    @_builtins.property
+    def started(self) -> _turn_pb2.TurnStarted:
+        """The turn started: who is speaking."""
+
+    @_builtins.property
+    def delta(self) -> _turn_pb2.TextDelta:
+        """The next piece of the turn's text."""
+
+    @_builtins.property
+    def decision(self) -> _turn_pb2.Decision:
+        """The decision (decision turns), just before completed."""
+
+    @_builtins.property
+    def completed(self) -> _turn_pb2.TurnCompleted:
+        """The turn completed."""
+
+    @_builtins.property
+    def ended(self) -> Global___TurnEnded:
+        """The turn ended without completing."""
+
+    def __init__(
+        self,
+        *,
+        turn_id: _builtins.str = ...,
+        kind: _session_pb2.TurnKind.ValueType = ...,
+        started: _turn_pb2.TurnStarted | None = ...,
+        delta: _turn_pb2.TextDelta | None = ...,
+        decision: _turn_pb2.Decision | None = ...,
+        completed: _turn_pb2.TurnCompleted | None = ...,
+        ended: Global___TurnEnded | None = ...,
+        input: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["completed", b"completed", "decision", b"decision", "delta", b"delta", "ended", b"ended", "event", b"event", "started", b"started"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["completed", b"completed", "decision", b"decision", "delta", b"delta", "ended", b"ended", "event", b"event", "input", b"input", "kind", b"kind", "started", b"started", "turn_id", b"turn_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["started", "delta", "decision", "completed", "ended"]  # noqa: Y015
+    _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
+
+Global___WatchSessionResponse: _TypeAlias = WatchSessionResponse  # noqa: Y015
+
+@_typing.final
+class TurnEnded(_message.Message):
+    """How a watched turn ended when it did not complete. (A Narrate or Decide
+    caller gets a gRPC status instead.)
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    status: _session_pb2.TurnStatus.ValueType
+    """TURN_STATUS_CANCELLED, TURN_STATUS_FAILED or TURN_STATUS_INTERRUPTED."""
+    reason: _builtins.str
+    """A short reason that is safe to show ("cancelled by the client")."""
+    def __init__(
+        self,
+        *,
+        status: _session_pb2.TurnStatus.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TurnEnded: _TypeAlias = TurnEnded  # noqa: Y015
+
+@_typing.final
+class PutLoreEntryRequest(_message.Message):
+    """Input of PutLoreEntry."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    ENTRY_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """The session the entry belongs to."""
+    @_builtins.property
+    def entry(self) -> _memory_pb2.LoreEntry:
+        """The entry. An empty entry_id adds a new entry; a known one replaces it
+        (an unknown one is NOT_FOUND). update_time is ignored.
+        """
+
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        entry: _memory_pb2.LoreEntry | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutLoreEntryRequest: _TypeAlias = PutLoreEntryRequest  # noqa: Y015
+
+@_typing.final
+class PutLoreEntryResponse(_message.Message):
+    """Output of PutLoreEntry."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entry(self) -> _memory_pb2.LoreEntry:
+        """The entry as stored, with its entry_id and update_time."""
+
+    def __init__(
+        self,
+        *,
+        entry: _memory_pb2.LoreEntry | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutLoreEntryResponse: _TypeAlias = PutLoreEntryResponse  # noqa: Y015
+
+@_typing.final
+class ListLoreEntriesRequest(_message.Message):
+    """Input of ListLoreEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """The session whose lore to list."""
+    page_size: _builtins.int
+    """At most this many entries (0 means 100; at most 500)."""
+    page_token: _builtins.str
+    """next_page_token of the previous page; empty for the first."""
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLoreEntriesRequest: _TypeAlias = ListLoreEntriesRequest  # noqa: Y015
+
+@_typing.final
+class ListLoreEntriesResponse(_message.Message):
+    """Output of ListLoreEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Pass it back for the next page; empty on the last page."""
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[_memory_pb2.LoreEntry]:
+        """The entries, by priority (highest first), then most recently updated."""
+
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[_memory_pb2.LoreEntry] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLoreEntriesResponse: _TypeAlias = ListLoreEntriesResponse  # noqa: Y015
+
+@_typing.final
+class DeleteLoreEntryRequest(_message.Message):
+    """Input of DeleteLoreEntry."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    ENTRY_ID_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """The session the entry belongs to."""
+    entry_id: _builtins.str
+    """The entry to delete."""
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        entry_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry_id", b"entry_id", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteLoreEntryRequest: _TypeAlias = DeleteLoreEntryRequest  # noqa: Y015
+
+@_typing.final
+class DeleteLoreEntryResponse(_message.Message):
+    """Output of DeleteLoreEntry; empty on success."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteLoreEntryResponse: _TypeAlias = DeleteLoreEntryResponse  # noqa: Y015
+
+@_typing.final
+class GetTurnContextRequest(_message.Message):
+    """Input of GetTurnContext."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    TURN_ID_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """The session."""
+    turn_id: _builtins.str
+    """A turn of the session; empty previews the prompt of the next turn
+    (with an empty action and scene).
+    """
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        turn_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_id", b"session_id", "turn_id", b"turn_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTurnContextRequest: _TypeAlias = GetTurnContextRequest  # noqa: Y015
+
+@_typing.final
+class GetTurnContextResponse(_message.Message):
+    """Output of GetTurnContext."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TURN_ID_FIELD_NUMBER: _builtins.int
+    SECTIONS_FIELD_NUMBER: _builtins.int
+    TOTAL_TOKENS_FIELD_NUMBER: _builtins.int
+    BUDGET_TOKENS_FIELD_NUMBER: _builtins.int
+    turn_id: _builtins.str
+    """The turn the context belongs to; empty for a preview."""
+    total_tokens: _builtins.int
+    """Estimated tokens of all the sections."""
+    budget_tokens: _builtins.int
+    """The prompt budget the sections were fitted in (NARRATOR_PROMPT_TOKENS)."""
+    @_builtins.property
+    def sections(self) -> _containers.RepeatedCompositeFieldContainer[_memory_pb2.ContextSection]:
+        """The prompt's sections, in the order the model read them."""
+
+    def __init__(
+        self,
+        *,
+        turn_id: _builtins.str = ...,
+        sections: _abc.Iterable[_memory_pb2.ContextSection] | None = ...,
+        total_tokens: _builtins.int = ...,
+        budget_tokens: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget_tokens", b"budget_tokens", "sections", b"sections", "total_tokens", b"total_tokens", "turn_id", b"turn_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTurnContextResponse: _TypeAlias = GetTurnContextResponse  # noqa: Y015
+
+@_typing.final
+class ExportSessionRequest(_message.Message):
+    """Input of ExportSession."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """The session to export."""
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportSessionRequest: _TypeAlias = ExportSessionRequest  # noqa: Y015
+
+@_typing.final
+class ExportSessionResponse(_message.Message):
+    """Output of ExportSession."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    document: _builtins.str
+    """The session as a JSON document ("format": "narrator.session",
+    "version": 1): the session, its turns, lore entries and summaries.
+    Documented in docs/memory.md; pass it to ImportSession as it is.
+    """
+    def __init__(
+        self,
+        *,
+        document: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportSessionResponse: _TypeAlias = ExportSessionResponse  # noqa: Y015
+
+@_typing.final
+class ImportSessionRequest(_message.Message):
+    """Input of ImportSession."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    document: _builtins.str
+    """A document from ExportSession (this version or an older one); at most
+    8 MiB, validated like every input.
+    """
+    def __init__(
+        self,
+        *,
+        document: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportSessionRequest: _TypeAlias = ImportSessionRequest  # noqa: Y015
+
+@_typing.final
+class ImportSessionResponse(_message.Message):
+    """Output of ImportSession."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def session(self) -> _session_pb2.Session:
+        """The new session (a new session_id; turn ids are kept), owned by the
+        caller's tenant.
+        """
+
+    def __init__(
+        self,
+        *,
+        session: _session_pb2.Session | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["session", b"session"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["session", b"session"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportSessionResponse: _TypeAlias = ImportSessionResponse  # noqa: Y015

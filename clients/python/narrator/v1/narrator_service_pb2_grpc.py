@@ -34,23 +34,37 @@ class NarratorServiceStub:
     then TextDelta messages numbered seq 1, 2, 3 ... without gaps or repeats;
     then exactly one terminal message (TurnCompleted; for Decide a Decision
     just before it), or the stream ends with a gRPC error status. Concatenating
-    the deltas gives exactly TurnCompleted.text. Cancel the call to skip a
-    narration: the turn is stored as cancelled with the text sent so far.
+    the deltas gives exactly TurnCompleted.text. A delta carries one or more
+    of the model's tokens: when a client reads slower than the model writes,
+    the pieces waiting for it are merged into one delta, so seq counts deltas,
+    not tokens, and a resumed stream repeats the same deltas with the same
+    seq. Cancel the call to skip a narration: the turn is stored as cancelled
+    with the text sent so far.
 
     When the model fails after words were sent, the server continues the same
     turn with the next available upstream (or the offline narrator): seq goes
     on without a gap or a repeat and TurnCompleted.recoveries says who took
     over.
 
+    Callers authenticate with "authorization: Bearer <key>" metadata once the
+    server has API keys (health and reflection stay open). A game backend that
+    acts for many players names the player in "x-narrator-player" metadata:
+    per-player quotas count against it. Every session belongs to the tenant
+    of the key that created it; another tenant's session is NOT_FOUND.
+
     Errors carry google.rpc details (google.rpc.Status in the
     grpc-status-details-bin trailer): INVALID_ARGUMENT with BadRequest field
-    violations, NOT_FOUND for an unknown session, RESOURCE_EXHAUSTED with
-    RetryInfo when the upstream's rate limit outlasts the retry budget or the
-    server is at its stream limit, UNAVAILABLE (with RetryInfo) when no
-    upstream can answer and the offline fallback is off, DEADLINE_EXCEEDED,
-    CANCELLED, ABORTED when resuming a turn that was cancelled or failed,
-    FAILED_PRECONDITION when the upstream rejects the request itself (bad key,
-    unknown model) and INTERNAL for a server bug (no details).
+    violations (at most 20, then one that counts the rest), UNAUTHENTICATED
+    for a missing, unknown or revoked key, NOT_FOUND for an unknown session
+    (or another tenant's), RESOURCE_EXHAUSTED with QuotaFailure and RetryInfo
+    for a caller over a quota and with RetryInfo when the upstream's rate
+    limit outlasts the retry budget or the server is at its stream limit,
+    UNAVAILABLE with RetryInfo when no upstream can answer and the offline
+    fallback is off or the server's storage cannot write, DEADLINE_EXCEEDED,
+    CANCELLED, ABORTED when resuming a turn that was cancelled, failed or
+    interrupted, FAILED_PRECONDITION when the upstream rejects the request
+    itself (bad key, unknown model, a prompt over its context) and INTERNAL
+    for a server bug (no details).
     """
 
     def __init__(self, channel):
@@ -84,6 +98,41 @@ class NarratorServiceStub:
                 request_serializer=narrator_dot_v1_dot_narrator__service__pb2.DecideRequest.SerializeToString,
                 response_deserializer=narrator_dot_v1_dot_narrator__service__pb2.DecideResponse.FromString,
                 _registered_method=True)
+        self.WatchSession = channel.unary_stream(
+                '/narrator.v1.NarratorService/WatchSession',
+                request_serializer=narrator_dot_v1_dot_narrator__service__pb2.WatchSessionRequest.SerializeToString,
+                response_deserializer=narrator_dot_v1_dot_narrator__service__pb2.WatchSessionResponse.FromString,
+                _registered_method=True)
+        self.PutLoreEntry = channel.unary_unary(
+                '/narrator.v1.NarratorService/PutLoreEntry',
+                request_serializer=narrator_dot_v1_dot_narrator__service__pb2.PutLoreEntryRequest.SerializeToString,
+                response_deserializer=narrator_dot_v1_dot_narrator__service__pb2.PutLoreEntryResponse.FromString,
+                _registered_method=True)
+        self.ListLoreEntries = channel.unary_unary(
+                '/narrator.v1.NarratorService/ListLoreEntries',
+                request_serializer=narrator_dot_v1_dot_narrator__service__pb2.ListLoreEntriesRequest.SerializeToString,
+                response_deserializer=narrator_dot_v1_dot_narrator__service__pb2.ListLoreEntriesResponse.FromString,
+                _registered_method=True)
+        self.DeleteLoreEntry = channel.unary_unary(
+                '/narrator.v1.NarratorService/DeleteLoreEntry',
+                request_serializer=narrator_dot_v1_dot_narrator__service__pb2.DeleteLoreEntryRequest.SerializeToString,
+                response_deserializer=narrator_dot_v1_dot_narrator__service__pb2.DeleteLoreEntryResponse.FromString,
+                _registered_method=True)
+        self.GetTurnContext = channel.unary_unary(
+                '/narrator.v1.NarratorService/GetTurnContext',
+                request_serializer=narrator_dot_v1_dot_narrator__service__pb2.GetTurnContextRequest.SerializeToString,
+                response_deserializer=narrator_dot_v1_dot_narrator__service__pb2.GetTurnContextResponse.FromString,
+                _registered_method=True)
+        self.ExportSession = channel.unary_unary(
+                '/narrator.v1.NarratorService/ExportSession',
+                request_serializer=narrator_dot_v1_dot_narrator__service__pb2.ExportSessionRequest.SerializeToString,
+                response_deserializer=narrator_dot_v1_dot_narrator__service__pb2.ExportSessionResponse.FromString,
+                _registered_method=True)
+        self.ImportSession = channel.unary_unary(
+                '/narrator.v1.NarratorService/ImportSession',
+                request_serializer=narrator_dot_v1_dot_narrator__service__pb2.ImportSessionRequest.SerializeToString,
+                response_deserializer=narrator_dot_v1_dot_narrator__service__pb2.ImportSessionResponse.FromString,
+                _registered_method=True)
 
 
 class NarratorServiceServicer:
@@ -95,23 +144,37 @@ class NarratorServiceServicer:
     then TextDelta messages numbered seq 1, 2, 3 ... without gaps or repeats;
     then exactly one terminal message (TurnCompleted; for Decide a Decision
     just before it), or the stream ends with a gRPC error status. Concatenating
-    the deltas gives exactly TurnCompleted.text. Cancel the call to skip a
-    narration: the turn is stored as cancelled with the text sent so far.
+    the deltas gives exactly TurnCompleted.text. A delta carries one or more
+    of the model's tokens: when a client reads slower than the model writes,
+    the pieces waiting for it are merged into one delta, so seq counts deltas,
+    not tokens, and a resumed stream repeats the same deltas with the same
+    seq. Cancel the call to skip a narration: the turn is stored as cancelled
+    with the text sent so far.
 
     When the model fails after words were sent, the server continues the same
     turn with the next available upstream (or the offline narrator): seq goes
     on without a gap or a repeat and TurnCompleted.recoveries says who took
     over.
 
+    Callers authenticate with "authorization: Bearer <key>" metadata once the
+    server has API keys (health and reflection stay open). A game backend that
+    acts for many players names the player in "x-narrator-player" metadata:
+    per-player quotas count against it. Every session belongs to the tenant
+    of the key that created it; another tenant's session is NOT_FOUND.
+
     Errors carry google.rpc details (google.rpc.Status in the
     grpc-status-details-bin trailer): INVALID_ARGUMENT with BadRequest field
-    violations, NOT_FOUND for an unknown session, RESOURCE_EXHAUSTED with
-    RetryInfo when the upstream's rate limit outlasts the retry budget or the
-    server is at its stream limit, UNAVAILABLE (with RetryInfo) when no
-    upstream can answer and the offline fallback is off, DEADLINE_EXCEEDED,
-    CANCELLED, ABORTED when resuming a turn that was cancelled or failed,
-    FAILED_PRECONDITION when the upstream rejects the request itself (bad key,
-    unknown model) and INTERNAL for a server bug (no details).
+    violations (at most 20, then one that counts the rest), UNAUTHENTICATED
+    for a missing, unknown or revoked key, NOT_FOUND for an unknown session
+    (or another tenant's), RESOURCE_EXHAUSTED with QuotaFailure and RetryInfo
+    for a caller over a quota and with RetryInfo when the upstream's rate
+    limit outlasts the retry budget or the server is at its stream limit,
+    UNAVAILABLE with RetryInfo when no upstream can answer and the offline
+    fallback is off or the server's storage cannot write, DEADLINE_EXCEEDED,
+    CANCELLED, ABORTED when resuming a turn that was cancelled, failed or
+    interrupted, FAILED_PRECONDITION when the upstream rejects the request
+    itself (bad key, unknown model, a prompt over its context) and INTERNAL
+    for a server bug (no details).
     """
 
     def CreateSession(self, request, context):
@@ -151,6 +214,62 @@ class NarratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchSession(self, request, context):
+        """Streams every turn of a session as it happens, from whichever server
+        runs it: for spectator views, text-to-speech, moderation or analytics.
+        The stream stays open until the client cancels it or the session is
+        deleted; a watcher too slow to keep up is ended with
+        RESOURCE_EXHAUSTED rather than buffered without bound.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutLoreEntry(self, request, context):
+        """Adds a lore entry to a session, or replaces one (entry.entry_id set).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLoreEntries(self, request, context):
+        """Lists a session's lore entries, by priority then most recent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteLoreEntry(self, request, context):
+        """Deletes a lore entry; an unknown entry is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTurnContext(self, request, context):
+        """Returns the sections of the prompt a turn's model request held (or, for
+        an empty turn_id, the prompt the next turn would get), with token
+        estimates: what the narrator knew when it spoke.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportSession(self, request, context):
+        """Exports a session (its turns, lore and summaries) as one versioned JSON
+        document: a save game. No secrets are in it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportSession(self, request, context):
+        """Creates a new session from an exported document.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NarratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +298,41 @@ def add_NarratorServiceServicer_to_server(servicer, server):
                     request_deserializer=narrator_dot_v1_dot_narrator__service__pb2.DecideRequest.FromString,
                     response_serializer=narrator_dot_v1_dot_narrator__service__pb2.DecideResponse.SerializeToString,
             ),
+            'WatchSession': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchSession,
+                    request_deserializer=narrator_dot_v1_dot_narrator__service__pb2.WatchSessionRequest.FromString,
+                    response_serializer=narrator_dot_v1_dot_narrator__service__pb2.WatchSessionResponse.SerializeToString,
+            ),
+            'PutLoreEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutLoreEntry,
+                    request_deserializer=narrator_dot_v1_dot_narrator__service__pb2.PutLoreEntryRequest.FromString,
+                    response_serializer=narrator_dot_v1_dot_narrator__service__pb2.PutLoreEntryResponse.SerializeToString,
+            ),
+            'ListLoreEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLoreEntries,
+                    request_deserializer=narrator_dot_v1_dot_narrator__service__pb2.ListLoreEntriesRequest.FromString,
+                    response_serializer=narrator_dot_v1_dot_narrator__service__pb2.ListLoreEntriesResponse.SerializeToString,
+            ),
+            'DeleteLoreEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteLoreEntry,
+                    request_deserializer=narrator_dot_v1_dot_narrator__service__pb2.DeleteLoreEntryRequest.FromString,
+                    response_serializer=narrator_dot_v1_dot_narrator__service__pb2.DeleteLoreEntryResponse.SerializeToString,
+            ),
+            'GetTurnContext': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTurnContext,
+                    request_deserializer=narrator_dot_v1_dot_narrator__service__pb2.GetTurnContextRequest.FromString,
+                    response_serializer=narrator_dot_v1_dot_narrator__service__pb2.GetTurnContextResponse.SerializeToString,
+            ),
+            'ExportSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportSession,
+                    request_deserializer=narrator_dot_v1_dot_narrator__service__pb2.ExportSessionRequest.FromString,
+                    response_serializer=narrator_dot_v1_dot_narrator__service__pb2.ExportSessionResponse.SerializeToString,
+            ),
+            'ImportSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportSession,
+                    request_deserializer=narrator_dot_v1_dot_narrator__service__pb2.ImportSessionRequest.FromString,
+                    response_serializer=narrator_dot_v1_dot_narrator__service__pb2.ImportSessionResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'narrator.v1.NarratorService', rpc_method_handlers)
@@ -196,23 +350,37 @@ class NarratorService:
     then TextDelta messages numbered seq 1, 2, 3 ... without gaps or repeats;
     then exactly one terminal message (TurnCompleted; for Decide a Decision
     just before it), or the stream ends with a gRPC error status. Concatenating
-    the deltas gives exactly TurnCompleted.text. Cancel the call to skip a
-    narration: the turn is stored as cancelled with the text sent so far.
+    the deltas gives exactly TurnCompleted.text. A delta carries one or more
+    of the model's tokens: when a client reads slower than the model writes,
+    the pieces waiting for it are merged into one delta, so seq counts deltas,
+    not tokens, and a resumed stream repeats the same deltas with the same
+    seq. Cancel the call to skip a narration: the turn is stored as cancelled
+    with the text sent so far.
 
     When the model fails after words were sent, the server continues the same
     turn with the next available upstream (or the offline narrator): seq goes
     on without a gap or a repeat and TurnCompleted.recoveries says who took
     over.
 
+    Callers authenticate with "authorization: Bearer <key>" metadata once the
+    server has API keys (health and reflection stay open). A game backend that
+    acts for many players names the player in "x-narrator-player" metadata:
+    per-player quotas count against it. Every session belongs to the tenant
+    of the key that created it; another tenant's session is NOT_FOUND.
+
     Errors carry google.rpc details (google.rpc.Status in the
     grpc-status-details-bin trailer): INVALID_ARGUMENT with BadRequest field
-    violations, NOT_FOUND for an unknown session, RESOURCE_EXHAUSTED with
-    RetryInfo when the upstream's rate limit outlasts the retry budget or the
-    server is at its stream limit, UNAVAILABLE (with RetryInfo) when no
-    upstream can answer and the offline fallback is off, DEADLINE_EXCEEDED,
-    CANCELLED, ABORTED when resuming a turn that was cancelled or failed,
-    FAILED_PRECONDITION when the upstream rejects the request itself (bad key,
-    unknown model) and INTERNAL for a server bug (no details).
+    violations (at most 20, then one that counts the rest), UNAUTHENTICATED
+    for a missing, unknown or revoked key, NOT_FOUND for an unknown session
+    (or another tenant's), RESOURCE_EXHAUSTED with QuotaFailure and RetryInfo
+    for a caller over a quota and with RetryInfo when the upstream's rate
+    limit outlasts the retry budget or the server is at its stream limit,
+    UNAVAILABLE with RetryInfo when no upstream can answer and the offline
+    fallback is off or the server's storage cannot write, DEADLINE_EXCEEDED,
+    CANCELLED, ABORTED when resuming a turn that was cancelled, failed or
+    interrupted, FAILED_PRECONDITION when the upstream rejects the request
+    itself (bad key, unknown model, a prompt over its context) and INTERNAL
+    for a server bug (no details).
     """
 
     @staticmethod
@@ -340,6 +508,195 @@ class NarratorService:
             '/narrator.v1.NarratorService/Decide',
             narrator_dot_v1_dot_narrator__service__pb2.DecideRequest.SerializeToString,
             narrator_dot_v1_dot_narrator__service__pb2.DecideResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/narrator.v1.NarratorService/WatchSession',
+            narrator_dot_v1_dot_narrator__service__pb2.WatchSessionRequest.SerializeToString,
+            narrator_dot_v1_dot_narrator__service__pb2.WatchSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutLoreEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/narrator.v1.NarratorService/PutLoreEntry',
+            narrator_dot_v1_dot_narrator__service__pb2.PutLoreEntryRequest.SerializeToString,
+            narrator_dot_v1_dot_narrator__service__pb2.PutLoreEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLoreEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/narrator.v1.NarratorService/ListLoreEntries',
+            narrator_dot_v1_dot_narrator__service__pb2.ListLoreEntriesRequest.SerializeToString,
+            narrator_dot_v1_dot_narrator__service__pb2.ListLoreEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteLoreEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/narrator.v1.NarratorService/DeleteLoreEntry',
+            narrator_dot_v1_dot_narrator__service__pb2.DeleteLoreEntryRequest.SerializeToString,
+            narrator_dot_v1_dot_narrator__service__pb2.DeleteLoreEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTurnContext(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/narrator.v1.NarratorService/GetTurnContext',
+            narrator_dot_v1_dot_narrator__service__pb2.GetTurnContextRequest.SerializeToString,
+            narrator_dot_v1_dot_narrator__service__pb2.GetTurnContextResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/narrator.v1.NarratorService/ExportSession',
+            narrator_dot_v1_dot_narrator__service__pb2.ExportSessionRequest.SerializeToString,
+            narrator_dot_v1_dot_narrator__service__pb2.ExportSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/narrator.v1.NarratorService/ImportSession',
+            narrator_dot_v1_dot_narrator__service__pb2.ImportSessionRequest.SerializeToString,
+            narrator_dot_v1_dot_narrator__service__pb2.ImportSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,

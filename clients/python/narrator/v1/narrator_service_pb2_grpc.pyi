@@ -35,23 +35,37 @@ class NarratorServiceStub:
     then TextDelta messages numbered seq 1, 2, 3 ... without gaps or repeats;
     then exactly one terminal message (TurnCompleted; for Decide a Decision
     just before it), or the stream ends with a gRPC error status. Concatenating
-    the deltas gives exactly TurnCompleted.text. Cancel the call to skip a
-    narration: the turn is stored as cancelled with the text sent so far.
+    the deltas gives exactly TurnCompleted.text. A delta carries one or more
+    of the model's tokens: when a client reads slower than the model writes,
+    the pieces waiting for it are merged into one delta, so seq counts deltas,
+    not tokens, and a resumed stream repeats the same deltas with the same
+    seq. Cancel the call to skip a narration: the turn is stored as cancelled
+    with the text sent so far.
 
     When the model fails after words were sent, the server continues the same
     turn with the next available upstream (or the offline narrator): seq goes
     on without a gap or a repeat and TurnCompleted.recoveries says who took
     over.
 
+    Callers authenticate with "authorization: Bearer <key>" metadata once the
+    server has API keys (health and reflection stay open). A game backend that
+    acts for many players names the player in "x-narrator-player" metadata:
+    per-player quotas count against it. Every session belongs to the tenant
+    of the key that created it; another tenant's session is NOT_FOUND.
+
     Errors carry google.rpc details (google.rpc.Status in the
     grpc-status-details-bin trailer): INVALID_ARGUMENT with BadRequest field
-    violations, NOT_FOUND for an unknown session, RESOURCE_EXHAUSTED with
-    RetryInfo when the upstream's rate limit outlasts the retry budget or the
-    server is at its stream limit, UNAVAILABLE (with RetryInfo) when no
-    upstream can answer and the offline fallback is off, DEADLINE_EXCEEDED,
-    CANCELLED, ABORTED when resuming a turn that was cancelled or failed,
-    FAILED_PRECONDITION when the upstream rejects the request itself (bad key,
-    unknown model) and INTERNAL for a server bug (no details).
+    violations (at most 20, then one that counts the rest), UNAUTHENTICATED
+    for a missing, unknown or revoked key, NOT_FOUND for an unknown session
+    (or another tenant's), RESOURCE_EXHAUSTED with QuotaFailure and RetryInfo
+    for a caller over a quota and with RetryInfo when the upstream's rate
+    limit outlasts the retry budget or the server is at its stream limit,
+    UNAVAILABLE with RetryInfo when no upstream can answer and the offline
+    fallback is off or the server's storage cannot write, DEADLINE_EXCEEDED,
+    CANCELLED, ABORTED when resuming a turn that was cancelled, failed or
+    interrupted, FAILED_PRECONDITION when the upstream rejects the request
+    itself (bad key, unknown model, a prompt over its context) and INTERNAL
+    for a server bug (no details).
     """
 
     @_typing.overload
@@ -72,6 +86,30 @@ class NarratorServiceStub:
     """Makes a decision among the game's options: a streamed in-fiction
     rationale, then one Decision, then TurnCompleted.
     """
+    WatchSession: _grpc.UnaryStreamMultiCallable[_narrator_service_pb2.WatchSessionRequest, _narrator_service_pb2.WatchSessionResponse]
+    """Streams every turn of a session as it happens, from whichever server
+    runs it: for spectator views, text-to-speech, moderation or analytics.
+    The stream stays open until the client cancels it or the session is
+    deleted; a watcher too slow to keep up is ended with
+    RESOURCE_EXHAUSTED rather than buffered without bound.
+    """
+    PutLoreEntry: _grpc.UnaryUnaryMultiCallable[_narrator_service_pb2.PutLoreEntryRequest, _narrator_service_pb2.PutLoreEntryResponse]
+    """Adds a lore entry to a session, or replaces one (entry.entry_id set)."""
+    ListLoreEntries: _grpc.UnaryUnaryMultiCallable[_narrator_service_pb2.ListLoreEntriesRequest, _narrator_service_pb2.ListLoreEntriesResponse]
+    """Lists a session's lore entries, by priority then most recent."""
+    DeleteLoreEntry: _grpc.UnaryUnaryMultiCallable[_narrator_service_pb2.DeleteLoreEntryRequest, _narrator_service_pb2.DeleteLoreEntryResponse]
+    """Deletes a lore entry; an unknown entry is NOT_FOUND."""
+    GetTurnContext: _grpc.UnaryUnaryMultiCallable[_narrator_service_pb2.GetTurnContextRequest, _narrator_service_pb2.GetTurnContextResponse]
+    """Returns the sections of the prompt a turn's model request held (or, for
+    an empty turn_id, the prompt the next turn would get), with token
+    estimates: what the narrator knew when it spoke.
+    """
+    ExportSession: _grpc.UnaryUnaryMultiCallable[_narrator_service_pb2.ExportSessionRequest, _narrator_service_pb2.ExportSessionResponse]
+    """Exports a session (its turns, lore and summaries) as one versioned JSON
+    document: a save game. No secrets are in it.
+    """
+    ImportSession: _grpc.UnaryUnaryMultiCallable[_narrator_service_pb2.ImportSessionRequest, _narrator_service_pb2.ImportSessionResponse]
+    """Creates a new session from an exported document."""
 
 @_typing.type_check_only
 class NarratorServiceAsyncStub(NarratorServiceStub):
@@ -83,23 +121,37 @@ class NarratorServiceAsyncStub(NarratorServiceStub):
     then TextDelta messages numbered seq 1, 2, 3 ... without gaps or repeats;
     then exactly one terminal message (TurnCompleted; for Decide a Decision
     just before it), or the stream ends with a gRPC error status. Concatenating
-    the deltas gives exactly TurnCompleted.text. Cancel the call to skip a
-    narration: the turn is stored as cancelled with the text sent so far.
+    the deltas gives exactly TurnCompleted.text. A delta carries one or more
+    of the model's tokens: when a client reads slower than the model writes,
+    the pieces waiting for it are merged into one delta, so seq counts deltas,
+    not tokens, and a resumed stream repeats the same deltas with the same
+    seq. Cancel the call to skip a narration: the turn is stored as cancelled
+    with the text sent so far.
 
     When the model fails after words were sent, the server continues the same
     turn with the next available upstream (or the offline narrator): seq goes
     on without a gap or a repeat and TurnCompleted.recoveries says who took
     over.
 
+    Callers authenticate with "authorization: Bearer <key>" metadata once the
+    server has API keys (health and reflection stay open). A game backend that
+    acts for many players names the player in "x-narrator-player" metadata:
+    per-player quotas count against it. Every session belongs to the tenant
+    of the key that created it; another tenant's session is NOT_FOUND.
+
     Errors carry google.rpc details (google.rpc.Status in the
     grpc-status-details-bin trailer): INVALID_ARGUMENT with BadRequest field
-    violations, NOT_FOUND for an unknown session, RESOURCE_EXHAUSTED with
-    RetryInfo when the upstream's rate limit outlasts the retry budget or the
-    server is at its stream limit, UNAVAILABLE (with RetryInfo) when no
-    upstream can answer and the offline fallback is off, DEADLINE_EXCEEDED,
-    CANCELLED, ABORTED when resuming a turn that was cancelled or failed,
-    FAILED_PRECONDITION when the upstream rejects the request itself (bad key,
-    unknown model) and INTERNAL for a server bug (no details).
+    violations (at most 20, then one that counts the rest), UNAUTHENTICATED
+    for a missing, unknown or revoked key, NOT_FOUND for an unknown session
+    (or another tenant's), RESOURCE_EXHAUSTED with QuotaFailure and RetryInfo
+    for a caller over a quota and with RetryInfo when the upstream's rate
+    limit outlasts the retry budget or the server is at its stream limit,
+    UNAVAILABLE with RetryInfo when no upstream can answer and the offline
+    fallback is off or the server's storage cannot write, DEADLINE_EXCEEDED,
+    CANCELLED, ABORTED when resuming a turn that was cancelled, failed or
+    interrupted, FAILED_PRECONDITION when the upstream rejects the request
+    itself (bad key, unknown model, a prompt over its context) and INTERNAL
+    for a server bug (no details).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -117,6 +169,30 @@ class NarratorServiceAsyncStub(NarratorServiceStub):
     """Makes a decision among the game's options: a streamed in-fiction
     rationale, then one Decision, then TurnCompleted.
     """
+    WatchSession: _aio.UnaryStreamMultiCallable[_narrator_service_pb2.WatchSessionRequest, _narrator_service_pb2.WatchSessionResponse]  # type: ignore[assignment]
+    """Streams every turn of a session as it happens, from whichever server
+    runs it: for spectator views, text-to-speech, moderation or analytics.
+    The stream stays open until the client cancels it or the session is
+    deleted; a watcher too slow to keep up is ended with
+    RESOURCE_EXHAUSTED rather than buffered without bound.
+    """
+    PutLoreEntry: _aio.UnaryUnaryMultiCallable[_narrator_service_pb2.PutLoreEntryRequest, _narrator_service_pb2.PutLoreEntryResponse]  # type: ignore[assignment]
+    """Adds a lore entry to a session, or replaces one (entry.entry_id set)."""
+    ListLoreEntries: _aio.UnaryUnaryMultiCallable[_narrator_service_pb2.ListLoreEntriesRequest, _narrator_service_pb2.ListLoreEntriesResponse]  # type: ignore[assignment]
+    """Lists a session's lore entries, by priority then most recent."""
+    DeleteLoreEntry: _aio.UnaryUnaryMultiCallable[_narrator_service_pb2.DeleteLoreEntryRequest, _narrator_service_pb2.DeleteLoreEntryResponse]  # type: ignore[assignment]
+    """Deletes a lore entry; an unknown entry is NOT_FOUND."""
+    GetTurnContext: _aio.UnaryUnaryMultiCallable[_narrator_service_pb2.GetTurnContextRequest, _narrator_service_pb2.GetTurnContextResponse]  # type: ignore[assignment]
+    """Returns the sections of the prompt a turn's model request held (or, for
+    an empty turn_id, the prompt the next turn would get), with token
+    estimates: what the narrator knew when it spoke.
+    """
+    ExportSession: _aio.UnaryUnaryMultiCallable[_narrator_service_pb2.ExportSessionRequest, _narrator_service_pb2.ExportSessionResponse]  # type: ignore[assignment]
+    """Exports a session (its turns, lore and summaries) as one versioned JSON
+    document: a save game. No secrets are in it.
+    """
+    ImportSession: _aio.UnaryUnaryMultiCallable[_narrator_service_pb2.ImportSessionRequest, _narrator_service_pb2.ImportSessionResponse]  # type: ignore[assignment]
+    """Creates a new session from an exported document."""
 
 class NarratorServiceServicer(metaclass=_abc_1.ABCMeta):
     """The AI Dungeon Master. Create a session once per campaign, then call
@@ -127,23 +203,37 @@ class NarratorServiceServicer(metaclass=_abc_1.ABCMeta):
     then TextDelta messages numbered seq 1, 2, 3 ... without gaps or repeats;
     then exactly one terminal message (TurnCompleted; for Decide a Decision
     just before it), or the stream ends with a gRPC error status. Concatenating
-    the deltas gives exactly TurnCompleted.text. Cancel the call to skip a
-    narration: the turn is stored as cancelled with the text sent so far.
+    the deltas gives exactly TurnCompleted.text. A delta carries one or more
+    of the model's tokens: when a client reads slower than the model writes,
+    the pieces waiting for it are merged into one delta, so seq counts deltas,
+    not tokens, and a resumed stream repeats the same deltas with the same
+    seq. Cancel the call to skip a narration: the turn is stored as cancelled
+    with the text sent so far.
 
     When the model fails after words were sent, the server continues the same
     turn with the next available upstream (or the offline narrator): seq goes
     on without a gap or a repeat and TurnCompleted.recoveries says who took
     over.
 
+    Callers authenticate with "authorization: Bearer <key>" metadata once the
+    server has API keys (health and reflection stay open). A game backend that
+    acts for many players names the player in "x-narrator-player" metadata:
+    per-player quotas count against it. Every session belongs to the tenant
+    of the key that created it; another tenant's session is NOT_FOUND.
+
     Errors carry google.rpc details (google.rpc.Status in the
     grpc-status-details-bin trailer): INVALID_ARGUMENT with BadRequest field
-    violations, NOT_FOUND for an unknown session, RESOURCE_EXHAUSTED with
-    RetryInfo when the upstream's rate limit outlasts the retry budget or the
-    server is at its stream limit, UNAVAILABLE (with RetryInfo) when no
-    upstream can answer and the offline fallback is off, DEADLINE_EXCEEDED,
-    CANCELLED, ABORTED when resuming a turn that was cancelled or failed,
-    FAILED_PRECONDITION when the upstream rejects the request itself (bad key,
-    unknown model) and INTERNAL for a server bug (no details).
+    violations (at most 20, then one that counts the rest), UNAUTHENTICATED
+    for a missing, unknown or revoked key, NOT_FOUND for an unknown session
+    (or another tenant's), RESOURCE_EXHAUSTED with QuotaFailure and RetryInfo
+    for a caller over a quota and with RetryInfo when the upstream's rate
+    limit outlasts the retry budget or the server is at its stream limit,
+    UNAVAILABLE with RetryInfo when no upstream can answer and the offline
+    fallback is off or the server's storage cannot write, DEADLINE_EXCEEDED,
+    CANCELLED, ABORTED when resuming a turn that was cancelled, failed or
+    interrupted, FAILED_PRECONDITION when the upstream rejects the request
+    itself (bad key, unknown model, a prompt over its context) and INTERNAL
+    for a server bug (no details).
     """
 
     @_abc_1.abstractmethod
@@ -189,5 +279,71 @@ class NarratorServiceServicer(metaclass=_abc_1.ABCMeta):
         """Makes a decision among the game's options: a streamed in-fiction
         rationale, then one Decision, then TurnCompleted.
         """
+
+    @_abc_1.abstractmethod
+    def WatchSession(
+        self,
+        request: _narrator_service_pb2.WatchSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_narrator_service_pb2.WatchSessionResponse], _abc.AsyncIterator[_narrator_service_pb2.WatchSessionResponse]]:
+        """Streams every turn of a session as it happens, from whichever server
+        runs it: for spectator views, text-to-speech, moderation or analytics.
+        The stream stays open until the client cancels it or the session is
+        deleted; a watcher too slow to keep up is ended with
+        RESOURCE_EXHAUSTED rather than buffered without bound.
+        """
+
+    @_abc_1.abstractmethod
+    def PutLoreEntry(
+        self,
+        request: _narrator_service_pb2.PutLoreEntryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_narrator_service_pb2.PutLoreEntryResponse, _abc.Awaitable[_narrator_service_pb2.PutLoreEntryResponse]]:
+        """Adds a lore entry to a session, or replaces one (entry.entry_id set)."""
+
+    @_abc_1.abstractmethod
+    def ListLoreEntries(
+        self,
+        request: _narrator_service_pb2.ListLoreEntriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_narrator_service_pb2.ListLoreEntriesResponse, _abc.Awaitable[_narrator_service_pb2.ListLoreEntriesResponse]]:
+        """Lists a session's lore entries, by priority then most recent."""
+
+    @_abc_1.abstractmethod
+    def DeleteLoreEntry(
+        self,
+        request: _narrator_service_pb2.DeleteLoreEntryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_narrator_service_pb2.DeleteLoreEntryResponse, _abc.Awaitable[_narrator_service_pb2.DeleteLoreEntryResponse]]:
+        """Deletes a lore entry; an unknown entry is NOT_FOUND."""
+
+    @_abc_1.abstractmethod
+    def GetTurnContext(
+        self,
+        request: _narrator_service_pb2.GetTurnContextRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_narrator_service_pb2.GetTurnContextResponse, _abc.Awaitable[_narrator_service_pb2.GetTurnContextResponse]]:
+        """Returns the sections of the prompt a turn's model request held (or, for
+        an empty turn_id, the prompt the next turn would get), with token
+        estimates: what the narrator knew when it spoke.
+        """
+
+    @_abc_1.abstractmethod
+    def ExportSession(
+        self,
+        request: _narrator_service_pb2.ExportSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_narrator_service_pb2.ExportSessionResponse, _abc.Awaitable[_narrator_service_pb2.ExportSessionResponse]]:
+        """Exports a session (its turns, lore and summaries) as one versioned JSON
+        document: a save game. No secrets are in it.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportSession(
+        self,
+        request: _narrator_service_pb2.ImportSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_narrator_service_pb2.ImportSessionResponse, _abc.Awaitable[_narrator_service_pb2.ImportSessionResponse]]:
+        """Creates a new session from an exported document."""
 
 def add_NarratorServiceServicer_to_server(servicer: NarratorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

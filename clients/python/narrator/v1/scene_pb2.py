@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17narrator/v1/scene.proto\x12\x0bnarrator.v1\"\xbf\x01\n\x05Scene\x12\x10\n\x08location\x18\x01 \x01(\t\x12*\n\ncharacters\x18\x02 \x03(\x0b\x32\x16.narrator.v1.Character\x12\r\n\x05\x66\x61\x63ts\x18\x03 \x03(\t\x12\x36\n\nattributes\x18\x04 \x03(\x0b\x32\".narrator.v1.Scene.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"C\n\tCharacter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x13\n\x0b\x64isposition\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17narrator/v1/scene.proto\x12\x0bnarrator.v1\"\xbf\x01\n\x05Scene\x12\x10\n\x08location\x18\x01 \x01(\t\x12*\n\ncharacters\x18\x02 \x03(\x0b\x32\x16.narrator.v1.Character\x12\r\n\x05\x66\x61\x63ts\x18\x03 \x03(\t\x12\x36\n\nattributes\x18\x04 \x03(\x0b\x32\".narrator.v1.Scene.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"U\n\tCharacter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x13\n\x0b\x64isposition\x18\x03 \x01(\t\x12\x10\n\x08pronouns\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,5 +38,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCENE_ATTRIBUTESENTRY']._serialized_start=183
   _globals['_SCENE_ATTRIBUTESENTRY']._serialized_end=232
   _globals['_CHARACTER']._serialized_start=234
-  _globals['_CHARACTER']._serialized_end=301
+  _globals['_CHARACTER']._serialized_end=319
 # @@protoc_insertion_point(module_scope)

@@ -97,6 +97,7 @@ class Character(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     DISPOSITION_FIELD_NUMBER: _builtins.int
+    PRONOUNS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Display name ("Mirela the smuggler"). Used verbatim in narration."""
     description: _builtins.str
@@ -105,16 +106,22 @@ class Character(_message.Message):
     """The character's attitude toward the player ("hostile", "wary",
     "friendly"); free text.
     """
+    pronouns: _builtins.str
+    """How the narrator refers to the character ("she/her", "he/him",
+    "they/them", "it/its"). Optional: when empty the narrator infers it from
+    the description ("a smuggler; she is wary") or uses the name.
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         description: _builtins.str = ...,
         disposition: _builtins.str = ...,
+        pronouns: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "disposition", b"disposition", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "disposition", b"disposition", "name", b"name", "pronouns", b"pronouns"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -27,23 +27,25 @@ from narrator.v1 import scene_pb2 as narrator_dot_v1_dot_scene__pb2
 from narrator.v1 import turn_pb2 as narrator_dot_v1_dot_turn__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19narrator/v1/session.proto\x12\x0bnarrator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17narrator/v1/scene.proto\x1a\x16narrator/v1/turn.proto\"\xee\x01\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x07setting\x18\x02 \x01(\x0b\x32\x14.narrator.v1.Setting\x12,\n\x06player\x18\x03 \x01(\x0b\x32\x1c.narrator.v1.PlayerCharacter\x12\x0c\n\x04seed\x18\x04 \x01(\x04\x12\x12\n\nturn_count\x18\x05 \x01(\r\x12\'\n\x0crecent_turns\x18\x06 \x03(\x0b\x32\x11.narrator.v1.Turn\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"&\n\x07Setting\x12\r\n\x05world\x18\x01 \x01(\t\x12\x0c\n\x04tone\x18\x02 \x01(\t\"4\n\x0fPlayerCharacter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\xee\x02\n\x04Turn\x12\x0f\n\x07turn_id\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.narrator.v1.TurnKind\x12\r\n\x05input\x18\x03 \x01(\t\x12!\n\x05scene\x18\x04 \x01(\x0b\x32\x12.narrator.v1.Scene\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\'\n\x08\x64\x65\x63ision\x18\x06 \x01(\x0b\x32\x15.narrator.v1.Decision\x12\'\n\x06status\x18\x07 \x01(\x0e\x32\x17.narrator.v1.TurnStatus\x12\x10\n\x08provider\x18\x08 \x01(\t\x12\r\n\x05model\x18\t \x01(\t\x12!\n\x05usage\x18\n \x01(\x0b\x32\x12.narrator.v1.Usage\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\nrecoveries\x18\x0c \x03(\x0b\x32\x15.narrator.v1.Recovery*V\n\x08TurnKind\x12\x19\n\x15TURN_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13TURN_KIND_NARRATION\x10\x01\x12\x16\n\x12TURN_KIND_DECISION\x10\x02*w\n\nTurnStatus\x12\x1b\n\x17TURN_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15TURN_STATUS_COMPLETED\x10\x01\x12\x19\n\x15TURN_STATUS_CANCELLED\x10\x02\x12\x16\n\x12TURN_STATUS_FAILED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19narrator/v1/session.proto\x12\x0bnarrator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17narrator/v1/scene.proto\x1a\x16narrator/v1/turn.proto\"\xa2\x02\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x07setting\x18\x02 \x01(\x0b\x32\x14.narrator.v1.Setting\x12,\n\x06player\x18\x03 \x01(\x0b\x32\x1c.narrator.v1.PlayerCharacter\x12\x0c\n\x04seed\x18\x04 \x01(\x04\x12\x12\n\nturn_count\x18\x05 \x01(\r\x12\'\n\x0crecent_turns\x18\x06 \x03(\x0b\x32\x11.narrator.v1.Turn\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63ontent_rating\x18\x08 \x01(\x0e\x32\x1a.narrator.v1.ContentRating\"&\n\x07Setting\x12\r\n\x05world\x18\x01 \x01(\t\x12\x0c\n\x04tone\x18\x02 \x01(\t\"4\n\x0fPlayerCharacter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\xce\x03\n\x04Turn\x12\x0f\n\x07turn_id\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.narrator.v1.TurnKind\x12\r\n\x05input\x18\x03 \x01(\t\x12!\n\x05scene\x18\x04 \x01(\x0b\x32\x12.narrator.v1.Scene\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\'\n\x08\x64\x65\x63ision\x18\x06 \x01(\x0b\x32\x15.narrator.v1.Decision\x12\'\n\x06status\x18\x07 \x01(\x0e\x32\x17.narrator.v1.TurnStatus\x12\x10\n\x08provider\x18\x08 \x01(\t\x12\r\n\x05model\x18\t \x01(\t\x12!\n\x05usage\x18\n \x01(\x0b\x32\x12.narrator.v1.Usage\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\nrecoveries\x18\x0c \x03(\x0b\x32\x15.narrator.v1.Recovery\x12\x30\n\rfinish_reason\x18\r \x01(\x0e\x32\x19.narrator.v1.FinishReason\x12\x12\n\nsuperseded\x18\x0e \x01(\x08\x12\x18\n\x10replaces_turn_id\x18\x0f \x01(\t*\x80\x01\n\rContentRating\x12\x1e\n\x1a\x43ONTENT_RATING_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43ONTENT_RATING_EVERYONE\x10\x01\x12\x17\n\x13\x43ONTENT_RATING_TEEN\x10\x02\x12\x19\n\x15\x43ONTENT_RATING_MATURE\x10\x03*V\n\x08TurnKind\x12\x19\n\x15TURN_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13TURN_KIND_NARRATION\x10\x01\x12\x16\n\x12TURN_KIND_DECISION\x10\x02*\xad\x01\n\nTurnStatus\x12\x1b\n\x17TURN_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15TURN_STATUS_COMPLETED\x10\x01\x12\x19\n\x15TURN_STATUS_CANCELLED\x10\x02\x12\x16\n\x12TURN_STATUS_FAILED\x10\x03\x12\x17\n\x13TURN_STATUS_RUNNING\x10\x04\x12\x1b\n\x17TURN_STATUS_INTERRUPTED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'narrator.v1.session_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TURNKIND']._serialized_start=828
-  _globals['_TURNKIND']._serialized_end=914
-  _globals['_TURNSTATUS']._serialized_start=916
-  _globals['_TURNSTATUS']._serialized_end=1035
+  _globals['_CONTENTRATING']._serialized_start=977
+  _globals['_CONTENTRATING']._serialized_end=1105
+  _globals['_TURNKIND']._serialized_start=1107
+  _globals['_TURNKIND']._serialized_end=1193
+  _globals['_TURNSTATUS']._serialized_start=1196
+  _globals['_TURNSTATUS']._serialized_end=1369
   _globals['_SESSION']._serialized_start=125
-  _globals['_SESSION']._serialized_end=363
-  _globals['_SETTING']._serialized_start=365
-  _globals['_SETTING']._serialized_end=403
-  _globals['_PLAYERCHARACTER']._serialized_start=405
-  _globals['_PLAYERCHARACTER']._serialized_end=457
-  _globals['_TURN']._serialized_start=460
-  _globals['_TURN']._serialized_end=826
+  _globals['_SESSION']._serialized_end=415
+  _globals['_SETTING']._serialized_start=417
+  _globals['_SETTING']._serialized_end=455
+  _globals['_PLAYERCHARACTER']._serialized_start=457
+  _globals['_PLAYERCHARACTER']._serialized_end=509
+  _globals['_TURN']._serialized_start=512
+  _globals['_TURN']._serialized_end=974
 # @@protoc_insertion_point(module_scope)

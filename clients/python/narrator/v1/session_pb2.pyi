@@ -22,6 +22,45 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _ContentRating:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ContentRatingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ContentRating.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CONTENT_RATING_UNSPECIFIED: _ContentRating.ValueType  # 0
+    """Not set: the server's default (NARRATOR_CONTENT_RATING, "teen" unless
+    configured) applies.
+    """
+    CONTENT_RATING_EVERYONE: _ContentRating.ValueType  # 1
+    """Suitable for all ages: no gore, no cruelty, no strong language."""
+    CONTENT_RATING_TEEN: _ContentRating.ValueType  # 2
+    """Fantasy violence and peril, mild language; nothing graphic or sexual."""
+    CONTENT_RATING_MATURE: _ContentRating.ValueType  # 3
+    """Graphic violence, horror and strong language; nothing sexual involving
+    minors and no real-world harm instructions, at any rating.
+    """
+
+class ContentRating(_ContentRating, metaclass=_ContentRatingEnumTypeWrapper):
+    """How mature the narration may be. It shapes the narrator's instructions and
+    what the moderation of input and output lets through. Violence in the
+    fiction (a sword fight, a monster's death) is fine from TEEN up.
+    """
+
+CONTENT_RATING_UNSPECIFIED: ContentRating.ValueType  # 0
+"""Not set: the server's default (NARRATOR_CONTENT_RATING, "teen" unless
+configured) applies.
+"""
+CONTENT_RATING_EVERYONE: ContentRating.ValueType  # 1
+"""Suitable for all ages: no gore, no cruelty, no strong language."""
+CONTENT_RATING_TEEN: ContentRating.ValueType  # 2
+"""Fantasy violence and peril, mild language; nothing graphic or sexual."""
+CONTENT_RATING_MATURE: ContentRating.ValueType  # 3
+"""Graphic violence, horror and strong language; nothing sexual involving
+minors and no real-world harm instructions, at any rating.
+"""
+Global___ContentRating: _TypeAlias = ContentRating  # noqa: Y015
+
 class _TurnKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -66,6 +105,15 @@ class _TurnStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TurnStatus
     """The provider failed and nothing could take over; text holds what was
     sent.
     """
+    TURN_STATUS_RUNNING: _TurnStatus.ValueType  # 4
+    """The turn is being narrated now (it was claimed when it started); text
+    is empty until it ends.
+    """
+    TURN_STATUS_INTERRUPTED: _TurnStatus.ValueType  # 5
+    """The server that ran the turn stopped abruptly (crash, kill, power loss)
+    before it ended and no other server could take it over; resuming it is
+    ABORTED.
+    """
 
 class TurnStatus(_TurnStatus, metaclass=_TurnStatusEnumTypeWrapper):
     """How a stored turn ended."""
@@ -83,6 +131,15 @@ mid-stream; text holds what was sent.
 TURN_STATUS_FAILED: TurnStatus.ValueType  # 3
 """The provider failed and nothing could take over; text holds what was
 sent.
+"""
+TURN_STATUS_RUNNING: TurnStatus.ValueType  # 4
+"""The turn is being narrated now (it was claimed when it started); text
+is empty until it ends.
+"""
+TURN_STATUS_INTERRUPTED: TurnStatus.ValueType  # 5
+"""The server that ran the turn stopped abruptly (crash, kill, power loss)
+before it ended and no other server could take it over; resuming it is
+ABORTED.
 """
 Global___TurnStatus: _TypeAlias = TurnStatus  # noqa: Y015
 
@@ -102,6 +159,7 @@ class Session(_message.Message):
     TURN_COUNT_FIELD_NUMBER: _builtins.int
     RECENT_TURNS_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CONTENT_RATING_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     """Server-assigned identifier; pass it to Narrate, Decide, GetSession and
     DeleteSession.
@@ -112,6 +170,11 @@ class Session(_message.Message):
     """
     turn_count: _builtins.int
     """Number of turns played (narrations and decisions, whatever their status)."""
+    content_rating: Global___ContentRating.ValueType
+    """The content rating the narration follows (never UNSPECIFIED once
+    stored: the server's default rating applies when the request left it
+    unset).
+    """
     @_builtins.property
     def setting(self) -> Global___Setting:
         """The world and tone the narrator writes in."""
@@ -138,10 +201,11 @@ class Session(_message.Message):
         turn_count: _builtins.int = ...,
         recent_turns: _abc.Iterable[Global___Turn] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        content_rating: Global___ContentRating.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "player", b"player", "setting", b"setting"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "player", b"player", "recent_turns", b"recent_turns", "seed", b"seed", "session_id", b"session_id", "setting", b"setting", "turn_count", b"turn_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_rating", b"content_rating", "create_time", b"create_time", "player", b"player", "recent_turns", b"recent_turns", "seed", b"seed", "session_id", b"session_id", "setting", b"setting", "turn_count", b"turn_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -221,6 +285,9 @@ class Turn(_message.Message):
     USAGE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     RECOVERIES_FIELD_NUMBER: _builtins.int
+    FINISH_REASON_FIELD_NUMBER: _builtins.int
+    SUPERSEDED_FIELD_NUMBER: _builtins.int
+    REPLACES_TURN_ID_FIELD_NUMBER: _builtins.int
     turn_id: _builtins.str
     """Identifier of the turn, the same as in its TurnStarted message."""
     kind: Global___TurnKind.ValueType
@@ -237,6 +304,15 @@ class Turn(_message.Message):
     """Who spoke first: an upstream name ("openai" by default) or "offline"."""
     model: _builtins.str
     """The model that produced the text, as the provider named it."""
+    finish_reason: _turn_pb2.FinishReason.ValueType
+    """Why the text ended (completed turns); UNSPECIFIED otherwise."""
+    superseded: _builtins.bool
+    """True when a later turn regenerated this one (Narrate or Decide with
+    regenerate): it stays readable as an alternative but is no longer part
+    of the campaign's memory.
+    """
+    replaces_turn_id: _builtins.str
+    """The turn this one regenerated, when it was a regeneration."""
     @_builtins.property
     def scene(self) -> _scene_pb2.Scene:
         """The scene the game sent with the turn."""
@@ -272,10 +348,13 @@ class Turn(_message.Message):
         usage: _turn_pb2.Usage | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         recoveries: _abc.Iterable[_turn_pb2.Recovery] | None = ...,
+        finish_reason: _turn_pb2.FinishReason.ValueType = ...,
+        superseded: _builtins.bool = ...,
+        replaces_turn_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "decision", b"decision", "scene", b"scene", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "decision", b"decision", "input", b"input", "kind", b"kind", "model", b"model", "provider", b"provider", "recoveries", b"recoveries", "scene", b"scene", "status", b"status", "text", b"text", "turn_id", b"turn_id", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "decision", b"decision", "finish_reason", b"finish_reason", "input", b"input", "kind", b"kind", "model", b"model", "provider", b"provider", "recoveries", b"recoveries", "replaces_turn_id", b"replaces_turn_id", "scene", b"scene", "status", b"status", "superseded", b"superseded", "text", b"text", "turn_id", b"turn_id", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

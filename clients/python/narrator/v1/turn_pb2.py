@@ -24,17 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16narrator/v1/turn.proto\x12\x0bnarrator.v1\"P\n\x0bTurnStarted\x12\x0f\n\x07turn_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0f\n\x07resumed\x18\x04 \x01(\x08\"&\n\tTextDelta\x12\x0b\n\x03seq\x18\x01 \x01(\r\x12\x0c\n\x04text\x18\x02 \x01(\t\"\x9d\x01\n\rTurnCompleted\x12\x30\n\rfinish_reason\x18\x01 \x01(\x0e\x32\x19.narrator.v1.FinishReason\x12!\n\x05usage\x18\x02 \x01(\x0b\x32\x12.narrator.v1.Usage\x12\x0c\n\x04text\x18\x03 \x01(\t\x12)\n\nrecoveries\x18\x04 \x03(\x0b\x32\x15.narrator.v1.Recovery\">\n\x08Recovery\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x11\n\tafter_seq\x18\x03 \x01(\r\"4\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\r\x12\x15\n\routput_tokens\x18\x02 \x01(\r\"K\n\x0e\x44\x65\x63isionOption\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x18\n\x10\x61rguments_schema\x18\x03 \x01(\t\"b\n\x08\x44\x65\x63ision\x12\x11\n\toption_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x02 \x01(\t\x12+\n\x06source\x18\x03 \x01(\x0e\x32\x1b.narrator.v1.DecisionSource*\x81\x01\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x12 \n\x1c\x46INISH_REASON_CONTENT_FILTER\x10\x03*\x88\x01\n\x0e\x44\x65\x63isionSource\x12\x1f\n\x1b\x44\x45\x43ISION_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45\x43ISION_SOURCE_MODEL\x10\x01\x12\x1c\n\x18\x44\x45\x43ISION_SOURCE_REPAIRED\x10\x02\x12\x1c\n\x18\x44\x45\x43ISION_SOURCE_FALLBACK\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16narrator/v1/turn.proto\x12\x0bnarrator.v1\"P\n\x0bTurnStarted\x12\x0f\n\x07turn_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0f\n\x07resumed\x18\x04 \x01(\x08\"&\n\tTextDelta\x12\x0b\n\x03seq\x18\x01 \x01(\r\x12\x0c\n\x04text\x18\x02 \x01(\t\"\x9d\x01\n\rTurnCompleted\x12\x30\n\rfinish_reason\x18\x01 \x01(\x0e\x32\x19.narrator.v1.FinishReason\x12!\n\x05usage\x18\x02 \x01(\x0b\x32\x12.narrator.v1.Usage\x12\x0c\n\x04text\x18\x03 \x01(\t\x12)\n\nrecoveries\x18\x04 \x03(\x0b\x32\x15.narrator.v1.Recovery\"k\n\x08Recovery\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x11\n\tafter_seq\x18\x03 \x01(\r\x12+\n\x06reason\x18\x04 \x01(\x0e\x32\x1b.narrator.v1.RecoveryReason\"d\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\r\x12\x15\n\routput_tokens\x18\x02 \x01(\r\x12\x11\n\testimated\x18\x03 \x01(\x08\x12\x1b\n\x13\x63\x61\x63hed_input_tokens\x18\x04 \x01(\r\"K\n\x0e\x44\x65\x63isionOption\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x18\n\x10\x61rguments_schema\x18\x03 \x01(\t\"b\n\x08\x44\x65\x63ision\x12\x11\n\toption_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x02 \x01(\t\x12+\n\x06source\x18\x03 \x01(\x0e\x32\x1b.narrator.v1.DecisionSource*\xb2\x01\n\x0eRecoveryReason\x12\x1f\n\x1bRECOVERY_REASON_UNSPECIFIED\x10\x00\x12#\n\x1fRECOVERY_REASON_UPSTREAM_FAILED\x10\x01\x12\x1b\n\x17RECOVERY_REASON_STALLED\x10\x02\x12\x1c\n\x18RECOVERY_REASON_TAKEOVER\x10\x03\x12\x1f\n\x1bRECOVERY_REASON_LAST_CHANCE\x10\x04*\x81\x01\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x12 \n\x1c\x46INISH_REASON_CONTENT_FILTER\x10\x03*\x88\x01\n\x0e\x44\x65\x63isionSource\x12\x1f\n\x1b\x44\x45\x43ISION_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45\x43ISION_SOURCE_MODEL\x10\x01\x12\x1c\n\x18\x44\x45\x43ISION_SOURCE_REPAIRED\x10\x02\x12\x1c\n\x18\x44\x45\x43ISION_SOURCE_FALLBACK\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'narrator.v1.turn_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FINISHREASON']._serialized_start=617
-  _globals['_FINISHREASON']._serialized_end=746
-  _globals['_DECISIONSOURCE']._serialized_start=749
-  _globals['_DECISIONSOURCE']._serialized_end=885
+  _globals['_RECOVERYREASON']._serialized_start=710
+  _globals['_RECOVERYREASON']._serialized_end=888
+  _globals['_FINISHREASON']._serialized_start=891
+  _globals['_FINISHREASON']._serialized_end=1020
+  _globals['_DECISIONSOURCE']._serialized_start=1023
+  _globals['_DECISIONSOURCE']._serialized_end=1159
   _globals['_TURNSTARTED']._serialized_start=39
   _globals['_TURNSTARTED']._serialized_end=119
   _globals['_TEXTDELTA']._serialized_start=121
@@ -42,11 +44,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TURNCOMPLETED']._serialized_start=162
   _globals['_TURNCOMPLETED']._serialized_end=319
   _globals['_RECOVERY']._serialized_start=321
-  _globals['_RECOVERY']._serialized_end=383
-  _globals['_USAGE']._serialized_start=385
-  _globals['_USAGE']._serialized_end=437
-  _globals['_DECISIONOPTION']._serialized_start=439
-  _globals['_DECISIONOPTION']._serialized_end=514
-  _globals['_DECISION']._serialized_start=516
-  _globals['_DECISION']._serialized_end=614
+  _globals['_RECOVERY']._serialized_end=428
+  _globals['_USAGE']._serialized_start=430
+  _globals['_USAGE']._serialized_end=530
+  _globals['_DECISIONOPTION']._serialized_start=532
+  _globals['_DECISIONOPTION']._serialized_end=607
+  _globals['_DECISION']._serialized_start=609
+  _globals['_DECISION']._serialized_end=707
 # @@protoc_insertion_point(module_scope)

@@ -19,6 +19,46 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _RecoveryReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RecoveryReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RecoveryReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RECOVERY_REASON_UNSPECIFIED: _RecoveryReason.ValueType  # 0
+    """Not recorded (turns stored before reasons were)."""
+    RECOVERY_REASON_UPSTREAM_FAILED: _RecoveryReason.ValueType  # 1
+    """The provider failed mid-stream (an error or a dropped connection)."""
+    RECOVERY_REASON_STALLED: _RecoveryReason.ValueType  # 2
+    """The provider stopped sending words for longer than the stream's pace
+    allows.
+    """
+    RECOVERY_REASON_TAKEOVER: _RecoveryReason.ValueType  # 3
+    """The server producing the turn stopped (crash, kill) and another server
+    took the turn over when a client resumed it.
+    """
+    RECOVERY_REASON_LAST_CHANCE: _RecoveryReason.ValueType  # 4
+    """The turn's last chance: the built-in offline narrator finished it."""
+
+class RecoveryReason(_RecoveryReason, metaclass=_RecoveryReasonEnumTypeWrapper):
+    """Why a turn was continued by another provider or server."""
+
+RECOVERY_REASON_UNSPECIFIED: RecoveryReason.ValueType  # 0
+"""Not recorded (turns stored before reasons were)."""
+RECOVERY_REASON_UPSTREAM_FAILED: RecoveryReason.ValueType  # 1
+"""The provider failed mid-stream (an error or a dropped connection)."""
+RECOVERY_REASON_STALLED: RecoveryReason.ValueType  # 2
+"""The provider stopped sending words for longer than the stream's pace
+allows.
+"""
+RECOVERY_REASON_TAKEOVER: RecoveryReason.ValueType  # 3
+"""The server producing the turn stopped (crash, kill) and another server
+took the turn over when a client resumed it.
+"""
+RECOVERY_REASON_LAST_CHANCE: RecoveryReason.ValueType  # 4
+"""The turn's last chance: the built-in offline narrator finished it."""
+Global___RecoveryReason: _TypeAlias = RecoveryReason  # noqa: Y015
+
 class _FinishReason:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -201,6 +241,7 @@ class Recovery(_message.Message):
     PROVIDER_FIELD_NUMBER: _builtins.int
     MODEL_FIELD_NUMBER: _builtins.int
     AFTER_SEQ_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
     """The provider that continued the turn (an upstream name or "offline")."""
     model: _builtins.str
@@ -209,16 +250,19 @@ class Recovery(_message.Message):
     """The last seq sent before the takeover; the new provider's text starts at
     after_seq + 1.
     """
+    reason: Global___RecoveryReason.ValueType
+    """Why the turn changed hands."""
     def __init__(
         self,
         *,
         provider: _builtins.str = ...,
         model: _builtins.str = ...,
         after_seq: _builtins.int = ...,
+        reason: Global___RecoveryReason.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_seq", b"after_seq", "model", b"model", "provider", b"provider"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_seq", b"after_seq", "model", b"model", "provider", b"provider", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -232,19 +276,33 @@ class Usage(_message.Message):
 
     INPUT_TOKENS_FIELD_NUMBER: _builtins.int
     OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    ESTIMATED_FIELD_NUMBER: _builtins.int
+    CACHED_INPUT_TOKENS_FIELD_NUMBER: _builtins.int
     input_tokens: _builtins.int
     """Prompt tokens sent to the model."""
     output_tokens: _builtins.int
     """Tokens the model generated."""
+    estimated: _builtins.bool
+    """True when at least one request's counts are the server's estimate: the
+    upstream sent no usage, so output tokens were counted from the stream
+    and input tokens estimated from the prompt. Never 0 for a non-empty
+    turn.
+    """
+    cached_input_tokens: _builtins.int
+    """Of input_tokens, how many the upstream served from its prompt cache
+    (prompt_tokens_details.cached_tokens); 0 when it did not say.
+    """
     def __init__(
         self,
         *,
         input_tokens: _builtins.int = ...,
         output_tokens: _builtins.int = ...,
+        estimated: _builtins.bool = ...,
+        cached_input_tokens: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_tokens", b"input_tokens", "output_tokens", b"output_tokens"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached_input_tokens", b"cached_input_tokens", "estimated", b"estimated", "input_tokens", b"input_tokens", "output_tokens", b"output_tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
