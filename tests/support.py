@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
 
 def settings(data_dir: Path, **overrides: Any) -> Settings:
     base = Settings(host="127.0.0.1", port=0, data_dir=data_dir, offline_pace_ms=0, metrics_port=-1)
-    return dataclasses.replace(base, **overrides)
+    return base.model_copy(update=overrides)
 
 
 @dataclass

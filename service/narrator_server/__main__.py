@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import sys
 
-from .app import App
+from .app import App, StartupError
 from .settings import Settings, SettingsError
 from .telemetry import logs, waterfall
 from .telemetry.setup import TRACE_FILE
@@ -43,12 +43,16 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = Settings.from_env()
     except SettingsError as error:
-        sys.exit(f"narrator: {error}")
+        lines = str(error).splitlines()
+        sys.exit("\n".join(f"narrator: {line}" for line in lines))
     if args.command == "traces":
         _traces(settings, args)
         return
     logs.configure(settings.log_level, json_lines=settings.log_json)
-    asyncio.run(App(settings).serve())
+    try:
+        asyncio.run(App(settings).serve())
+    except StartupError as error:
+        sys.exit(f"narrator: {error}")
 
 
 if __name__ == "__main__":

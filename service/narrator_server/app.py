@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+import time
 from typing import TYPE_CHECKING
 
 import grpc
@@ -15,12 +17,16 @@ from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
 
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
+from .core.errors import StoreUnavailable
+from .core.models import ContentRating
 from .core.narrator import Narrator, NarratorConfig
+from .core.planning import PlanConfig
 from .core.validation import Limits
 from .providers import factory
 from .store.sqlite import SqliteStore
 from .telemetry import logs
 from .telemetry.setup import TelemetryRuntime
+from .turnlog.local import LocalTurnLog
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,10 +34,18 @@ if TYPE_CHECKING:
     import openai
 
     from .core.ports import ChatProvider
+    from .core.storage import SessionStore
+    from .core.turnlog import TurnLog
     from .settings import Settings
 
 log = logging.getLogger(__name__)
 SERVICE = narrator_service_pb2.DESCRIPTOR.services_by_name["NarratorService"].full_name
+HEALTH_INTERVAL_S = 2.0
+SWEEP_INTERVAL_S = 30.0
+
+
+class StartupError(Exception):
+    """The service cannot start; the message says what, where and what to do (one line)."""
 
 
 class App:
@@ -48,34 +62,58 @@ class App:
         self._provider_override = provider
         self._interceptors = interceptors
         self._server: grpc.aio.Server | None = None
-        self._store: SqliteStore | None = None
-        self._narrator: Narrator | None = None
+        self.store: SessionStore | None = None
+        self.turn_log: TurnLog | None = None
+        self.narrator: Narrator | None = None
         self._clients: list[openai.AsyncOpenAI] = []
         self._health = health.aio.HealthServicer()
+        self._serving: bool | None = None
+        self._maintenance: asyncio.Task[None] | None = None
         self.telemetry: TelemetryRuntime | None = None
         self.port = 0
 
+    async def _open_store(self) -> SessionStore:
+        path = self.settings.data_dir / "narrator.sqlite3"
+        try:
+            return await SqliteStore.open(path)
+        except StoreUnavailable as error:
+            raise StartupError(
+                f"cannot open the database {path}: {error}; fix it, move it away or set "
+                "NARRATOR_DATA_DIR to a writable directory"
+            ) from None
+
     async def start(self) -> int:
         s = self.settings
-        self._store = await SqliteStore.open(s.data_dir / "narrator.sqlite3")
+        self.store = store = await self._open_store()
+        self.turn_log = turn_log = LocalTurnLog()
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
         provider, self._clients = factory.build(s, runtime.telemetry)
-        self._narrator = narrator = Narrator(
+        self.narrator = narrator = Narrator(
             self._provider_override or provider,
-            self._store,
+            store,
+            turn_log,
             NarratorConfig(
                 limits=Limits(max_input_chars=s.max_input_chars),
-                history_token_budget=s.history_token_budget,
-                max_tokens=s.max_tokens,
-                temperature=s.temperature,
+                plan=PlanConfig(
+                    history_token_budget=s.history_token_budget,
+                    max_tokens=s.max_tokens,
+                    temperature=s.temperature,
+                ),
                 max_streams=s.max_streams,
+                watch_buffer=s.watch_buffer,
                 resume_window=s.resume_window_s,
                 max_recoveries=s.max_recoveries,
+                default_rating=ContentRating(s.content_rating),
             ),
         )
+        interrupted = await narrator.engine.sweep(time.time())
+        if interrupted:
+            log.warning("turns left running by a stopped server marked interrupted",
+                        extra={"count": interrupted})  # fmt: skip
         interceptors = [TelemetryInterceptor(runtime.telemetry), *self._interceptors]
-        server = grpc.aio.server(interceptors=interceptors)
+        # No SO_REUSEPORT: a second server on a busy port must fail, not split the clients.
+        server = grpc.aio.server(interceptors=interceptors, options=[("grpc.so_reuseport", 0)])
         narrator_service_pb2_grpc.add_NarratorServiceServicer_to_server(
             NarratorServicer(narrator), server
         )
@@ -83,50 +121,118 @@ class App:
         reflection.enable_server_reflection(
             [SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME], server
         )
-        self.port = server.add_insecure_port(f"{s.host}:{s.port}")
+        address = f"{s.host}:{s.port}"
+        try:
+            self.port = server.add_insecure_port(address)
+        except RuntimeError:
+            await self._close_resources()
+            raise StartupError(
+                f"cannot listen on {address}: the port is in use or the address is not this "
+                "machine's; stop the other server or set NARRATOR_PORT (0 picks a free port)"
+            ) from None
         await server.start()
         self._server = server
-        for name in ("", SERVICE):
-            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self._set_health(True)
+        self._maintenance = asyncio.get_running_loop().create_task(self._maintain())
         return self.port
+
+    async def _set_health(self, serving: bool) -> None:
+        before = self._serving
+        if serving == before:
+            return
+        self._serving = serving
+        status = health_pb2.HealthCheckResponse.SERVING if serving else (
+            health_pb2.HealthCheckResponse.NOT_SERVING
+        )  # fmt: skip
+        for name in ("", SERVICE):
+            await self._health.set(name, status)
+        if not serving:
+            log.error("health is NOT_SERVING: the store cannot write")
+        elif before is not None:
+            log.info("health is SERVING again")
+
+    async def _maintain(self) -> None:
+        """Health follows the store's ability to write; turns it could not take are retried;
+        turns left running by a dead server are marked interrupted."""
+        assert self.store is not None
+        assert self.narrator is not None
+        last_sweep = time.monotonic()
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL_S)
+            try:
+                await self.store.check_writable()
+                await self.narrator.engine.retry_unsaved()
+                await self._set_health(True)
+                if time.monotonic() - last_sweep > SWEEP_INTERVAL_S:
+                    last_sweep = time.monotonic()
+                    older = time.time() - self.settings.resume_window_s - 2 * self.settings.lease_s
+                    await self.narrator.engine.sweep(older)
+            except StoreUnavailable:
+                await self._set_health(False)
+
+    async def check_health_now(self) -> None:
+        """One maintenance round at once (tests and operators' probes)."""
+        assert self.store is not None
+        assert self.narrator is not None
+        try:
+            await self.store.check_writable()
+            await self.narrator.engine.retry_unsaved()
+            await self._set_health(True)
+        except StoreUnavailable:
+            await self._set_health(False)
 
     def open_streams(self) -> tuple[int, int]:
         """Streams being served and turns still running (both 0 when the server is idle)."""
-        if self._narrator is None:
+        if self.narrator is None:
             return 0, 0
-        return self._narrator.active_streams, self._narrator.live_turns
+        return self.narrator.active_streams, self.narrator.live_turns
 
     async def stop(self, grace: float | None = None) -> None:
         """NOT_SERVING, let in-flight streams finish for `grace` seconds, cancel the rest
         (their turns are stored as cancelled), then close the store and the upstream client."""
         grace = self.settings.shutdown_grace_s if grace is None else grace
         await self._health.enter_graceful_shutdown()
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._maintenance
+            self._maintenance = None
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None
-        if self._narrator is not None and not await self._narrator.drain():
-            log.error("some cancelled turns could not be stored before shutdown")
+        if self.narrator is not None and not await self.narrator.drain():
+            log.error("some turns could not be stored before shutdown")
+        await self._close_resources()
+
+    async def _close_resources(self) -> None:
         for client in self._clients:
             await client.close()
         self._clients = []
-        if self._store is not None:
-            await self._store.close()
-            self._store = None
+        if self.turn_log is not None:
+            await self.turn_log.close()
+            self.turn_log = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
         if self.telemetry is not None:
             await self.telemetry.shutdown()
             self.telemetry = None
 
     async def serve(self) -> None:
         port = await self.start()
-        names = [u.name for u in self.settings.upstreams]
-        mode = f"upstreams {names}" if names else "offline narrator"
-        print(f"narrator listening on {self.settings.host}:{port}", flush=True)
+        s = self.settings
+        print(f"narrator listening on {s.host}:{port}", flush=True)
         metrics = self.telemetry.metrics_port if self.telemetry else None
-        log.info("serving", extra={"port": port, "mode": mode, "metrics_port": metrics})
+        upstreams = [{"name": u.name, "host": u.host, "model": u.model} for u in s.upstreams]
+        mode = "upstreams" if upstreams else "offline narrator"
+        log.info(
+            "serving",
+            extra={"port": port, "mode": mode, "upstreams": upstreams, "metrics_port": metrics},
+        )
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
         await stopping.wait()
-        log.info("shutting down", extra={"grace_s": self.settings.shutdown_grace_s})
+        log.info("shutting down", extra={"grace_s": s.shutdown_grace_s})
         await self.stop()

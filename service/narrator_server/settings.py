@@ -1,4 +1,9 @@
-"""The one settings object, read from the environment. Nothing else reads os.environ."""
+"""The one settings object, read from the environment. Nothing else reads os.environ.
+
+Every setting is one field below: its environment variable (the alias), its default (written
+only here), its bounds. `Settings.from_env` validates them all and reports every bad variable
+in one line each; constructing `Settings(...)` by field name (tests) reads no environment.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +11,25 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
 
 class SettingsError(ValueError):
-    """A variable is set to a value that cannot be used."""
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    value = env.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in _TRUE | _FALSE:
-        return value in _TRUE
-    raise SettingsError(f"{name} must be true or false, not {value!r}")
-
-
-def _number(env: Mapping[str, str], name: str, default: float, low: float = 0) -> float:
-    value = env.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, not {value!r}") from None
-    if number < low:
-        raise SettingsError(f"{name} must be at least {low}, not {value!r}")
-    return number
+    """One or more variables are set to values that cannot be used (one line each)."""
 
 
 @dataclass(frozen=True)
@@ -50,136 +41,237 @@ class UpstreamSettings:
     model: str = "gpt-4o-mini"
     api_key: str = field(default="", repr=False)
 
-
-def _upstreams(env: Mapping[str, str], default_model: str) -> tuple[UpstreamSettings, ...]:
-    """NARRATOR_UPSTREAMS (a JSON list), else the single upstream of OPENAI_* (if any)."""
-    text = env.get("NARRATOR_UPSTREAMS", "").strip()
-    if not text:
-        key, url = env.get("OPENAI_API_KEY", ""), env.get("OPENAI_BASE_URL", "")
-        return (UpstreamSettings("openai", url, default_model, key),) if key or url else ()
-    try:
-        entries = json.loads(text)
-        assert isinstance(entries, list)
-        chain = []
-        for i, entry in enumerate(entries):
-            name = str(entry.get("name") or f"upstream{i + 1}")
-            key_variable = str(entry.get("api_key_env") or "")
-            if key_variable and key_variable not in env:
-                raise SettingsError(f"NARRATOR_UPSTREAMS[{i}]: {key_variable} is not set")
-            chain.append(
-                UpstreamSettings(
-                    name=name,
-                    base_url=str(entry.get("base_url") or ""),
-                    model=str(entry.get("model") or default_model),
-                    api_key=env.get(key_variable, "") if key_variable else "",
-                )
-            )
-    except (ValueError, AssertionError, AttributeError) as error:
-        shape = '{"name", "base_url", "model", "api_key_env"}'
-        raise SettingsError(
-            f"NARRATOR_UPSTREAMS must be a JSON list of {shape} objects ({error})"
-        ) from None
-    if len({u.name for u in chain}) != len(chain) or "offline" in {u.name for u in chain}:
-        raise SettingsError("NARRATOR_UPSTREAMS names must be unique and not 'offline'")
-    return tuple(chain)
+    @property
+    def host(self) -> str:
+        """Where it is, for logs: `host:port` of the base URL (OpenAI's own by default)."""
+        return urlsplit(self.base_url).netloc if self.base_url else "api.openai.com"
 
 
-@dataclass(frozen=True)
-class Settings:
-    host: str = "127.0.0.1"
-    port: int = 50051
-    data_dir: Path = Path(".data")
-    model: str = "gpt-4o-mini"
-    fallback: bool = True
-    offline_pace_ms: float = 40.0
-    max_input_chars: int = 4000
-    history_token_budget: int = 3000
-    max_tokens: int = 600
-    temperature: float = 0.8
-    retry_max_attempts: int = 4
-    retry_initial_wait_s: float = 0.25
-    retry_max_wait_s: float = 8.0
-    max_retry_after_s: float = 20.0
-    upstream_timeout_s: float = 60.0
-    shutdown_grace_s: float = 10.0
-    log_level: str = "INFO"
-    log_json: bool = True
-    telemetry: bool = True
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int = 9464
-    # Standard OpenTelemetry variables the service itself acts on; the SDK reads the rest.
-    otlp_endpoint: str = ""
-    otel_service_name: str = ""
-    capture_content: bool = False
+class _UpstreamEntry(BaseModel):
+    """One object of NARRATOR_UPSTREAMS, as written by the operator."""
 
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrictStr = ""
+    base_url: StrictStr = ""
+    model: StrictStr = ""
+    api_key_env: StrictStr = ""
+
+
+Seconds = Annotated[float, Field(ge=0)]
+Positive = Annotated[int, Field(ge=1)]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class Settings(BaseModel):
+    """Every tunable of the service. Field aliases are the environment variables."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+    # Listening and storage.
+    host: str = Field("127.0.0.1", alias="NARRATOR_HOST", min_length=1)
+    port: int = Field(50051, alias="NARRATOR_PORT", ge=0, le=65535)
+    data_dir: Path = Field(Path(".data"), alias="NARRATOR_DATA_DIR")
+    database_url: str = Field("", alias="NARRATOR_DATABASE_URL", repr=False)
+    redis_url: str = Field("", alias="NARRATOR_REDIS_URL", repr=False)
+    redis_timeout_s: float = Field(1.0, alias="NARRATOR_REDIS_TIMEOUT_S", gt=0, le=30)
+    lease_s: float = Field(3.0, alias="NARRATOR_LEASE_S", ge=0.5, le=60)
+
+    # Callers.
+    auth: Literal["auto", "required", "off"] = Field("auto", alias="NARRATOR_AUTH")
+    tls_cert_file: Path | None = Field(None, alias="NARRATOR_TLS_CERT_FILE")
+    tls_key_file: Path | None = Field(None, alias="NARRATOR_TLS_KEY_FILE")
+    tls_client_ca_file: Path | None = Field(None, alias="NARRATOR_TLS_CLIENT_CA_FILE")
+    key_refresh_s: float = Field(1.0, alias="NARRATOR_KEY_REFRESH_S", gt=0, le=2)
+
+    # The model and the chain of upstreams.
+    model: str = Field("gpt-4o-mini", alias="NARRATOR_MODEL", min_length=1)
     upstreams: tuple[UpstreamSettings, ...] = ()
-    first_token_timeout_s: float = 20.0
-    inter_token_timeout_s: float = 15.0
-    breaker_failures: int = 5
-    breaker_failure_rate: float = 0.5
-    breaker_cooldown_s: float = 30.0
-    max_streams: int = 256
-    max_upstream_requests: int = 128
-    resume_window_s: float = 10.0
-    max_recoveries: int = 2
+    fallback: bool = Field(True, alias="NARRATOR_FALLBACK")
+    offline_pace_ms: float = Field(40.0, alias="NARRATOR_OFFLINE_PACE_MS", ge=0, le=10_000)
+    max_tokens: Positive = Field(600, alias="NARRATOR_MAX_TOKENS", le=32_768)
+    temperature: float = Field(0.8, alias="NARRATOR_TEMPERATURE", ge=0, le=2)
+    retry_max_attempts: Positive = Field(4, alias="NARRATOR_RETRY_ATTEMPTS", le=20)
+    retry_initial_wait_s: Seconds = Field(0.25, alias="NARRATOR_RETRY_INITIAL_WAIT_S")
+    retry_max_wait_s: Seconds = Field(8.0, alias="NARRATOR_RETRY_MAX_WAIT_S")
+    max_retry_after_s: Seconds = Field(20.0, alias="NARRATOR_MAX_RETRY_AFTER_S")
+    upstream_timeout_s: float = Field(60.0, alias="NARRATOR_UPSTREAM_TIMEOUT_S", gt=0)
+    first_token_timeout_s: float = Field(20.0, alias="NARRATOR_FIRST_TOKEN_TIMEOUT_S", gt=0)
+    inter_token_timeout_s: float = Field(15.0, alias="NARRATOR_INTER_TOKEN_TIMEOUT_S", gt=0)
+    stall_floor_s: float = Field(1.5, alias="NARRATOR_STALL_FLOOR_S", gt=0)
+    stall_factor: float = Field(8.0, alias="NARRATOR_STALL_FACTOR", ge=1)
+    breaker_failures: Positive = Field(5, alias="NARRATOR_BREAKER_FAILURES")
+    breaker_failure_rate: float = Field(0.5, alias="NARRATOR_BREAKER_FAILURE_RATE", gt=0, le=1)
+    breaker_cooldown_s: Seconds = Field(30.0, alias="NARRATOR_BREAKER_COOLDOWN_S")
+
+    # Limits.
+    max_streams: Positive = Field(256, alias="NARRATOR_MAX_STREAMS")
+    max_upstream_requests: Positive = Field(128, alias="NARRATOR_MAX_UPSTREAM_REQUESTS")
+    resume_window_s: Seconds = Field(10.0, alias="NARRATOR_RESUME_WINDOW_S", le=3600)
+    max_recoveries: int = Field(2, alias="NARRATOR_MAX_RECOVERIES", ge=0, le=10)
+    max_input_chars: Positive = Field(4000, alias="NARRATOR_MAX_INPUT_CHARS", le=100_000)
+    shutdown_grace_s: Seconds = Field(10.0, alias="NARRATOR_SHUTDOWN_GRACE_S")
+    watch_buffer: Positive = Field(2048, alias="NARRATOR_WATCH_BUFFER")
+
+    # Memory and the prompt.
+    prompt_token_budget: Positive = Field(12_000, alias="NARRATOR_PROMPT_TOKENS", ge=500)
+    history_token_budget: int = Field(3000, alias="NARRATOR_HISTORY_TOKENS", ge=0)
+    lore_token_budget: int = Field(1000, alias="NARRATOR_LORE_TOKENS", ge=0)
+    summary_token_budget: int = Field(500, alias="NARRATOR_SUMMARY_TOKENS", ge=0)
+
+    # Content.
+    content_rating: Literal["everyone", "teen", "mature"] = Field(
+        "teen", alias="NARRATOR_CONTENT_RATING"
+    )
+    moderation: Literal["auto", "openai", "local", "off"] = Field(
+        "auto", alias="NARRATOR_MODERATION"
+    )
+
+    # Telemetry.
+    log_level: LogLevel = Field("INFO", alias="NARRATOR_LOG_LEVEL")
+    log_format: Literal["json", "text"] = Field("json", alias="NARRATOR_LOG_FORMAT")
+    telemetry: bool = Field(True, alias="NARRATOR_TELEMETRY")
+    metrics_host: str = Field("127.0.0.1", alias="NARRATOR_METRICS_HOST", min_length=1)
+    metrics_port: int = Field(9464, alias="NARRATOR_METRICS_PORT", ge=-1, le=65535)
+    # Standard OpenTelemetry variables the service itself acts on; the SDK reads the rest.
+    otlp_endpoint: str = Field(
+        "",
+        validation_alias=AliasChoices(
+            "otlp_endpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+    )
+    otel_service_name: str = Field("", alias="OTEL_SERVICE_NAME")
+    capture_content: bool = Field(False, alias="OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
+
+    @field_validator("log_format", "auth", "content_rating", "moderation", mode="before")
+    @classmethod
+    def _fold_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @property
     def uses_upstream(self) -> bool:
         """At least one OpenAI-compatible upstream is configured."""
         return bool(self.upstreams)
 
+    @property
+    def log_json(self) -> bool:
+        return self.log_format == "json"
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings the environment asks for; `SettingsError` lists every bad variable."""
         env = os.environ if env is None else env
-        d = cls()
-        return cls(
-            host=env.get("NARRATOR_HOST", d.host),
-            port=int(_number(env, "NARRATOR_PORT", d.port)),
-            data_dir=Path(env.get("NARRATOR_DATA_DIR") or d.data_dir),
-            model=env.get("NARRATOR_MODEL") or d.model,
-            fallback=_bool(env, "NARRATOR_FALLBACK", d.fallback),
-            offline_pace_ms=_number(env, "NARRATOR_OFFLINE_PACE_MS", d.offline_pace_ms),
-            max_input_chars=int(_number(env, "NARRATOR_MAX_INPUT_CHARS", d.max_input_chars, 1)),
-            history_token_budget=int(
-                _number(env, "NARRATOR_HISTORY_TOKENS", d.history_token_budget)
-            ),
-            max_tokens=int(_number(env, "NARRATOR_MAX_TOKENS", d.max_tokens, 1)),
-            temperature=_number(env, "NARRATOR_TEMPERATURE", d.temperature),
-            retry_max_attempts=int(
-                _number(env, "NARRATOR_RETRY_ATTEMPTS", d.retry_max_attempts, 1)
-            ),
-            retry_initial_wait_s=_number(
-                env, "NARRATOR_RETRY_INITIAL_WAIT_S", d.retry_initial_wait_s
-            ),
-            retry_max_wait_s=_number(env, "NARRATOR_RETRY_MAX_WAIT_S", d.retry_max_wait_s),
-            max_retry_after_s=_number(env, "NARRATOR_MAX_RETRY_AFTER_S", d.max_retry_after_s),
-            upstream_timeout_s=_number(env, "NARRATOR_UPSTREAM_TIMEOUT_S", d.upstream_timeout_s),
-            shutdown_grace_s=_number(env, "NARRATOR_SHUTDOWN_GRACE_S", d.shutdown_grace_s),
-            log_level=env.get("NARRATOR_LOG_LEVEL", d.log_level).upper(),
-            log_json=env.get("NARRATOR_LOG_FORMAT", "json").strip().lower() != "text",
-            telemetry=_bool(env, "NARRATOR_TELEMETRY", d.telemetry),
-            metrics_host=env.get("NARRATOR_METRICS_HOST") or d.metrics_host,
-            metrics_port=int(_number(env, "NARRATOR_METRICS_PORT", d.metrics_port, -1)),
-            otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-            or env.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
-            otel_service_name=env.get("OTEL_SERVICE_NAME", ""),
-            capture_content=_bool(env, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", False),
-            upstreams=_upstreams(env, env.get("NARRATOR_MODEL") or d.model),
-            first_token_timeout_s=_number(
-                env, "NARRATOR_FIRST_TOKEN_TIMEOUT_S", d.first_token_timeout_s, 0.001
-            ),
-            inter_token_timeout_s=_number(
-                env, "NARRATOR_INTER_TOKEN_TIMEOUT_S", d.inter_token_timeout_s, 0.001
-            ),
-            breaker_failures=int(_number(env, "NARRATOR_BREAKER_FAILURES", d.breaker_failures, 1)),
-            breaker_failure_rate=_number(
-                env, "NARRATOR_BREAKER_FAILURE_RATE", d.breaker_failure_rate, 0.01
-            ),
-            breaker_cooldown_s=_number(env, "NARRATOR_BREAKER_COOLDOWN_S", d.breaker_cooldown_s),
-            max_streams=int(_number(env, "NARRATOR_MAX_STREAMS", d.max_streams, 1)),
-            max_upstream_requests=int(
-                _number(env, "NARRATOR_MAX_UPSTREAM_REQUESTS", d.max_upstream_requests, 1)
-            ),
-            resume_window_s=_number(env, "NARRATOR_RESUME_WINDOW_S", d.resume_window_s),
-            max_recoveries=int(_number(env, "NARRATOR_MAX_RECOVERIES", d.max_recoveries)),
+        names = _aliases()
+        given = {k: v for k, v in env.items() if k in names and v.strip()}
+        problems: list[str] = []
+        try:
+            given_upstreams = _upstreams(env, env.get("NARRATOR_MODEL", "").strip())
+        except SettingsError as error:
+            problems.append(str(error))
+            given_upstreams = ()
+        try:
+            settings = cls.model_validate({**given, "upstreams": given_upstreams})
+        except ValidationError as error:
+            problems += [_explain(e, env) for e in error.errors()]
+            raise SettingsError("\n".join(problems)) from None
+        if problems:
+            raise SettingsError("\n".join(problems))
+        settings._check_pairs()
+        return settings
+
+    def _check_pairs(self) -> None:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise SettingsError(
+                "NARRATOR_TLS_CERT_FILE and NARRATOR_TLS_KEY_FILE go together: set both or neither"
+            )
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise SettingsError(
+                "NARRATOR_TLS_CLIENT_CA_FILE (mTLS) needs NARRATOR_TLS_CERT_FILE and "
+                "NARRATOR_TLS_KEY_FILE"
+            )
+
+
+_SECRET_VARIABLES = {"OPENAI_API_KEY", "NARRATOR_DATABASE_URL", "NARRATOR_REDIS_URL"}
+
+
+def _aliases() -> set[str]:
+    names: set[str] = set()
+    for info in Settings.model_fields.values():
+        alias = info.validation_alias or info.alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(a) for a in alias.choices)
+        elif alias:
+            names.add(str(alias))
+    return names
+
+
+def _explain(error: Any, env: Mapping[str, str]) -> str:
+    """One line: the variable, what is wrong, the value (never a secret's)."""
+    name = str(error["loc"][0]) if error["loc"] else "settings"
+    value = env.get(name, error.get("input"))
+    shown = "(hidden)" if name in _SECRET_VARIABLES else repr(value)
+    msg = str(error["msg"]).rstrip(".")
+    return f"{name}: {msg[:1].lower() + msg[1:]}, not {shown}"
+
+
+def _upstreams(env: Mapping[str, str], model: str) -> tuple[UpstreamSettings, ...]:
+    """NARRATOR_UPSTREAMS (a JSON list), else the single upstream of OPENAI_* (if any)."""
+    default_model = model or str(Settings.model_fields["model"].default)
+    text = env.get("NARRATOR_UPSTREAMS", "").strip()
+    if not text:
+        key, url = env.get("OPENAI_API_KEY", "").strip(), env.get("OPENAI_BASE_URL", "").strip()
+        if not (key or url):
+            return ()
+        if url and urlsplit(url).scheme not in ("http", "https"):
+            raise SettingsError(f"OPENAI_BASE_URL: must be an http(s) URL, not {url!r}")
+        return (
+            UpstreamSettings(name=_name_for(url), base_url=url, model=default_model, api_key=key),
         )
+    shape = 'a JSON list of {"name", "base_url", "model", "api_key_env"} objects'
+    try:
+        raw = json.loads(text)
+    except ValueError as error:
+        raise SettingsError(f"NARRATOR_UPSTREAMS: must be {shape} ({error})") from None
+    if not isinstance(raw, list) or not raw:
+        raise SettingsError(f"NARRATOR_UPSTREAMS: must be {shape}, with at least one")
+    chain = []
+    for i, item in enumerate(raw):
+        try:
+            entry = _UpstreamEntry.model_validate(item)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "entry"
+            raise SettingsError(f"NARRATOR_UPSTREAMS[{i}].{where}: {first['msg']}") from None
+        if entry.api_key_env and not env.get(entry.api_key_env, "").strip():
+            raise SettingsError(f"NARRATOR_UPSTREAMS[{i}]: {entry.api_key_env} is not set")
+        if entry.base_url and urlsplit(entry.base_url).scheme not in ("http", "https"):
+            raise SettingsError(f"NARRATOR_UPSTREAMS[{i}].base_url: must be an http(s) URL")
+        chain.append(
+            UpstreamSettings(
+                name=entry.name or _name_for(entry.base_url, f"upstream{i + 1}"),
+                base_url=entry.base_url,
+                model=entry.model or default_model,
+                api_key=env.get(entry.api_key_env, "") if entry.api_key_env else "",
+            )
+        )
+    names = [u.name for u in chain]
+    if len(set(names)) != len(names) or "offline" in names:
+        raise SettingsError("NARRATOR_UPSTREAMS: names must be unique and not 'offline'")
+    return tuple(chain)
+
+
+def _name_for(base_url: str, default: str = "openai") -> str:
+    """An upstream's name when the operator gave none: OpenAI's, else its host."""
+    host = urlsplit(base_url).netloc if base_url else ""
+    if not host:
+        return default
+    return "openai" if host.endswith("openai.com") else host

@@ -32,8 +32,8 @@ def breaking(root: Path) -> subprocess.CompletedProcess[str]:
         ("string action = 2;", "bytes action = 2;", True),  # type changed
         ("string question = 2;", "int32 question = 2;", True),
         (
-            "uint32 resume_after_seq = 5;\n}",
-            "uint32 resume_after_seq = 5;\n  // A new field.\n  string mood = 6;\n}",
+            "bool regenerate = 6;\n}",
+            "bool regenerate = 6;\n  // A new field.\n  string mood = 9;\n}",
             False,
         ),
     ],

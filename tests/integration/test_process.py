@@ -104,4 +104,5 @@ async def test_a_bad_setting_stops_the_process_with_a_clear_message(tmp_path: Pa
     )
     _, err = await process.communicate()
     assert process.returncode == 1
-    assert b"NARRATOR_FALLBACK must be true or false" in err
+    assert b"narrator: NARRATOR_FALLBACK: input should be a valid boolean" in err
+    assert b"Traceback" not in err

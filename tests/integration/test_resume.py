@@ -117,14 +117,18 @@ async def test_an_abandoned_resumable_turn_is_cancelled_after_the_window(
     assert upstream.received[0].chunks_sent < 41
 
 
-async def test_a_turn_id_belongs_to_one_session(tmp_path: Path) -> None:
+async def test_turn_ids_are_scoped_to_their_session(tmp_path: Path) -> None:
+    """The same turn id in another session is another turn: no oracle, no overwrite."""
     async with serve(settings(tmp_path)) as s:
         mine, theirs = await new_session(s.stub), await new_session(s.stub)
-        await collect(s.stub.Narrate(narrate(mine, "t-1")))
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await collect(s.stub.Narrate(narrate(theirs, "t-1")))
-        assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-        assert details(caught.value)[0].field_violations[0].field == "turn_id"
+        first = await collect(s.stub.Narrate(narrate(mine, "t-1")))
+        other = await collect(s.stub.Narrate(narrate(theirs, "t-1", after=2)))
+        assert not other.of("started")[0].resumed
+        assert_stream_order(other)
+        for session_id, got in ((mine, first), (theirs, other)):
+            reply = await s.stub.GetSession(pb.GetSessionRequest(session_id=session_id))
+            (turn,) = reply.session.recent_turns
+            assert (turn.turn_id, turn.text) == ("t-1", got.text)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await collect(s.stub.Narrate(narrate(mine, "bad id!")))
         assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
@@ -136,11 +140,12 @@ async def test_decide_is_resumable_too(tmp_path: Path) -> None:
     async with serve(settings(tmp_path)) as s:
         request.session_id = await new_session(s.stub)
         first = await collect(s.stub.Decide(request))
-        request.resume_after_seq = 2
+        last = len(first.of("delta"))
+        request.resume_after_seq = last - 1
         again = await collect(s.stub.Decide(request))
     assert_stream_order(first, decision=True)
     assert again.of("decision") == first.of("decision")
-    assert next(d.seq for d in again.of("delta")) == 3
+    assert [(d.seq, d.text) for d in again.of("delta")] == [(last, first.of("delta")[-1].text)]
 
 
 async def test_past_the_stream_limit_a_call_is_refused_at_once(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ def test_environment_overrides() -> None:
          "NARRATOR_FALLBACK": "off", "NARRATOR_MODEL": "llama3"}
     )  # fmt: skip
     assert (s.port, s.uses_upstream, s.fallback, s.model) == (6000, True, False, "llama3")
-    assert s.upstreams == (UpstreamSettings("openai", "http://127.0.0.1:1/v1", "llama3", ""),)
+    assert s.upstreams == (UpstreamSettings("127.0.0.1:1", "http://127.0.0.1:1/v1", "llama3", ""),)
 
 
 def test_an_upstream_chain_reads_each_key_from_its_variable() -> None:

@@ -15,11 +15,13 @@ from narrator_server.core.errors import (
     UpstreamUnavailable,
 )
 from narrator_server.core.models import (
+    LOCAL,
     DecisionMade,
     DecisionOption,
     DecisionSource,
     PlayerCharacter,
     Recovery,
+    RecoveryReason,
     Scene,
     Setting,
     TextDelta,
@@ -30,6 +32,7 @@ from narrator_server.core.models import (
 from narrator_server.core.narrator import Narrator
 from narrator_server.providers.chain import ProviderChain, Upstream, UpstreamSlots
 from narrator_server.store.memory import MemoryStore
+from narrator_server.turnlog.local import LocalTurnLog
 
 from .fakes import Script, ScriptedProvider
 
@@ -40,14 +43,14 @@ def chain(primary: ScriptedProvider, backup: ScriptedProvider) -> ProviderChain:
 
 async def setup(provider: ScriptedProvider | ProviderChain) -> tuple[Narrator, MemoryStore, str]:
     store = MemoryStore()
-    narrator = Narrator(provider, store)
-    session = await narrator.create_session(Setting("a crypt"), PlayerCharacter("Ash"), 1)
+    narrator = Narrator(provider, store, LocalTurnLog())
+    session = await narrator.create_session(LOCAL, Setting("a crypt"), PlayerCharacter("Ash"), 1)
     return narrator, store, session.session_id
 
 
 async def test_events_come_in_order_and_the_turn_is_stored() -> None:
     narrator, store, sid = await setup(ScriptedProvider("p", Script(["A ", "b ", "c."])))
-    events = [e async for e in narrator.narrate(sid, "I look", Scene())]
+    events = [e async for e in narrator.narrate(LOCAL, sid, "I look", Scene())]
     assert isinstance(events[0], TurnStarted)
     assert [e.seq for e in events[1:-1] if isinstance(e, TextDelta)] == [1, 2, 3]
     assert isinstance(events[-1], TurnCompleted)
@@ -59,7 +62,7 @@ async def test_events_come_in_order_and_the_turn_is_stored() -> None:
 async def test_closing_the_stream_cancels_the_turn_and_the_provider() -> None:
     provider = ScriptedProvider("p", Script(["a "] * 50))
     narrator, store, sid = await setup(provider)
-    async with aclosing(narrator.narrate(sid, "I look", Scene())) as events:
+    async with aclosing(narrator.narrate(LOCAL, sid, "I look", Scene())) as events:
         async for event in events:
             if isinstance(event, TextDelta):
                 break
@@ -75,7 +78,7 @@ async def test_task_cancellation_stores_the_partial_turn() -> None:
     first = asyncio.Event()
 
     async def consume() -> None:
-        async for event in narrator.narrate(sid, "I look", Scene()):
+        async for event in narrator.narrate(LOCAL, sid, "I look", Scene()):
             if isinstance(event, TextDelta):
                 first.set()
 
@@ -92,14 +95,14 @@ async def test_a_failure_mid_stream_is_continued_from_the_partial_text() -> None
     broken = Script(["a ", "b ", "c "], fail_after=2, fail_with=StreamInterrupted("broke"))
     provider = ScriptedProvider("p", broken, Script(["c ", "d."]))
     narrator, store, sid = await setup(provider)
-    events = [e async for e in narrator.narrate(sid, "I look", Scene())]
+    events = [e async for e in narrator.narrate(LOCAL, sid, "I look", Scene())]
     assert [type(e).__name__ for e in events].count("TurnStarted") == 1
     deltas = [e for e in events if isinstance(e, TextDelta)]
     assert [(d.seq, d.text) for d in deltas] == [(1, "a "), (2, "b "), (3, "c "), (4, "d.")]
     completed = events[-1]
     assert isinstance(completed, TurnCompleted)
     assert completed.text == "a b c d."
-    assert completed.recoveries == (Recovery("p", "p-model", 2),)
+    assert completed.recoveries == (Recovery("p", "p-model", 2, RecoveryReason.UPSTREAM_FAILED),)
     continuation = provider.requests[1]
     assert continuation.continuation == "a b "
     assert continuation.messages[-2].role == "assistant"
@@ -118,7 +121,7 @@ async def test_when_nothing_can_continue_the_turn_fails_with_its_partial_text() 
 
     narrator, store, sid = await setup(ScriptedProvider("p", broken(), broken(), broken()))
     with pytest.raises(StreamInterrupted):
-        async for _ in narrator.narrate(sid, "I look", Scene()):
+        async for _ in narrator.narrate(LOCAL, sid, "I look", Scene()):
             pass
     turn = store.turns[sid][0]
     assert (turn.status, turn.text) == (TurnStatus.FAILED, "a a a ")
@@ -130,23 +133,25 @@ async def test_the_next_provider_continues_when_the_first_stays_broken() -> None
     primary = ScriptedProvider("up", script, Script(fail_before_open=UpstreamUnavailable("down")))
     backup = ScriptedProvider("offline", Script(["rest."]))
     narrator, _, sid = await setup(chain(primary, backup))
-    events = [e async for e in narrator.narrate(sid, "I look", Scene())]
+    events = [e async for e in narrator.narrate(LOCAL, sid, "I look", Scene())]
     completed = events[-1]
     assert isinstance(completed, TurnCompleted)
     assert completed.text == "a rest."
-    assert completed.recoveries == (Recovery("offline", "offline-model", 1),)
+    assert completed.recoveries == (
+        Recovery("offline", "offline-model", 1, RecoveryReason.UPSTREAM_FAILED),
+    )
 
 
 async def test_history_holds_completed_turns_only() -> None:
     provider = ScriptedProvider("p", Script(["First."]), Script(["x "] * 9), Script(["Third."]))
     narrator, _, sid = await setup(provider)
-    async for _ in narrator.narrate(sid, "one", Scene()):
+    async for _ in narrator.narrate(LOCAL, sid, "one", Scene()):
         pass
-    async with aclosing(narrator.narrate(sid, "zebra", Scene())) as events:
+    async with aclosing(narrator.narrate(LOCAL, sid, "zebra", Scene())) as events:
         async for event in events:
             if isinstance(event, TextDelta):
                 break
-    async for _ in narrator.narrate(sid, "three", Scene()):
+    async for _ in narrator.narrate(LOCAL, sid, "three", Scene()):
         pass
     contents = [m.content for m in provider.requests[2].messages]
     assert "First." in contents
@@ -156,7 +161,7 @@ async def test_history_holds_completed_turns_only() -> None:
 async def test_unknown_session() -> None:
     narrator, _, _ = await setup(ScriptedProvider("p"))
     with pytest.raises(SessionNotFound):
-        async for _ in narrator.narrate("nope", "I look", Scene()):
+        async for _ in narrator.narrate(LOCAL, "nope", "I look", Scene()):
             pass
 
 
@@ -199,7 +204,7 @@ async def test_decisions_are_valid_repaired_or_fallen_back(
     scripts: list[Script], expected: tuple[str, object, DecisionSource]
 ) -> None:
     narrator, store, sid = await setup(ScriptedProvider("p", *scripts))
-    events = [e async for e in narrator.decide(sid, "Now?", OPTIONS, "", Scene())]
+    events = [e async for e in narrator.decide(LOCAL, sid, "Now?", OPTIONS, "", Scene())]
     (made,) = [e for e in events if isinstance(e, DecisionMade)]
     d = made.decision
     assert (d.option_id, json.loads(d.arguments_json), d.source) == expected
@@ -214,9 +219,13 @@ async def test_the_last_recovery_goes_to_the_offline_narrator() -> None:
     primary = ScriptedProvider("up", broken(), broken(), broken())
     backup = ScriptedProvider("offline", Script(["end."]))
     narrator, _, sid = await setup(chain(primary, backup))
-    events = [e async for e in narrator.narrate(sid, "I look", Scene())]
+    events = [e async for e in narrator.narrate(LOCAL, sid, "I look", Scene())]
     completed = events[-1]
     assert isinstance(completed, TurnCompleted)
     assert completed.text == "a a end."
     assert [r.provider for r in completed.recoveries] == ["up", "offline"]
+    assert [r.reason for r in completed.recoveries] == [
+        RecoveryReason.UPSTREAM_FAILED,
+        RecoveryReason.LAST_CHANCE,
+    ]
     assert len(primary.requests) == 2

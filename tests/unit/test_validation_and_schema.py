@@ -54,11 +54,11 @@ def test_arguments_schema_checks(text: str, problem: str | None) -> None:
         assert problem in (found or "")
 
 
-def test_rules_check_answers() -> None:
+async def test_rules_check_answers() -> None:
     rules = DecisionRules({"a": SCHEMAS[0], "b": None}, "b")
-    assert rules.check('{"decision": {"option_id": "b", "arguments": {}}}') == Choice("b", {})
-    assert "not one of" in str(rules.check('{"decision": {"option_id": "c"}}'))
+    assert await rules.check('{"decision": {"option_id": "b", "arguments": {}}}') == Choice("b", {})
+    assert "not one of" in str(await rules.check('{"decision": {"option_id": "c"}}'))
     assert "too short" in str(
-        rules.check('{"decision": {"option_id": "a", "arguments": {"a": "x"}}}')
+        await rules.check('{"decision": {"option_id": "a", "arguments": {"a": "x"}}}')
     )
-    assert rules.fallback(Scene()).option_id == "b"
+    assert (await rules.fallback(Scene())).option_id == "b"

@@ -16,7 +16,26 @@ _STATUS = {
     models.TurnStatus.COMPLETED: session_pb2.TURN_STATUS_COMPLETED,
     models.TurnStatus.CANCELLED: session_pb2.TURN_STATUS_CANCELLED,
     models.TurnStatus.FAILED: session_pb2.TURN_STATUS_FAILED,
+    models.TurnStatus.RUNNING: session_pb2.TURN_STATUS_RUNNING,
+    models.TurnStatus.INTERRUPTED: session_pb2.TURN_STATUS_INTERRUPTED,
 }
+STATUS = _STATUS
+KIND = _KIND
+_RATING = {
+    models.ContentRating.EVERYONE: session_pb2.CONTENT_RATING_EVERYONE,
+    models.ContentRating.TEEN: session_pb2.CONTENT_RATING_TEEN,
+    models.ContentRating.MATURE: session_pb2.CONTENT_RATING_MATURE,
+}
+_RATING_FROM = {v: k for k, v in _RATING.items()}
+_REASON = {
+    models.RecoveryReason.UNSPECIFIED: turn_pb2.RECOVERY_REASON_UNSPECIFIED,
+    models.RecoveryReason.UPSTREAM_FAILED: turn_pb2.RECOVERY_REASON_UPSTREAM_FAILED,
+    models.RecoveryReason.STALLED: turn_pb2.RECOVERY_REASON_STALLED,
+    models.RecoveryReason.TAKEOVER: turn_pb2.RECOVERY_REASON_TAKEOVER,
+    models.RecoveryReason.LAST_CHANCE: turn_pb2.RECOVERY_REASON_LAST_CHANCE,
+}
+# A GetSession response stays under the clients' default 4 MiB message limit.
+MAX_SESSION_BYTES = 3 * 1024 * 1024
 FINISH = {
     models.FinishReason.UNSPECIFIED: turn_pb2.FINISH_REASON_UNSPECIFIED,
     models.FinishReason.STOP: turn_pb2.FINISH_REASON_STOP,
@@ -34,7 +53,8 @@ def scene_from_pb(scene: scene_pb2.Scene) -> models.Scene:
     return models.Scene(
         location=scene.location,
         characters=tuple(
-            models.Character(c.name, c.description, c.disposition) for c in scene.characters
+            models.Character(c.name, c.description, c.disposition, c.pronouns)
+            for c in scene.characters
         ),
         facts=tuple(scene.facts),
         attributes=tuple(sorted(scene.attributes.items())),
@@ -45,7 +65,12 @@ def scene_to_pb(scene: models.Scene) -> scene_pb2.Scene:
     return scene_pb2.Scene(
         location=scene.location,
         characters=[
-            scene_pb2.Character(name=c.name, description=c.description, disposition=c.disposition)
+            scene_pb2.Character(
+                name=c.name,
+                description=c.description,
+                disposition=c.disposition,
+                pronouns=c.pronouns,
+            )
             for c in scene.characters
         ],
         facts=list(scene.facts),
@@ -65,8 +90,18 @@ def _timestamp(seconds: float) -> Timestamp:
     return stamp
 
 
+def rating_from_pb(value: int) -> models.ContentRating | None:
+    """The rating a request asked for; None for UNSPECIFIED (the server's default)."""
+    return _RATING_FROM.get(value)  # type: ignore[call-overload, no-any-return]
+
+
 def usage_to_pb(usage: models.Usage) -> turn_pb2.Usage:
-    return turn_pb2.Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+    return turn_pb2.Usage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        estimated=usage.estimated,
+        cached_input_tokens=usage.cached_input_tokens,
+    )
 
 
 def decision_to_pb(decision: models.Decision) -> turn_pb2.Decision:
@@ -79,7 +114,9 @@ def decision_to_pb(decision: models.Decision) -> turn_pb2.Decision:
 
 def recoveries_to_pb(recoveries: tuple[models.Recovery, ...]) -> list[turn_pb2.Recovery]:
     return [
-        turn_pb2.Recovery(provider=r.provider, model=r.model, after_seq=r.after_seq)
+        turn_pb2.Recovery(
+            provider=r.provider, model=r.model, after_seq=r.after_seq, reason=_REASON[r.reason]
+        )
         for r in recoveries
     ]
 
@@ -98,11 +135,17 @@ def turn_to_pb(turn: models.Turn) -> session_pb2.Turn:
         usage=usage_to_pb(turn.usage),
         create_time=_timestamp(turn.created_at),
         recoveries=recoveries_to_pb(turn.recoveries),
+        finish_reason=FINISH[turn.finish_reason],
+        superseded=turn.superseded,
+        replaces_turn_id=turn.replaces_turn_id,
     )
 
 
-def session_to_pb(session: models.Session) -> session_pb2.Session:
-    return session_pb2.Session(
+def session_to_pb(
+    session: models.Session, max_bytes: int = MAX_SESSION_BYTES
+) -> session_pb2.Session:
+    """The session with as many of its recent turns as fit in `max_bytes` (newest kept)."""
+    message = session_pb2.Session(
         session_id=session.session_id,
         setting=session_pb2.Setting(world=session.setting.world, tone=session.setting.tone),
         player=session_pb2.PlayerCharacter(
@@ -110,6 +153,16 @@ def session_to_pb(session: models.Session) -> session_pb2.Session:
         ),
         seed=session.seed,
         turn_count=session.turn_count,
-        recent_turns=[turn_to_pb(t) for t in session.recent_turns],
         create_time=_timestamp(session.created_at),
+        content_rating=_RATING[session.content_rating],
     )
+    budget = max_bytes - message.ByteSize()
+    kept: list[session_pb2.Turn] = []
+    for turn in reversed(session.recent_turns):
+        pb = turn_to_pb(turn)
+        budget -= pb.ByteSize() + 8  # the field's tag and length
+        if budget < 0:
+            break
+        kept.append(pb)
+    message.recent_turns.extend(reversed(kept))
+    return message

@@ -18,26 +18,44 @@ TABLE: tuple[tuple[type[errors.NarratorError], grpc.StatusCode], ...] = (
     (errors.UpstreamRateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.TurnAborted, grpc.StatusCode.ABORTED),
+    (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (errors.RequestRejected, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.UpstreamRejected, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.UpstreamUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
 )
+# An error status travels in trailers (gRPC caps them near 16 KiB): list this many violations,
+# then one that counts the rest; each description and field is cut to a bounded length.
+MAX_VIOLATIONS = 20
+MAX_MESSAGE_CHARS = 1000
 
 
 def _details(error: errors.NarratorError) -> list[any_pb2.Any]:
     packed: list[error_details_pb2.BadRequest | error_details_pb2.RetryInfo] = []
     if isinstance(error, errors.InvalidArgument):
+        shown = error.violations[:MAX_VIOLATIONS]
         bad = error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
+                    field=v.field[:200], description=v.description[:300]
                 )
-                for v in error.violations
+                for v in shown
             ]
         )
+        if len(error.violations) > len(shown):
+            bad.field_violations.add(
+                field="(more)",
+                description=f"{len(error.violations) - len(shown)} more violations not listed",
+            )
         packed.append(bad)
     retry_after = getattr(error, "retry_after", None)
-    retryable = errors.UpstreamRateLimited | errors.UpstreamUnavailable | errors.Overloaded
+    retryable = (
+        errors.UpstreamRateLimited
+        | errors.UpstreamUnavailable
+        | errors.Overloaded
+        | errors.StoreUnavailable
+    )
     if isinstance(error, retryable):
         seconds = retry_after if retry_after is not None else 1.0
         delay = duration_pb2.Duration(
@@ -56,6 +74,10 @@ def to_status(error: errors.NarratorError) -> grpc.Status:
     """The rich status for a domain error (INTERNAL for one the table does not know)."""
     code = next((c for cls, c in TABLE if isinstance(error, cls)), grpc.StatusCode.INTERNAL)
     message = str(error) if code is not grpc.StatusCode.INTERNAL else "internal error"
+    if isinstance(error, errors.InvalidArgument) and len(error.violations) > MAX_VIOLATIONS:
+        message = "; ".join(f"{v.field}: {v.description}" for v in error.violations[:3])
+        message += f" (and {len(error.violations) - 3} more)"
+    message = message[:MAX_MESSAGE_CHARS]
     status = status_pb2.Status(
         code=getattr(code_pb2, code.name), message=message, details=_details(error)
     )

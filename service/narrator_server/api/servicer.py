@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import aclosing
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, assert_never
 
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
@@ -14,6 +14,7 @@ from ..core import models
 from ..core.errors import NarratorError
 from ..core.ports import Deadline
 from . import convert
+from .caller import caller_of
 from .errors import to_status
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     import grpc.aio
 
     from ..core.narrator import Narrator
+    from ..core.watch import WatchedEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,28 +34,52 @@ def _deadline(context: grpc.aio.ServicerContext[object, object]) -> Deadline:
     return Deadline.after(context.time_remaining())
 
 
+def _completed(event: models.TurnCompleted) -> turn_pb2.TurnCompleted:
+    return turn_pb2.TurnCompleted(
+        finish_reason=convert.FINISH[event.finish_reason],
+        usage=convert.usage_to_pb(event.usage),
+        text=event.text,
+        recoveries=convert.recoveries_to_pb(event.recoveries),
+    )
+
+
+def _started(event: models.TurnStarted) -> turn_pb2.TurnStarted:
+    return turn_pb2.TurnStarted(
+        turn_id=event.turn_id, provider=event.provider, model=event.model, resumed=event.resumed
+    )
+
+
 def _event_to_pb(event: models.TurnEvent, message: type[Event]) -> Event:
     if isinstance(event, models.TextDelta):
         return message(delta=turn_pb2.TextDelta(seq=event.seq, text=event.text))
     if isinstance(event, models.TurnStarted):
-        return message(
-            started=turn_pb2.TurnStarted(
-                turn_id=event.turn_id,
-                provider=event.provider,
-                model=event.model,
-                resumed=event.resumed,
-            )
-        )
+        return message(started=_started(event))
     if isinstance(event, models.TurnCompleted):
-        return message(
-            completed=turn_pb2.TurnCompleted(
-                finish_reason=convert.FINISH[event.finish_reason],
-                usage=convert.usage_to_pb(event.usage),
-                text=event.text,
-                recoveries=convert.recoveries_to_pb(event.recoveries),
-            )
-        )
-    return pb.DecideResponse(decision=convert.decision_to_pb(event.decision))  # type: ignore[return-value]
+        return message(completed=_completed(event))
+    if isinstance(event, models.DecisionMade):
+        if message is not pb.DecideResponse:
+            raise TypeError("a decision in a narration stream")
+        return pb.DecideResponse(decision=convert.decision_to_pb(event.decision))
+    assert_never(event)
+
+
+def _watched_to_pb(watched: WatchedEvent) -> pb.WatchSessionResponse:
+    info, event = watched.info, watched.event
+    out = pb.WatchSessionResponse(turn_id=info.turn_id, kind=convert.KIND[info.kind])
+    if isinstance(event, models.TextDelta):
+        out.delta.CopyFrom(turn_pb2.TextDelta(seq=event.seq, text=event.text))
+    elif isinstance(event, models.TurnStarted):
+        out.started.CopyFrom(_started(event))
+        out.input = info.input
+    elif isinstance(event, models.TurnCompleted):
+        out.completed.CopyFrom(_completed(event))
+    elif isinstance(event, models.DecisionMade):
+        out.decision.CopyFrom(convert.decision_to_pb(event.decision))
+    elif isinstance(event, models.TurnEnded):
+        out.ended.CopyFrom(pb.TurnEnded(status=convert.STATUS[event.status], reason=event.reason))
+    else:
+        assert_never(event)
+    return out
 
 
 class NarratorServicer(pb_grpc.NarratorServiceServicer):
@@ -66,9 +92,11 @@ class NarratorServicer(pb_grpc.NarratorServiceServicer):
         session = await _unary(
             context,
             self._narrator.create_session(
+                caller_of(context),
                 models.Setting(request.setting.world, request.setting.tone),
                 models.PlayerCharacter(request.player.name, request.player.description),
                 request.seed,
+                convert.rating_from_pb(request.content_rating),
             ),
         )
         return pb.CreateSessionResponse(session=convert.session_to_pb(session))
@@ -77,26 +105,31 @@ class NarratorServicer(pb_grpc.NarratorServiceServicer):
         self, request: pb.GetSessionRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.GetSessionResponse:
         session = await _unary(
-            context, self._narrator.get_session(request.session_id, request.recent_turn_limit)
+            context,
+            self._narrator.get_session(
+                caller_of(context), request.session_id, request.recent_turn_limit
+            ),
         )
         return pb.GetSessionResponse(session=convert.session_to_pb(session))
 
     async def DeleteSession(
         self, request: pb.DeleteSessionRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.DeleteSessionResponse:
-        await _unary(context, self._narrator.delete_session(request.session_id))
+        await _unary(context, self._narrator.delete_session(caller_of(context), request.session_id))
         return pb.DeleteSessionResponse()
 
     async def Narrate(
         self, request: pb.NarrateRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> AsyncGenerator[pb.NarrateResponse, None]:
         events = self._narrator.narrate(
+            caller_of(context),
             request.session_id,
             request.action,
             convert.scene_from_pb(request.scene),
             _deadline(context),
             request.turn_id,
             request.resume_after_seq,
+            request.regenerate,
         )
         async with aclosing(_stream(context, events, pb.NarrateResponse)) as messages:
             async for message in messages:
@@ -106,6 +139,7 @@ class NarratorServicer(pb_grpc.NarratorServiceServicer):
         self, request: pb.DecideRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> AsyncGenerator[pb.DecideResponse, None]:
         events = self._narrator.decide(
+            caller_of(context),
             request.session_id,
             request.question,
             convert.options_from_pb(list(request.options)),
@@ -114,10 +148,59 @@ class NarratorServicer(pb_grpc.NarratorServiceServicer):
             _deadline(context),
             request.turn_id,
             request.resume_after_seq,
+            request.regenerate,
         )
         async with aclosing(_stream(context, events, pb.DecideResponse)) as messages:
             async for message in messages:
                 yield message
+
+    async def WatchSession(
+        self, request: pb.WatchSessionRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> AsyncGenerator[pb.WatchSessionResponse, None]:
+        events = self._narrator.watch(caller_of(context), request.session_id)
+        async with aclosing(events):
+            try:
+                async for watched in events:
+                    yield _watched_to_pb(watched)
+            except Exception as error:
+                await _abort(context, error)
+
+    # Memory RPCs: answered once the memory work lands.
+    async def PutLoreEntry(
+        self, request: object, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.PutLoreEntryResponse:
+        return await _unimplemented(context)  # type: ignore[no-any-return]
+
+    async def ListLoreEntries(
+        self, request: object, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.ListLoreEntriesResponse:
+        return await _unimplemented(context)  # type: ignore[no-any-return]
+
+    async def DeleteLoreEntry(
+        self, request: object, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.DeleteLoreEntryResponse:
+        return await _unimplemented(context)  # type: ignore[no-any-return]
+
+    async def GetTurnContext(
+        self, request: object, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.GetTurnContextResponse:
+        return await _unimplemented(context)  # type: ignore[no-any-return]
+
+    async def ExportSession(
+        self, request: object, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.ExportSessionResponse:
+        return await _unimplemented(context)  # type: ignore[no-any-return]
+
+    async def ImportSession(
+        self, request: object, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.ImportSessionResponse:
+        return await _unimplemented(context)  # type: ignore[no-any-return]
+
+
+async def _unimplemented(context: grpc.aio.ServicerContext[object, object]) -> Any:
+    import grpc
+
+    await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet")
 
 
 async def _unary(context: grpc.aio.ServicerContext[object, object], call: Awaitable[T]) -> T:

@@ -34,7 +34,7 @@ class DecisionRules:
             if schema
         }
 
-    def check(self, raw: str) -> Choice | str:
+    async def check(self, raw: str) -> Choice | str:
         """The choice in a raw JSON answer, or what is wrong with it."""
         try:
             answer = json.loads(raw)
@@ -67,7 +67,7 @@ class DecisionRules:
     def decision(self, choice: Choice, source: DecisionSource) -> Decision:
         return Decision(choice.option_id, dumps(choice.arguments), source)
 
-    def fallback(self, scene: Scene) -> Decision:
+    async def fallback(self, scene: Scene) -> Decision:
         """The default option with arguments built from its schema and the scene."""
         option_id, schema = self.default_option_id, self.schemas[self.default_option_id]
         names = tuple(c.name for c in scene.characters)

@@ -52,9 +52,20 @@ class UpstreamRateLimited(UpstreamError):
 
 
 class UpstreamRejected(UpstreamError):
-    """The provider refused the request itself (bad key, unknown model): retrying won't help."""
+    """The provider refused the request itself: retrying won't help."""
 
     retryable = False
+
+
+class UpstreamMisconfigured(UpstreamRejected):
+    """The upstream refused us (bad key, no access, unknown model: HTTP 401/403/404): the
+    operator must fix the configuration. Counts against the upstream's breaker."""
+
+
+class RequestRejected(UpstreamRejected):
+    """The upstream refused this request's content (HTTP 400/413/422: a prompt over the
+    model's context, a schema it cannot follow). The caller's problem, not the upstream's:
+    it never counts against a breaker."""
 
 
 class StreamInterrupted(UpstreamUnavailable):
@@ -72,7 +83,20 @@ class Overloaded(NarratorError):
 
 
 class TurnAborted(NarratorError):
-    """A resumed turn had ended cancelled or failed; it cannot go on."""
+    """A resumed turn had ended cancelled, failed or interrupted; it cannot go on."""
+
+
+class FailedPrecondition(NarratorError):
+    """The request is valid but the session's state does not allow it now (e.g. regenerate
+    with no turn to replace)."""
+
+
+class StoreUnavailable(NarratorError):
+    """The storage cannot serve the call now (disk full, corrupt, unreachable); retry later."""
+
+    def __init__(self, message: str, retry_after: float = 2.0) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class DeadlineExceeded(NarratorError):

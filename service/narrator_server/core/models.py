@@ -7,6 +7,29 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who is calling, as the API authenticated them: the core decides what they may touch.
+
+    `tenant` owns sessions ("" is the open, keyless mode); `key_id` names the API key (for
+    quotas and audit, never the secret); `player` is the game's player the backend acts for
+    (per-player quotas), "" when the backend did not say.
+    """
+
+    tenant: str = ""
+    key_id: str = ""
+    player: str = ""
+
+
+LOCAL = Caller()
+
+
+class ContentRating(enum.Enum):
+    EVERYONE = "everyone"
+    TEEN = "teen"
+    MATURE = "mature"
+
+
+@dataclass(frozen=True)
 class Setting:
     world: str
     tone: str = ""
@@ -23,6 +46,7 @@ class Character:
     name: str
     description: str = ""
     disposition: str = ""
+    pronouns: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,10 +61,16 @@ class Scene:
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
+    # The upstream sent no usage: the counts are the server's estimate.
+    estimated: bool = False
+    cached_input_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
-            self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.estimated or other.estimated,
+            self.cached_input_tokens + other.cached_input_tokens,
         )
 
 
@@ -53,6 +83,20 @@ class TurnStatus(enum.Enum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    RUNNING = "running"  # claimed when it started; not ended yet
+    INTERRUPTED = "interrupted"  # its server stopped abruptly and nobody took it over
+
+    @property
+    def ended(self) -> bool:
+        return self is not TurnStatus.RUNNING
+
+
+class RecoveryReason(enum.Enum):
+    UNSPECIFIED = "unspecified"
+    UPSTREAM_FAILED = "upstream_failed"
+    STALLED = "stalled"
+    TAKEOVER = "takeover"
+    LAST_CHANCE = "last_chance"
 
 
 class FinishReason(enum.Enum):
@@ -89,6 +133,7 @@ class Recovery:
     provider: str
     model: str
     after_seq: int
+    reason: RecoveryReason = RecoveryReason.UNSPECIFIED
 
 
 @dataclass(frozen=True)
@@ -109,6 +154,12 @@ class Turn:
     recoveries: tuple[Recovery, ...] = ()
     # Length of each delta, in order: a replay sends the same deltas with the same seq.
     delta_lengths: tuple[int, ...] = ()
+    # Decide turns: the options and the default, so that another server can take it over.
+    options: tuple[DecisionOption, ...] = ()
+    default_option_id: str = ""
+    # Regenerations: this turn replaced `replaces_turn_id`; a superseded turn was replaced.
+    replaces_turn_id: str = ""
+    superseded: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,6 +171,8 @@ class Session:
     created_at: float
     turn_count: int = 0
     recent_turns: tuple[Turn, ...] = field(default=())
+    tenant: str = ""
+    content_rating: ContentRating = ContentRating.TEEN
 
 
 # Events of a streamed turn, in the order the core yields them.
@@ -150,6 +203,14 @@ class TurnCompleted:
     usage: Usage
     text: str
     recoveries: tuple[Recovery, ...] = ()
+
+
+@dataclass(frozen=True)
+class TurnEnded:
+    """A turn ended without completing (for watchers; a caller gets the error itself)."""
+
+    status: TurnStatus
+    reason: str
 
 
 TurnEvent = TurnStarted | TextDelta | DecisionMade | TurnCompleted

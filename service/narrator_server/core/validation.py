@@ -128,7 +128,7 @@ def _check_fallback(
     ]
 
 
-def check_decide(
+async def check_decide(
     session_id: str,
     question: str,
     options: tuple[DecisionOption, ...],
@@ -170,3 +170,8 @@ def check_decide(
     if v:
         raise InvalidArgument(v)
     return schemas
+
+
+def option_schemas(options: tuple[DecisionOption, ...]) -> dict[str, dict[str, Any] | None]:
+    """The argument schemas of options that were validated before (a stored turn's)."""
+    return {o.id: parse_arguments_schema(o.arguments_schema)[0] for o in options}

@@ -15,6 +15,7 @@ from ..core.breaker import BreakerState
 from ..core.errors import (
     DeadlineExceeded,
     Overloaded,
+    RequestRejected,
     UpstreamError,
     UpstreamRateLimited,
     UpstreamUnavailable,
@@ -123,6 +124,8 @@ class ProviderChain:
                 verdict = True
                 return
             except (UpstreamError, DeadlineExceeded) as error:
+                if isinstance(error, RequestRejected):
+                    raise  # the request's own content: back to its caller, no breaker, no fallback
                 # A deadline too short to wait for is the caller's budget, not the upstream's fault.
                 if not isinstance(error, DeadlineExceeded):
                     verdict = True
@@ -145,8 +148,16 @@ class ProviderChain:
                     upstream.breaker.abandon()
         if self.offline is None:
             raise _pick_error(errors)
-        reason = type(errors[-1]).__name__ if errors else "BreakersOpen"
-        if self.upstreams:
+        if request.last_chance and self.upstreams:
+            # Not a failure of the upstreams: a turn's last recovery always goes offline.
+            span.add_event("narrator.fallback", {"error.type": "LastChance"})
+            self._telemetry.fallbacks.add(1, {"error.type": "LastChance"})
+            log.warning(
+                "the turn's last recovery goes to the offline narrator",
+                extra={"turn_id": request.context.turn_id},
+            )
+        elif self.upstreams:
+            reason = type(errors[-1]).__name__ if errors else "BreakersOpen"
             span.add_event("narrator.fallback", {"error.type": reason})
             self._telemetry.fallbacks.add(1, {"error.type": reason})
             log.warning(

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 
 import openai
 
-from ..core.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected, UpstreamUnavailable
+from ..core.errors import (
+    RequestRejected,
+    UpstreamError,
+    UpstreamMisconfigured,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -49,6 +56,16 @@ def to_domain(error: Exception) -> UpstreamError:
             return UpstreamRateLimited("upstream rate limit (HTTP 429)", retry_after=hint)
         if status >= 500 or status in (408, 409):
             return UpstreamUnavailable(f"upstream failed (HTTP {status})", retry_after=hint)
+        if status in (401, 403, 404):
+            return UpstreamMisconfigured(
+                f"upstream refused the server (HTTP {status}): check its API key, access and "
+                "model name"
+            )
+        if status in (400, 413, 422):
+            return RequestRejected(
+                f"the model rejected this request (HTTP {status}); shorten the action, scene "
+                "or options"
+            )
         return UpstreamRejected(f"upstream rejected the request (HTTP {status})")
     if isinstance(error, openai.APITimeoutError):
         return UpstreamUnavailable("upstream timed out")

@@ -1,21 +1,57 @@
-"""JSON forms of the scene and decision columns."""
+"""Rows of sessions and turns as plain tuples: one codec for every SQL adapter.
+
+Column order is `SESSION_COLUMNS` / `TURN_COLUMNS`; structured values are JSON text.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from ..core.models import Character, Decision, DecisionSource, Recovery, Scene
+from ..core.models import (
+    Character,
+    ContentRating,
+    Decision,
+    DecisionOption,
+    DecisionSource,
+    FinishReason,
+    PlayerCharacter,
+    Recovery,
+    RecoveryReason,
+    Scene,
+    Session,
+    Setting,
+    Turn,
+    TurnKind,
+    TurnStatus,
+    Usage,
+)
+
+SESSION_COLUMNS = (
+    "id, tenant, world, tone, player_name, player_description, seed, created_at, content_rating"
+)
+TURN_COLUMNS = (
+    "id, session_id, kind, input, scene, text, status, provider, model, input_tokens,"
+    " output_tokens, usage_estimated, cached_input_tokens, finish_reason, decision, created_at,"
+    " recoveries, delta_lengths, options, default_option_id, replaces_turn_id, superseded"
+)
+TURN_COLUMN_COUNT = TURN_COLUMNS.count(",") + 1
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def scene_to_json(scene: Scene) -> str:
-    return json.dumps(
+    return _dumps(
         {
             "location": scene.location,
-            "characters": [[c.name, c.description, c.disposition] for c in scene.characters],
+            "characters": [
+                [c.name, c.description, c.disposition, c.pronouns] for c in scene.characters
+            ],
             "facts": list(scene.facts),
             "attributes": [list(kv) for kv in scene.attributes],
-        },
-        ensure_ascii=False,
+        }
     )
 
 
@@ -29,22 +65,71 @@ def scene_from_json(text: str) -> Scene:
     )
 
 
-def decision_to_json(decision: Decision | None) -> str | None:
-    if decision is None:
-        return None
-    return json.dumps([decision.option_id, decision.arguments_json, decision.source.value])
+def session_row(session: Session, seed: int) -> tuple[Any, ...]:
+    """`seed` as the adapter stores it (SQL integers are signed 64-bit)."""
+    s = session
+    return (
+        s.session_id, s.tenant, s.setting.world, s.setting.tone, s.player.name,
+        s.player.description, seed, s.created_at, s.content_rating.value,
+    )  # fmt: skip
 
 
-def decision_from_json(text: str | None) -> Decision | None:
-    if text is None:
-        return None
-    option_id, arguments_json, source = json.loads(text)
-    return Decision(option_id, arguments_json, DecisionSource(source))
+def session_from_row(row: tuple[Any, ...], turn_count: int, recent: tuple[Turn, ...]) -> Session:
+    return Session(
+        session_id=row[0],
+        tenant=row[1],
+        setting=Setting(row[2], row[3]),
+        player=PlayerCharacter(row[4], row[5]),
+        seed=int(row[6]) % 2**64,
+        created_at=float(row[7]),
+        content_rating=ContentRating(row[8]),
+        turn_count=turn_count,
+        recent_turns=recent,
+    )
 
 
-def recoveries_to_json(recoveries: tuple[Recovery, ...]) -> str:
-    return json.dumps([[r.provider, r.model, r.after_seq] for r in recoveries])
+def turn_row(turn: Turn) -> tuple[Any, ...]:
+    t, d = turn, turn.decision
+    return (
+        t.turn_id, t.session_id, t.kind.value, t.input, scene_to_json(t.scene), t.text,
+        t.status.value, t.provider, t.model, t.usage.input_tokens, t.usage.output_tokens,
+        int(t.usage.estimated), t.usage.cached_input_tokens, t.finish_reason.value,
+        _dumps([d.option_id, d.arguments_json, d.source.value]) if d else None,
+        t.created_at,
+        _dumps([[r.provider, r.model, r.after_seq, r.reason.value] for r in t.recoveries]),
+        _dumps(list(t.delta_lengths)),
+        _dumps([[o.id, o.description, o.arguments_schema] for o in t.options]),
+        t.default_option_id, t.replaces_turn_id, int(t.superseded),
+    )  # fmt: skip
 
 
-def recoveries_from_json(text: str) -> tuple[Recovery, ...]:
-    return tuple(Recovery(*r) for r in json.loads(text))
+def turn_from_row(r: tuple[Any, ...]) -> Turn:
+    decision = None
+    if r[14] is not None:
+        option_id, arguments_json, source = json.loads(r[14])
+        decision = Decision(option_id, arguments_json, DecisionSource(source))
+    return Turn(
+        turn_id=r[0],
+        session_id=r[1],
+        kind=TurnKind(r[2]),
+        input=r[3],
+        scene=scene_from_json(r[4]),
+        text=r[5],
+        status=TurnStatus(r[6]),
+        provider=r[7],
+        model=r[8],
+        usage=Usage(int(r[9]), int(r[10]), bool(r[11]), int(r[12])),
+        finish_reason=FinishReason(r[13]),
+        decision=decision,
+        created_at=float(r[15]),
+        recoveries=tuple(_recovery(*r) for r in json.loads(r[16])),
+        delta_lengths=tuple(json.loads(r[17])),
+        options=tuple(DecisionOption(*o) for o in json.loads(r[18])),
+        default_option_id=r[19],
+        replaces_turn_id=r[20],
+        superseded=bool(r[21]),
+    )
+
+
+def _recovery(provider: str, model: str, after_seq: int, reason: str = "unspecified") -> Recovery:
+    return Recovery(provider, model, int(after_seq), RecoveryReason(reason))

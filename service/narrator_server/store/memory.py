@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from ..core.errors import SessionNotFound
 from ..core.models import TurnStatus
 
 if TYPE_CHECKING:
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 class MemoryStore:
     def __init__(self) -> None:
         self.sessions: dict[str, Session] = {}
-        self.turns: dict[str, list[Turn]] = {}
+        self.turns: dict[str, list[Turn]] = {}  # by session, in the order they started
 
     async def create_session(self, session: Session) -> None:
         self.sessions[session.session_id] = session
@@ -28,24 +29,56 @@ class MemoryStore:
         recent = tuple(turns[-recent_turn_limit:]) if recent_turn_limit else ()
         return dataclasses.replace(session, turn_count=len(turns), recent_turns=recent)
 
-    async def get_turn(self, turn_id: str) -> Turn | None:
-        for turns in self.turns.values():
-            for turn in turns:
-                if turn.turn_id == turn_id:
-                    return turn
-        return None
+    async def get_turn(self, session_id: str, turn_id: str) -> Turn | None:
+        return next((t for t in self.turns.get(session_id, ()) if t.turn_id == turn_id), None)
 
     async def delete_session(self, session_id: str) -> bool:
         self.turns.pop(session_id, None)
         return self.sessions.pop(session_id, None) is not None
 
     async def recent_completed_turns(self, session_id: str, limit: int) -> list[Turn]:
-        done = [t for t in self.turns.get(session_id, []) if t.status is TurnStatus.COMPLETED]
+        done = [
+            t
+            for t in self.turns.get(session_id, [])
+            if t.status is TurnStatus.COMPLETED and not t.superseded
+        ]
         return list(reversed(done))[:limit]
 
+    async def claim_turn(self, turn: Turn) -> Turn | None:
+        if turn.session_id not in self.sessions:
+            raise SessionNotFound(turn.session_id)
+        existing = await self.get_turn(turn.session_id, turn.turn_id)
+        if existing is not None:
+            return existing
+        self.turns[turn.session_id].append(turn)
+        return None
+
     async def save_turn(self, turn: Turn) -> None:
-        if turn.session_id in self.turns:
-            self.turns[turn.session_id].append(turn)
+        turns = self.turns.get(turn.session_id)
+        if turns is None:
+            return
+        for i, old in enumerate(turns):
+            if old.turn_id == turn.turn_id:
+                turns[i] = turn
+                return
+        turns.append(turn)
+
+    async def running_turns(self, started_before: float) -> list[Turn]:
+        return [
+            t
+            for turns in self.turns.values()
+            for t in turns
+            if t.status is TurnStatus.RUNNING and t.created_at < started_before
+        ]
+
+    async def supersede_turn(self, session_id: str, turn_id: str) -> None:
+        turns = self.turns.get(session_id, [])
+        for i, old in enumerate(turns):
+            if old.turn_id == turn_id:
+                turns[i] = dataclasses.replace(old, superseded=True)
+
+    async def check_writable(self) -> None:
+        pass
 
     async def close(self) -> None:
         pass

@@ -1,78 +1,43 @@
-"""SQLite session store: one connection on one worker thread, WAL, every write committed."""
+"""SQLite session store: one connection on one worker thread, WAL, every write committed.
+
+Driver errors never leave this module: a store that cannot read or write (disk full, damaged
+file, read-only directory) raises `StoreUnavailable`, which callers get as UNAVAILABLE.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
+import logging
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..core.models import (
-    FinishReason,
-    PlayerCharacter,
-    Session,
-    Setting,
-    Turn,
-    TurnKind,
-    TurnStatus,
-    Usage,
-)
+from ..core.errors import SessionNotFound, StoreUnavailable
+from ..core.models import TurnStatus
 from .codec import (
-    decision_from_json,
-    decision_to_json,
-    recoveries_from_json,
-    recoveries_to_json,
-    scene_from_json,
-    scene_to_json,
+    SESSION_COLUMNS,
+    TURN_COLUMN_COUNT,
+    TURN_COLUMNS,
+    session_from_row,
+    session_row,
+    turn_from_row,
+    turn_row,
 )
+from .sqlite_schema import migrate
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from ..core.models import Session, Turn
+
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY,
-    world TEXT NOT NULL,
-    tone TEXT NOT NULL,
-    player_name TEXT NOT NULL,
-    player_description TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS turns (
-    id TEXT PRIMARY KEY,
-    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    kind TEXT NOT NULL,
-    input TEXT NOT NULL,
-    scene TEXT NOT NULL,
-    text TEXT NOT NULL,
-    status TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    input_tokens INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    finish_reason TEXT NOT NULL,
-    decision TEXT,
-    created_at REAL NOT NULL,
-    recoveries TEXT NOT NULL DEFAULT '[]',
-    delta_lengths TEXT NOT NULL DEFAULT '[]'
-);
-CREATE INDEX IF NOT EXISTS turns_by_session ON turns(session_id, created_at);
-"""
-
-TURN_COLUMNS = (
-    "id, session_id, kind, input, scene, text, status, provider, model,"
-    " input_tokens, output_tokens, finish_reason, decision, created_at, recoveries, delta_lengths"
-)
-# Columns added after the first release, for data dirs created before them.
-MIGRATIONS = {
-    "recoveries": "ALTER TABLE turns ADD COLUMN recoveries TEXT NOT NULL DEFAULT '[]'",
-    "delta_lengths": "ALTER TABLE turns ADD COLUMN delta_lengths TEXT NOT NULL DEFAULT '[]'",
-}
+_PLACEHOLDERS = ", ".join("?" * TURN_COLUMN_COUNT)
+_UPDATE = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in TURN_COLUMNS.split(",")[2:])
 
 
 def to_signed64(value: int) -> int:
@@ -80,56 +45,83 @@ def to_signed64(value: int) -> int:
     return value - 2**64 if value >= 2**63 else value
 
 
+def _explain(error: sqlite3.Error) -> str:
+    text = str(error)
+    if "full" in text:
+        return "the disk is full"
+    if "readonly" in text or "read-only" in text:
+        return "the database is read-only"
+    if "malformed" in text or "not a database" in text:
+        return "the database file is damaged"
+    if "unable to open" in text:
+        return "the database file cannot be opened (permissions, or a read-only directory)"
+    if "locked" in text or "busy" in text:
+        return "the database is locked by another process"
+    return "the database cannot be used"
+
+
 class SqliteStore:
     """`SessionStore` on a SQLite file. Calls run on a single worker thread, in order."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
+        self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
+        """Opens (creating or migrating) the database; `StoreUnavailable` says why not."""
         store = cls(path)
-        await store._call(store._connect)
+        try:
+            await store._call(store._connect)
+        except BaseException:
+            await store.close()
+            raise
         return store
 
     def _connect(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreUnavailable(f"cannot create the data directory ({error.strerror})") from None
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db = db
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA busy_timeout=5000")
-        db.executescript(SCHEMA)
-        present = {row[1] for row in db.execute("PRAGMA table_info(turns)")}
-        for column, statement in MIGRATIONS.items():
-            if column not in present:
-                db.execute(statement)
-        self._db = db
+        try:
+            migrate(db)
+        except RuntimeError as error:
+            raise StoreUnavailable(str(error)) from None
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self._guarded, fn, args)
+        except RuntimeError as error:  # the executor was shut down: the store is closed
+            raise StoreUnavailable("the store is closed") from error
+
+    def _guarded(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        try:
+            return fn(*args)
+        except sqlite3.Error as error:
+            if self._db is not None and self._db.in_transaction:
+                self._db.rollback()
+            log.error("storage error", extra={"error": str(error), "path": str(self.path)})
+            raise StoreUnavailable(f"storage unavailable: {_explain(error)}") from None
 
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
-            raise RuntimeError("the store is closed")
+            raise StoreUnavailable("the store is closed")
         return self._db
 
     async def create_session(self, session: Session) -> None:
+        row = session_row(session, to_signed64(session.seed))
+        marks = ", ".join("?" * len(row))
         await self._call(
-            self.db.execute,
-            "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                session.session_id,
-                session.setting.world,
-                session.setting.tone,
-                session.player.name,
-                session.player.description,
-                to_signed64(session.seed),
-                session.created_at,
-            ),
+            self.db.execute, f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({marks})", row
         )
 
     async def get_session(self, session_id: str, recent_turn_limit: int) -> Session | None:
@@ -137,23 +129,14 @@ class SqliteStore:
 
     def _get_session(self, session_id: str, limit: int) -> Session | None:
         row = self.db.execute(
-            "SELECT id, world, tone, player_name, player_description, seed, created_at,"
-            " (SELECT COUNT(*) FROM turns WHERE session_id = sessions.id)"
+            f"SELECT {SESSION_COLUMNS}, (SELECT COUNT(*) FROM turns WHERE session_id = sessions.id)"
             " FROM sessions WHERE id = ?",
             (session_id,),
         ).fetchone()
         if row is None:
             return None
         turns = self._turns("session_id = ?", (session_id,), limit) if limit else []
-        return Session(
-            session_id=row[0],
-            setting=Setting(row[1], row[2]),
-            player=PlayerCharacter(row[3], row[4]),
-            seed=row[5] % 2**64,
-            created_at=row[6],
-            turn_count=row[7],
-            recent_turns=tuple(reversed(turns)),
-        )
+        return session_from_row(row[:-1], row[-1], tuple(reversed(turns)))
 
     async def delete_session(self, session_id: str) -> bool:
         cursor = await self._call(
@@ -161,16 +144,24 @@ class SqliteStore:
         )
         return cursor.rowcount > 0
 
-    async def get_turn(self, turn_id: str) -> Turn | None:
-        turns = await self._call(self._turns, "id = ?", (turn_id,), 1)
+    async def get_turn(self, session_id: str, turn_id: str) -> Turn | None:
+        turns = await self._call(self._turns, "session_id = ? AND id = ?", (session_id, turn_id), 1)
         return turns[0] if turns else None
 
     async def recent_completed_turns(self, session_id: str, limit: int) -> list[Turn]:
         return await self._call(
             self._turns,
-            "session_id = ? AND status = ?",
+            "session_id = ? AND status = ? AND superseded = 0",
             (session_id, TurnStatus.COMPLETED.value),
             limit,
+        )
+
+    async def running_turns(self, started_before: float) -> list[Turn]:
+        return await self._call(
+            self._turns,
+            "status = ? AND created_at < ?",
+            (TurnStatus.RUNNING.value, started_before),
+            10_000,
         )
 
     def _turns(self, where: str, args: tuple[Any, ...], limit: int) -> list[Turn]:
@@ -179,59 +170,57 @@ class SqliteStore:
             " ORDER BY created_at DESC, rowid DESC LIMIT ?",
             (*args, limit),
         ).fetchall()
-        return [
-            Turn(
-                turn_id=r[0],
-                session_id=r[1],
-                kind=TurnKind(r[2]),
-                input=r[3],
-                scene=scene_from_json(r[4]),
-                text=r[5],
-                status=TurnStatus(r[6]),
-                provider=r[7],
-                model=r[8],
-                usage=Usage(r[9], r[10]),
-                finish_reason=FinishReason(r[11]),
-                decision=decision_from_json(r[12]),
-                created_at=r[13],
-                recoveries=recoveries_from_json(r[14]),
-                delta_lengths=tuple(json.loads(r[15])),
-            )
-            for r in rows
-        ]
+        return [turn_from_row(r) for r in rows]
+
+    async def claim_turn(self, turn: Turn) -> Turn | None:
+        return await self._call(self._claim, turn)
+
+    def _claim(self, turn: Turn) -> Turn | None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            found = db.execute("SELECT 1 FROM sessions WHERE id = ?", (turn.session_id,))
+            if found.fetchone() is None:
+                raise SessionNotFound(turn.session_id)
+            inserted = db.execute(
+                f"INSERT INTO turns ({TURN_COLUMNS}) VALUES ({_PLACEHOLDERS})"
+                " ON CONFLICT (session_id, id) DO NOTHING",
+                turn_row(turn),
+            ).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            db.rollback()
+            raise
+        if inserted:
+            return None
+        existing = self._turns("session_id = ? AND id = ?", (turn.session_id, turn.turn_id), 1)
+        return existing[0] if existing else None
 
     async def save_turn(self, turn: Turn) -> None:
-        await self._call(self._save_turn, turn)
+        # Only into an existing session: nothing is stored when it was deleted mid-turn.
+        await self._call(
+            self.db.execute,
+            f"INSERT INTO turns ({TURN_COLUMNS}) SELECT {_PLACEHOLDERS}"
+            " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
+            f" ON CONFLICT (session_id, id) DO UPDATE SET {_UPDATE}",
+            (*turn_row(turn), turn.session_id),
+        )
 
-    def _save_turn(self, turn: Turn) -> None:
-        # INSERT ... SELECT stores nothing when the session was deleted mid-turn.
-        self.db.execute(
-            f"INSERT OR REPLACE INTO turns ({TURN_COLUMNS})"
-            " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS"
-            " (SELECT 1 FROM sessions WHERE id = ?)",
-            (
-                turn.turn_id,
-                turn.session_id,
-                turn.kind.value,
-                turn.input,
-                scene_to_json(turn.scene),
-                turn.text,
-                turn.status.value,
-                turn.provider,
-                turn.model,
-                turn.usage.input_tokens,
-                turn.usage.output_tokens,
-                turn.finish_reason.value,
-                decision_to_json(turn.decision),
-                turn.created_at,
-                recoveries_to_json(turn.recoveries),
-                json.dumps(turn.delta_lengths),
-                turn.session_id,
-            ),
+    async def supersede_turn(self, session_id: str, turn_id: str) -> None:
+        await self._call(
+            self.db.execute,
+            "UPDATE turns SET superseded = 1 WHERE session_id = ? AND id = ?",
+            (session_id, turn_id),
+        )
+
+    async def check_writable(self) -> None:
+        await self._call(
+            self.db.execute, "INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)", (time.time(),)
         )
 
     async def close(self) -> None:
         if self._db is not None:
-            await self._call(self._db.close)
-            self._db = None
+            db, self._db = self._db, None
+            with contextlib.suppress(sqlite3.Error, RuntimeError):
+                await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
         self._executor.shutdown(wait=True)

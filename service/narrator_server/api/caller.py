@@ -1,0 +1,33 @@
+"""Who is calling: the `Caller` the authentication interceptor set for this RPC's task."""
+
+from __future__ import annotations
+
+import contextvars
+from typing import TYPE_CHECKING
+
+from ..core.models import LOCAL, Caller
+
+if TYPE_CHECKING:
+    import grpc.aio
+
+PLAYER_HEADER = "x-narrator-player"
+MAX_PLAYER_CHARS = 128
+
+CURRENT: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller", default=None)
+
+
+def player_of(metadata: object) -> str:
+    """The player the game's backend names in metadata (bounded; "" when absent)."""
+    for key, value in metadata or ():  # type: ignore[attr-defined]
+        if key == PLAYER_HEADER and isinstance(value, str):
+            return value.strip()[:MAX_PLAYER_CHARS]
+    return ""
+
+
+def caller_of(context: grpc.aio.ServicerContext[object, object]) -> Caller:
+    """The authenticated caller; without an authentication interceptor, the open mode's."""
+    caller = CURRENT.get()
+    if caller is not None:
+        return caller
+    player = player_of(context.invocation_metadata())
+    return Caller(LOCAL.tenant, LOCAL.key_id, player)

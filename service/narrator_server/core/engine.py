@@ -1,0 +1,428 @@
+"""Turns from start to storage: claims, production, followers, resumes, takeovers, shutdown.
+
+A new turn claims its slot and lease in the turn log, then its row in the store (RUNNING), then
+runs. Without a client turn id it runs inline in the caller's stream (cancelling the call
+cancels it); with one it runs in its own task and callers follow it, so a lost connection can
+rejoin it. However a turn ends it is stored once, shielded from a second cancellation; a store
+that cannot write keeps the turn in memory and retries. A follower that finds the producer gone
+(its server died) takes the turn over and continues it from the last recorded seq.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+import uuid
+from contextlib import aclosing
+from typing import TYPE_CHECKING
+
+from .errors import (
+    FieldViolation,
+    InvalidArgument,
+    NarratorError,
+    StoreUnavailable,
+    TurnAborted,
+)
+from .models import (
+    DecisionMade,
+    RecoveryReason,
+    TextDelta,
+    Turn,
+    TurnCompleted,
+    TurnStarted,
+    TurnStatus,
+)
+from .ports import Deadline
+from .prompt import continuation_messages
+from .replay import replay
+from .turnlog import ProducerLost, TurnClaimed, TurnInfo
+from .turns import Progress
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator
+
+    from .models import Session, TurnEvent
+    from .planning import Planner, TurnSpec
+    from .storage import SessionStore
+    from .turnlog import TurnLog, TurnWriter
+    from .turns import TurnRunner
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineConfig:
+    max_running: int = 256
+    resume_window: float = 10.0
+    drain_timeout: float = 5.0
+
+
+class TurnEngine:
+    def __init__(
+        self,
+        runner: TurnRunner,
+        store: SessionStore,
+        turn_log: TurnLog,
+        planner: Planner,
+        config: EngineConfig | None = None,
+    ) -> None:
+        self._runner = runner
+        self._store = store
+        self._log = turn_log
+        self._planner = planner
+        self._config = config or EngineConfig()
+        self._tasks: dict[Key, asyncio.Task[None]] = {}
+        self._producing = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.unsaved: dict[Key, Turn] = {}
+
+    @property
+    def producing(self) -> int:
+        return self._producing
+
+    async def open(
+        self,
+        session: Session,
+        spec: TurnSpec,
+        *,
+        turn_id: str,
+        after_seq: int,
+        deadline: Deadline,
+    ) -> AsyncGenerator[TurnEvent]:
+        """The events of the turn: a new one, or the one `turn_id` names (joined, replayed or
+        taken over). The session's ownership was checked by the caller. Nothing is claimed
+        before the first event is asked for."""
+        source = await self._source(session, spec, turn_id, after_seq, deadline)
+        async with aclosing(source) as events:
+            async for event in events:
+                yield event
+
+    async def _source(
+        self, session: Session, spec: TurnSpec, turn_id: str, after_seq: int, deadline: Deadline
+    ) -> AsyncGenerator[TurnEvent]:
+        sid = session.session_id
+        if turn_id:
+            stored = await self._stored(sid, turn_id)
+            if stored is not None:
+                _check_kind(stored, spec)
+                return self._resume(session, stored, after_seq)
+        tid = turn_id or uuid.uuid4().hex
+        try:
+            writer = await self._log.start(
+                TurnInfo(sid, tid, spec.kind, spec.input), self._config.max_running
+            )
+        except TurnClaimed:  # a concurrent call with the same new turn id won the claim
+            return self._rejoin(session, tid, after_seq)
+        try:
+            request, rules = await self._planner.plan(session, spec, tid, deadline)
+            claim = spec.running_turn(tid, time.time())
+            existing = await self._store.claim_turn(claim)
+        except BaseException:
+            writer.buffer.end(TurnAborted("the turn could not start"))
+            await writer.finish()
+            raise
+        if existing is not None:  # the id was used before and ended meanwhile
+            writer.buffer.end(TurnAborted("the turn id was already used"))
+            await writer.finish()
+            _check_kind(existing, spec)
+            return self._resume(session, existing, after_seq)
+        production = self._produce(writer, claim, request, rules, Progress(), inline=not turn_id)
+        if not turn_id:
+            return production
+        self._spawn(writer, production)
+        return self._follow(writer.buffer.follow(), 0, resumed=False)  # new: from seq 1
+
+    # --- production -------------------------------------------------------------------
+
+    async def _produce(
+        self,
+        writer: TurnWriter,
+        claim: Turn,
+        request: object,
+        rules: object,
+        p: Progress,
+        *,
+        inline: bool,
+    ) -> AsyncGenerator[TurnEvent]:
+        buffer = writer.buffer
+        status, error, ending = TurnStatus.FAILED, None, []
+        self._producing += 1
+        self._idle.clear()
+        try:
+            runner = self._runner.run(request, rules, p)  # type: ignore[arg-type]
+            async with aclosing(runner) as events:
+                async for event in events:
+                    if isinstance(event, str):
+                        delta = buffer.add_text(event, sealed=inline)
+                        p.sent = buffer.seq
+                        if inline:
+                            yield delta
+                    elif isinstance(event, DecisionMade | TurnCompleted):
+                        ending.append(event)  # sent only once the turn is stored
+                    else:
+                        buffer.add(event)
+                        if inline:
+                            yield event
+            status = TurnStatus.COMPLETED
+        except (asyncio.CancelledError, GeneratorExit):
+            status = TurnStatus.CANCELLED
+            raise
+        except Exception as e:
+            error = e
+            raise
+        finally:
+            turn = _ended(claim, p, buffer.deltas, status)
+            stored = False
+            try:
+                await self._keep(turn)
+                stored = True
+            except StoreUnavailable as unsaved:
+                error = error or unsaved
+                if status is TurnStatus.COMPLETED:
+                    raise
+            finally:
+                if stored and status is TurnStatus.COMPLETED:
+                    for event in ending:
+                        if isinstance(event, TurnCompleted):
+                            event = dataclasses.replace(event, text=buffer.text)
+                        buffer.add(event)
+                    buffer.end()
+                else:
+                    buffer.end(_for_followers(status, error))
+                await writer.finish()
+        if inline:
+            for event in buffer.events[-len(ending) :] if ending else ():
+                yield event
+
+    async def _keep(self, turn: Turn) -> None:
+        """Stores the turn; shielded, so a second cancellation cannot lose it, and counted
+        until its write ends. A store that cannot write keeps it for a later retry."""
+        save = asyncio.ensure_future(self._save(turn))
+        save.add_done_callback(self._saved)
+        await asyncio.shield(save)
+
+    async def _save(self, turn: Turn) -> None:
+        key = (turn.session_id, turn.turn_id)
+        try:
+            await self._store.save_turn(turn)
+        except StoreUnavailable:
+            self.unsaved[key] = turn
+            log.error(
+                "a turn could not be stored; it is kept and retried",
+                extra={"session_id": turn.session_id, "turn_id": turn.turn_id},
+            )
+            raise
+        if turn.status is TurnStatus.COMPLETED and turn.replaces_turn_id:
+            await self._store.supersede_turn(turn.session_id, turn.replaces_turn_id)
+
+    def _saved(self, save: asyncio.Future[None]) -> None:
+        if not save.cancelled():
+            save.exception()  # retrieved here; the producer reports it
+        self._producing -= 1
+        if not self._producing:
+            self._idle.set()
+
+    def _spawn(self, writer: TurnWriter, production: AsyncGenerator[TurnEvent]) -> None:
+        key = (writer.buffer.info.session_id, writer.buffer.info.turn_id)
+
+        async def run() -> None:
+            with contextlib.suppress(Exception):  # delivered to followers by the buffer
+                async with aclosing(production) as events:
+                    async for _ in events:
+                        pass
+
+        task = asyncio.get_running_loop().create_task(run(), name=f"turn-{key[1]}")
+        self._tasks[key] = task
+        task.add_done_callback(lambda _: self._tasks.pop(key, None))
+        writer.buffer.on_abandoned = lambda: self._abandoned(key, writer)
+
+    def _abandoned(self, key: Key, writer: TurnWriter) -> None:
+        """The last follower left a resumable turn: cancel it unless one comes back within
+        the resume window (here or on another server)."""
+
+        async def reap() -> None:
+            await asyncio.sleep(self._config.resume_window)
+            if writer.buffer.followers or writer.buffer.done:
+                return
+            if not await writer.followed_elsewhere():
+                task = self._tasks.get(key)
+                if task is not None:
+                    task.cancel()
+
+        asyncio.get_running_loop().create_task(reap(), name=f"reap-{key[1]}")
+
+    # --- following, resuming, taking over ------------------------------------------------
+
+    @staticmethod
+    async def _follow(
+        events: AsyncIterator[TurnEvent], after_seq: int, *, resumed: bool
+    ) -> AsyncGenerator[TurnEvent]:
+        async with aclosing(events):  # type: ignore[type-var]
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    if event.seq <= after_seq:
+                        continue
+                elif isinstance(event, TurnStarted) and resumed:
+                    event = dataclasses.replace(event, resumed=True)
+                yield event
+
+    def _resume(self, session: Session, turn: Turn, after_seq: int) -> AsyncGenerator[TurnEvent]:
+        if turn.status.ended:
+            return replay(turn, after_seq)
+        return self._rejoin(session, turn.turn_id, after_seq)
+
+    async def _rejoin(
+        self, session: Session, turn_id: str, after_seq: int
+    ) -> AsyncGenerator[TurnEvent]:
+        """Follows a running turn; takes it over when its producer is gone."""
+        sid, started = session.session_id, False
+        for _ in range(5):
+            try:
+                events = self._follow(self._log.follow(sid, turn_id), after_seq, resumed=True)
+                async with aclosing(events) as stream:
+                    async for event in stream:
+                        if isinstance(event, TurnStarted):
+                            if started:
+                                continue
+                            started = True
+                        elif isinstance(event, TextDelta):
+                            after_seq = event.seq
+                        yield event
+                return
+            except LookupError:
+                stored = await self._stored(sid, turn_id)
+                if stored is not None and stored.status.ended:
+                    async for event in replay(stored, after_seq, started=started):
+                        yield event
+                    return
+                if stored is not None:
+                    await self._interrupt(stored)
+                raise _interrupted(turn_id) from None
+            except ProducerLost as lost:
+                if not await self._take_over(session, turn_id, lost):
+                    await asyncio.sleep(0.05)  # another server took it; follow that one
+        raise TurnAborted(f"turn {turn_id!r} could not be followed; start a new turn")
+
+    async def _take_over(self, session: Session, turn_id: str, lost: ProducerLost) -> bool:
+        sid = session.session_id
+        stored = await self._stored(sid, turn_id)
+        if stored is None or stored.status.ended:
+            return False
+        writer = await self._log.take_over(sid, turn_id)
+        if writer is None:
+            return False
+        buffer = writer.buffer
+        first = next((e for e in buffer.events if isinstance(e, TurnStarted)), None)
+        partial = buffer.text
+        from .planning import TurnSpec
+
+        try:
+            spec = TurnSpec.of(stored)
+            request, rules = await self._planner.plan(session, spec, turn_id, Deadline())
+        except BaseException:
+            buffer.end(TurnAborted("the turn could not be taken over"))
+            await writer.finish()
+            raise
+        request = dataclasses.replace(
+            request,
+            messages=request.messages + continuation_messages(partial),
+            continuation=partial,
+        )
+        p = Progress(
+            text=list(buffer.deltas),
+            provider=first.provider if first else "",
+            model=first.model if first else "",
+            pending=RecoveryReason.TAKEOVER,
+            sent=buffer.seq,
+        )
+        log.warning(
+            "taking over a turn whose server is gone",
+            extra={"session_id": sid, "turn_id": turn_id, "after_seq": buffer.seq},
+        )
+        self._spawn(writer, self._produce(writer, stored, request, rules, p, inline=False))
+        return True
+
+    async def _stored(self, session_id: str, turn_id: str) -> Turn | None:
+        unsaved = self.unsaved.get((session_id, turn_id))
+        return unsaved or await self._store.get_turn(session_id, turn_id)
+
+    async def _interrupt(self, turn: Turn) -> None:
+        if turn.status is TurnStatus.RUNNING:
+            ended = dataclasses.replace(turn, status=TurnStatus.INTERRUPTED)
+            with contextlib.suppress(StoreUnavailable):
+                await self._store.save_turn(ended)
+
+    # --- maintenance ----------------------------------------------------------------------
+
+    async def sweep(self, started_before: float) -> int:
+        """Marks RUNNING turns that no server produces any more as interrupted."""
+        count = 0
+        for turn in await self._store.running_turns(started_before):
+            key = (turn.session_id, turn.turn_id)
+            if key in self._tasks or await self._log.alive(*key):
+                continue
+            await self._interrupt(turn)
+            count += 1
+        return count
+
+    async def retry_unsaved(self) -> bool:
+        """Stores the turns a failing store could not take; True when none is left."""
+        for key, turn in list(self.unsaved.items()):
+            await self._store.save_turn(turn)
+            self.unsaved.pop(key, None)
+        return not self.unsaved
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Cancels the turns still running (once each) and waits, within `timeout`, until
+        each one is stored. False when some were not."""
+        for task in list(self._tasks.values()):
+            task.cancel()
+        timeout = self._config.drain_timeout if timeout is None else timeout
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return not self.unsaved
+
+
+def _check_kind(turn: Turn, spec: TurnSpec) -> None:
+    if turn.kind is not spec.kind:
+        raise InvalidArgument([FieldViolation("turn_id", f"names a {turn.kind.value} turn")])
+
+
+def _interrupted(turn_id: str) -> TurnAborted:
+    return TurnAborted(
+        f"turn {turn_id!r} was interrupted: the server running it stopped before it ended; "
+        "start a new turn with a new turn_id"
+    )
+
+
+def _ended(claim: Turn, p: Progress, deltas: list[str], status: TurnStatus) -> Turn:
+    return dataclasses.replace(
+        claim,
+        text="".join(deltas),
+        status=status,
+        provider=p.provider,
+        model=p.model,
+        usage=p.usage,
+        decision=p.decision if status is TurnStatus.COMPLETED else None,
+        finish_reason=p.finish,
+        recoveries=tuple(p.recoveries),
+        delta_lengths=tuple(len(d) for d in deltas),
+    )
+
+
+def _for_followers(status: TurnStatus, error: BaseException | None) -> BaseException | None:
+    """What a follower of the turn gets at its end (None: the completion events follow)."""
+    if isinstance(error, NarratorError):
+        return error
+    if status is TurnStatus.CANCELLED:
+        return TurnAborted("the turn was cancelled before it completed")
+    if error is not None:
+        return error
+    return None

@@ -1,0 +1,126 @@
+"""What a turn is about (`TurnSpec`) and how its model request is built (`Planner`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from . import prompt, validation
+from .decisions import DecisionRules
+from .models import Turn, TurnKind, TurnStatus, Usage
+from .ports import ChatRequest, TurnContext
+
+if TYPE_CHECKING:
+    from .models import DecisionOption, Scene, Session
+    from .ports import ChatMessage, Deadline
+    from .storage import SessionStore
+
+Schemas = dict[str, dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class TurnSpec:
+    """A turn as the caller asked for it; stored with the turn so any server can rebuild its
+    request (a takeover) from the store alone."""
+
+    session_id: str
+    kind: TurnKind
+    input: str
+    scene: Scene
+    options: tuple[DecisionOption, ...] = ()
+    default_option_id: str = ""
+    # The turn it regenerates, if any.
+    replaces_turn_id: str = ""
+    # The options' parsed argument schemas (Decide), when validation already parsed them.
+    schemas: Schemas | None = field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, turn: Turn) -> TurnSpec:
+        return cls(
+            turn.session_id,
+            turn.kind,
+            turn.input,
+            turn.scene,
+            turn.options,
+            turn.default_option_id,
+            turn.replaces_turn_id,
+        )
+
+    def running_turn(self, turn_id: str, now: float) -> Turn:
+        """The row that claims the turn when it starts."""
+        return Turn(
+            turn_id=turn_id,
+            session_id=self.session_id,
+            kind=self.kind,
+            input=self.input,
+            scene=self.scene,
+            text="",
+            status=TurnStatus.RUNNING,
+            provider="",
+            model="",
+            usage=Usage(),
+            created_at=now,
+            options=self.options,
+            default_option_id=self.default_option_id,
+            replaces_turn_id=self.replaces_turn_id,
+        )
+
+
+class Planner(Protocol):
+    """Builds a turn's model request from its session, its memory and its spec."""
+
+    async def plan(
+        self, session: Session, spec: TurnSpec, turn_id: str, deadline: Deadline
+    ) -> tuple[ChatRequest, DecisionRules | None]: ...
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    history_token_budget: int = 3000
+    history_max_turns: int = 50
+    max_tokens: int = 600
+    temperature: float = 0.8
+
+
+class HistoryPlanner:
+    """The prompt of a turn: instructions, campaign, the recent turns that fit, scene, input."""
+
+    def __init__(self, store: SessionStore, config: PlanConfig | None = None) -> None:
+        self._store = store
+        self._config = config or PlanConfig()
+
+    async def plan(
+        self, session: Session, spec: TurnSpec, turn_id: str, deadline: Deadline
+    ) -> tuple[ChatRequest, DecisionRules | None]:
+        c = self._config
+        turns = await self._store.recent_completed_turns(spec.session_id, c.history_max_turns)
+        turns = [t for t in turns if t.turn_id not in (turn_id, spec.replaces_turn_id)]
+        history = prompt.fit_history(turns, c.history_token_budget)
+        ctx = TurnContext(
+            session, turn_id, session.turn_count, spec.kind, spec.input, spec.scene, spec.options
+        )
+        if spec.kind is TurnKind.NARRATION:
+            messages = prompt.narration_messages(session, history, spec.scene, spec.input)
+            return self._request(ctx, messages, deadline), None
+        schemas = spec.schemas
+        if schemas is None:
+            schemas = validation.option_schemas(spec.options)
+        messages = prompt.decision_messages(session, history, spec.scene, spec.input, spec.options)
+        request = self._request(ctx, messages, deadline, prompt.decision_schema(schemas))
+        return request, DecisionRules(schemas, spec.default_option_id)
+
+    def _request(
+        self,
+        ctx: TurnContext,
+        messages: tuple[ChatMessage, ...],
+        deadline: Deadline,
+        response_schema: dict[str, Any] | None = None,
+    ) -> ChatRequest:
+        return ChatRequest(
+            messages=messages,
+            context=ctx,
+            deadline=deadline,
+            max_tokens=self._config.max_tokens,
+            temperature=self._config.temperature,
+            response_schema=response_schema,
+        )

@@ -1,0 +1,109 @@
+"""The SQLite schema as numbered migrations, applied in order at start (`PRAGMA user_version`).
+
+A data dir made by any earlier release is brought up to date; never edit a released step, add
+the next one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite3
+
+# Version 1: the first release's tables (data dirs made before versioning have them unversioned).
+_V1 = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    world TEXT NOT NULL,
+    tone TEXT NOT NULL,
+    player_name TEXT NOT NULL,
+    player_description TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    input TEXT NOT NULL,
+    scene TEXT NOT NULL,
+    text TEXT NOT NULL,
+    status TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    finish_reason TEXT NOT NULL,
+    decision TEXT,
+    created_at REAL NOT NULL
+);
+"""
+_V1_LATE_COLUMNS = {
+    "recoveries": "ALTER TABLE turns ADD COLUMN recoveries TEXT NOT NULL DEFAULT '[]'",
+    "delta_lengths": "ALTER TABLE turns ADD COLUMN delta_lengths TEXT NOT NULL DEFAULT '[]'",
+}
+
+# Version 2: tenants and ratings; turns keyed by (session, turn id), claimed when they start.
+_V2 = """
+ALTER TABLE sessions ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN content_rating TEXT NOT NULL DEFAULT 'teen';
+CREATE INDEX sessions_by_tenant ON sessions(tenant);
+CREATE TABLE turns_v2 (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    input TEXT NOT NULL,
+    scene TEXT NOT NULL,
+    text TEXT NOT NULL,
+    status TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    usage_estimated INTEGER NOT NULL DEFAULT 0,
+    cached_input_tokens INTEGER NOT NULL DEFAULT 0,
+    finish_reason TEXT NOT NULL,
+    decision TEXT,
+    created_at REAL NOT NULL,
+    recoveries TEXT NOT NULL DEFAULT '[]',
+    delta_lengths TEXT NOT NULL DEFAULT '[]',
+    options TEXT NOT NULL DEFAULT '[]',
+    default_option_id TEXT NOT NULL DEFAULT '',
+    replaces_turn_id TEXT NOT NULL DEFAULT '',
+    superseded INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (session_id, id)
+);
+INSERT INTO turns_v2 (session_id, id, kind, input, scene, text, status, provider, model,
+    input_tokens, output_tokens, finish_reason, decision, created_at, recoveries, delta_lengths)
+    SELECT session_id, id, kind, input, scene, text, status, provider, model, input_tokens,
+    output_tokens, finish_reason, decision, created_at, recoveries, delta_lengths FROM turns
+    ORDER BY rowid;
+DROP TABLE turns;
+ALTER TABLE turns_v2 RENAME TO turns;
+CREATE INDEX turns_by_session ON turns(session_id, created_at);
+CREATE INDEX turns_running ON turns(status) WHERE status = 'running';
+CREATE TABLE probe (id INTEGER PRIMARY KEY, at REAL NOT NULL);
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2}
+VERSION = max(MIGRATIONS)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Brings the database to `VERSION`, one step a transaction."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > VERSION:
+        raise RuntimeError(
+            f"the database is at schema version {version}, newer than this server's {VERSION}"
+        )
+    if version < 1:
+        db.executescript(_V1)
+        present = {row[1] for row in db.execute("PRAGMA table_info(turns)")}
+        for column, statement in _V1_LATE_COLUMNS.items():
+            if column not in present:
+                db.execute(statement)
+        db.execute("PRAGMA user_version = 1")
+    for step in sorted(MIGRATIONS):
+        if step > version:
+            db.executescript(f"BEGIN;\n{MIGRATIONS[step]}\nPRAGMA user_version = {step};\nCOMMIT;")

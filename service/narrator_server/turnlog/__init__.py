@@ -1,0 +1,1 @@
+"""Turn logs (adapters of `core.turnlog.TurnLog`): in-process, and Redis for many servers."""
