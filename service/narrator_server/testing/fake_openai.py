@@ -5,8 +5,11 @@ recording what it received. `python -m narrator_server.testing.fake_openai` runs
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import dataclasses
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,12 +40,18 @@ class Received:
     reply: Reply
     chunks_sent: int = 0
     client_disconnected: asyncio.Event = field(default_factory=asyncio.Event)
+    # When the client closed the connection mid-answer (time.monotonic()), if it did.
+    disconnected_at: float | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class FakeOpenAI:
     """`async with FakeOpenAI() as fake:` then `fake.base_url`, `fake.script(...)`,
-    `fake.received`. Unscripted requests get `default` (or a valid decision for JSON schemas)."""
+    `fake.received`. Unscripted requests get `default` (or a valid decision for JSON schemas).
+
+    Another process controls it over HTTP: `POST /_fake/default` with `Reply` fields as JSON
+    sets the default answer; `GET /_fake/disconnects` returns (and forgets) the
+    `time.monotonic()` of each client disconnect seen mid-answer (benchmarks time cancels)."""
 
     def __init__(
         self,
@@ -54,6 +63,8 @@ class FakeOpenAI:
         self.faults = faults
         self.received: list[Received] = []
         self.keep_records = True  # off for long benchmark runs
+        self.disconnects: collections.deque[float] = collections.deque(maxlen=10_000)
+        self._rng = random.Random(0)
         self._script: list[Reply] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -121,6 +132,8 @@ class FakeOpenAI:
         headers = {k.lower(): v.strip() for k, v in (h.split(":", 1) for h in lines[1:] if h)}
         raw = await reader.readexactly(int(headers.get("content-length", "0")))
         body = json.loads(raw) if raw else {}
+        if path.startswith("/_fake/"):
+            return await self._control(path, body, writer)
         reply = self._next_reply(body)
         got = Received(path, headers, body, reply)
         if self.keep_records:
@@ -130,8 +143,55 @@ class FakeOpenAI:
         finally:
             got.finished.set()
 
+    async def _control(self, path: str, body: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
+        answer: object = {}
+        if path == "/_fake/default":
+            fields = {f.name for f in dataclasses.fields(Reply)}
+            values: dict[str, Any] = {
+                k: tuple(v) if isinstance(v, list) and k in ("tokens", "usage") else v
+                for k, v in body.items()
+                if k in fields
+            }
+            self.default = Reply(**values)
+            self._rng.seed(0)  # every arm of a benchmark gets the same answer lengths
+        elif path == "/_fake/disconnects":
+            answer = list(self.disconnects)
+            self.disconnects.clear()
+        payload = json.dumps(answer).encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            + f"content-length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        await writer.drain()
+        return True
+
+    def _disconnected(self, got: Received) -> None:
+        if got.disconnected_at is None:
+            got.disconnected_at = time.monotonic()
+            self.disconnects.append(got.disconnected_at)
+        got.client_disconnected.set()
+
+    async def _watch(self, got: Received, reader: asyncio.StreamReader) -> None:
+        """Notices at once a client that closes the connection while it is being answered
+        (a write would only fail later). No client pipelines requests, so nothing but the
+        end of the stream can arrive meanwhile."""
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(1024):
+                pass
+        self._disconnected(got)
+
     async def _answer(
         self, got: Received, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        watch = asyncio.get_running_loop().create_task(self._watch(got, reader))
+        try:
+            return await self._answer_watched(got, watch, writer)
+        finally:
+            watch.cancel()
+
+    async def _answer_watched(
+        self, got: Received, watch: asyncio.Task[None], writer: asyncio.StreamWriter
     ) -> bool:
         reply = got.reply
         await asyncio.sleep(reply.first_byte_delay)
@@ -161,9 +221,12 @@ class FakeOpenAI:
             self._event(writer, "[DONE]")
             writer.write(b"0\r\n\r\n")
             return await self._drain(got, writer)
-        for i, piece in enumerate(reply.pieces()):
+        pieces = reply.pieces(self._rng)
+        for i, piece in enumerate(pieces):
+            if got.disconnected_at is not None:
+                return False
             if i == reply.stall_after:
-                await self._hold(got, reader)
+                await watch  # a stall: send nothing more and wait until the client gives up
                 return False
             if i == reply.drop_after:
                 await writer.drain()
@@ -177,14 +240,15 @@ class FakeOpenAI:
             got.chunks_sent += 1
             if not await self._drain(got, writer):
                 return False
-        if reply.stall_after is not None and reply.stall_after >= len(reply.pieces()):
-            await self._hold(got, reader)
+        if reply.stall_after is not None and reply.stall_after >= len(pieces):
+            await watch
             return False
         finish = _chunk(model, {}, reply.finish_reason)
         self._event(writer, json.dumps(finish))
-        if (got.body.get("stream_options") or {}).get("include_usage"):
+        wants_usage = (got.body.get("stream_options") or {}).get("include_usage")
+        if wants_usage and reply.send_usage:
             usage = _chunk(model, None)
-            usage["usage"] = _usage(reply, got)
+            usage["usage"] = _usage(reply, got, len(pieces))
             self._event(writer, json.dumps(usage))
         self._event(writer, "[DONE]")
         writer.write(b"0\r\n\r\n")
@@ -192,7 +256,8 @@ class FakeOpenAI:
 
     async def _answer_whole(self, got: Received, writer: asyncio.StreamWriter) -> bool:
         reply = got.reply
-        message = {"role": "assistant", "content": "".join(reply.pieces())}
+        pieces = reply.pieces(self._rng)
+        message = {"role": "assistant", "content": "".join(pieces)}
         payload = json.dumps(
             {
                 "id": "chatcmpl-fake",
@@ -200,7 +265,7 @@ class FakeOpenAI:
                 "created": int(time.time()),
                 "model": got.body.get("model", "fake-model"),
                 "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
-                "usage": _usage(reply, got),
+                "usage": _usage(reply, got, len(pieces)),
             }
         ).encode()
         writer.write(
@@ -215,22 +280,13 @@ class FakeOpenAI:
         event = f"data: {data}\n\n".encode()
         writer.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
 
-    @staticmethod
-    async def _drain(got: Received, writer: asyncio.StreamWriter) -> bool:
+    async def _drain(self, got: Received, writer: asyncio.StreamWriter) -> bool:
         try:
             await writer.drain()
         except ConnectionError:
-            got.client_disconnected.set()
+            self._disconnected(got)
             return False
         return True
-
-    @staticmethod
-    async def _hold(got: Received, reader: asyncio.StreamReader) -> None:
-        """A stall: send nothing more and wait until the client gives up."""
-        with contextlib.suppress(ConnectionError):
-            while await reader.read(1024):
-                pass
-        got.client_disconnected.set()
 
 
 def _delta(piece: str, as_tool_call: bool, as_refusal: bool, index: int) -> dict[str, Any]:
@@ -259,22 +315,27 @@ def _chunk(model: str, delta: dict[str, Any] | None, finish: str | None = None) 
     }
 
 
-def _usage(reply: Reply, got: Received) -> dict[str, int]:
+def _usage(reply: Reply, got: Received, pieces: int) -> dict[str, Any]:
     if reply.usage is not None:
         prompt, completion = reply.usage
     else:
         prompt = sum(len(str(m.get("content", ""))) // 4 for m in got.body.get("messages", []))
-        completion = len(reply.pieces())
-    return {
+        completion = pieces
+    usage: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
+    if reply.cached_tokens is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": reply.cached_tokens}
+    return usage
 
 
-async def _main(port: int, words: int, pace: float) -> None:
+async def _main(port: int, words: int, pace: float, tokens: str) -> None:
     text = " ".join(f"word{i}" for i in range(words)) + "."
-    fake = FakeOpenAI(Reply(text=text, pace=pace))
+    low, _, high = tokens.partition("-")
+    length = (int(low), int(high or low)) if tokens else None
+    fake = FakeOpenAI(Reply(text=text, pace=pace, tokens=length))
     fake.keep_records = False
     await fake.start(port)
     print(f"fake OpenAI upstream on {fake.base_url}", flush=True)
@@ -288,5 +349,8 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=8089, help="0 picks a free port")
     parser.add_argument("--words", type=int, default=60, help="words in each default answer")
     parser.add_argument("--pace", type=float, default=0.0, help="seconds between chunks")
+    parser.add_argument(
+        "--tokens", default="", help="LOW-HIGH: answers of one-token chunks instead of --words"
+    )
     args = parser.parse_args()
-    asyncio.run(_main(args.port, args.words, args.pace))
+    asyncio.run(_main(args.port, args.words, args.pace, args.tokens))

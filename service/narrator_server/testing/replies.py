@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 _WORDS = re.compile(r"\S+\s*")
+# Words of generated answers (`Reply.tokens`): one token each, with its leading space.
+_VOCABULARY = (
+    " the", " torch", " gutters", " as", " you", " step", " into", " cold", " water", " and",
+    " a", " voice", " echoes", " from", " dark", " stone", " of", " crypt", " door", " creaks",
+)  # fmt: skip
 
 
 @dataclass
@@ -23,6 +29,12 @@ class Reply:
     pace: float = 0.0
     finish_reason: str = "stop"
     usage: tuple[int, int] | None = None
+    # Usage: False sends no usage chunk even when asked (many local servers don't);
+    # `cached_tokens` adds `prompt_tokens_details.cached_tokens` to it.
+    send_usage: bool = True
+    cached_tokens: int | None = None
+    # A generated answer of one-token chunks, its length drawn in [low, high] (benchmarks).
+    tokens: tuple[int, int] | None = None
     as_tool_call: bool = False
     as_refusal: bool = False
     # Send these SSE data payloads verbatim instead of building chunks (then `[DONE]`).
@@ -34,7 +46,11 @@ class Reply:
     stall_after: int | None = None
     malformed_after: int | None = None
 
-    def pieces(self) -> list[str]:
+    def pieces(self, rng: random.Random | None = None) -> list[str]:
+        if self.tokens is not None:
+            rng = rng or random.Random(0)
+            count = rng.randint(*self.tokens)
+            return [_VOCABULARY[rng.randrange(len(_VOCABULARY))] for _ in range(count)]
         return list(self.chunks) if self.chunks is not None else _WORDS.findall(self.text)
 
     @classmethod

@@ -1,0 +1,248 @@
+"""Narrator against calling the model directly (and a LiteLLM proxy), side by side, one run.
+
+Arms: `direct` (the openai SDK streaming from the fake upstream), each `--narrator` (a server
+from a source tree, in its own process), and `litellm` (a proxy from `--litellm VENV`). The
+fake upstream runs in its own process and streams one-token chunks, 100-300 tokens a turn;
+every client worker keeps one session, so prompts carry a growing history. This process is
+the load generator. Loads: 1 stream unpaced, 100 streams at 20 ms/token, 100 streams unpaced;
+then per-turn fixed CPU (a 50-turn history, 1-token answers) and how long a client cancel
+takes to close the upstream request. Medians of `--rounds`; `spread` is (max-min)/median.
+
+    .venv/bin/python bench/compare.py [--rounds 3] [--litellm /tmp/litellm-venv]
+        [--narrator after=. --narrator before=/tmp/before ...]
+
+A LiteLLM install for the third arm (its own venv: it pins its own openai):
+    python3 -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from arms import (
+    HERE,
+    Measure,
+    NarratorArm,
+    OpenAIArm,
+    Process,
+    control_fake,
+    median,
+    pct,
+    start_fake,
+    start_litellm,
+    start_narrator,
+)
+
+
+@dataclass(frozen=True)
+class Load:
+    name: str
+    streams: int
+    turns: int  # per stream
+    pace: float
+
+
+LOADS = (
+    Load("1 stream, unpaced", 1, 40, 0.0),
+    Load("100 streams, 20 ms/token", 100, 2, 0.02),
+    Load("100 streams, unpaced", 100, 2, 0.0),
+)
+TOKENS = [100, 300]
+
+
+@dataclass(frozen=True)
+class ArmSpec:
+    name: str
+    kind: str  # direct, narrator, litellm
+    root: Path | None = None
+    env: tuple[tuple[str, str], ...] = ()
+
+
+def narrator_spec(text: str) -> ArmSpec:
+    """NAME=ROOT[,VAR=VALUE...]: a server from the source tree ROOT (its .venv if it has one)."""
+    name, _, rest = text.partition("=")
+    root, *pairs = rest.split(",")
+    env = tuple(tuple(p.split("=", 1)) for p in pairs)
+    return ArmSpec(name, "narrator", Path(root or HERE).resolve(), env)  # type: ignore[arg-type]
+
+
+async def fake_set(upstream: str, **reply: Any) -> Any:
+    return await asyncio.to_thread(control_fake, upstream, **reply)
+
+
+async def run_load(arm: Any, server: Process | None, load: Load, upstream: str) -> Measure:
+    await fake_set(upstream, tokens=TOKENS, pace=load.pace)
+    workers = [await arm.worker() for _ in range(load.streams)]
+    measure = Measure()
+
+    async def play(worker: Any) -> None:
+        for _ in range(load.turns):
+            try:
+                await arm.turn(worker, measure)
+            except Exception:
+                measure.errors += 1
+
+    cpu = server.cpu() if server else 0.0
+    started = time.monotonic()
+    await asyncio.gather(*(play(w) for w in workers))
+    measure.wall = time.monotonic() - started
+    if server is not None:
+        measure.cpu = server.cpu() - cpu
+        measure.rss_mb = server.rss_mb()
+    return measure
+
+
+async def fixed_cpu(arm: Any, server: Process, upstream: str, turns: int) -> float:
+    """Server CPU per turn, microseconds, for 1-token answers after a 50-turn history."""
+    await fake_set(upstream, tokens=[20, 20], pace=0.0)
+    worker, scratch = await arm.worker(), Measure()
+    for _ in range(50):
+        await arm.turn(worker, scratch)
+    await fake_set(upstream, tokens=[1, 1], pace=0.0)
+    cpu = server.cpu()
+    for _ in range(turns):
+        await arm.turn(worker, scratch)
+    return (server.cpu() - cpu) / turns * 1e6
+
+
+async def cancel_times(arm: Any, upstream: str, count: int) -> list[float]:
+    """Milliseconds from a client's cancel to the upstream seeing its request closed."""
+    await fake_set(upstream, tokens=[400, 400], pace=0.02)
+    worker = await arm.worker()
+    await fake_set(upstream)  # forget earlier disconnects
+    times = []
+    for _ in range(count):
+        cancelled = await arm.cancel_one(worker)
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            seen = await fake_set(upstream)
+            if seen:
+                times.append((seen[-1] - cancelled) * 1000)
+                break
+    return times
+
+
+async def run_arm(
+    spec: ArmSpec, upstream: str, args: argparse.Namespace, data: str
+) -> tuple[list[Measure], float | None, list[float]]:
+    server: Process | None = None
+    arm: NarratorArm | OpenAIArm
+    if spec.kind == "narrator":
+        assert spec.root is not None
+        server, address = await start_narrator(spec.root, upstream, data, dict(spec.env))
+        arm = NarratorArm(address)
+    elif spec.kind == "litellm":
+        server, base_url = await start_litellm(args.litellm, upstream, data)
+        arm = OpenAIArm(base_url)
+    else:
+        arm = OpenAIArm(upstream)
+    try:
+        await run_load(arm, server, Load("warm-up", 4, 3, 0.0), upstream)
+        measures = [await run_load(arm, server, load, upstream) for load in LOADS]
+        fixed = await fixed_cpu(arm, server, upstream, args.fixed_turns) if server else None
+        cancels = await cancel_times(arm, upstream, args.cancels)
+        return measures, fixed, cancels
+    finally:
+        await arm.close()
+        if server is not None:
+            await server.stop()
+
+
+def spread(values: list[float]) -> str:
+    clean = [v for v in values if v == v]
+    if len(clean) < 2:
+        return "–"
+    return f"{(max(clean) - min(clean)) / median(clean) * 100:.0f}%"
+
+
+def report(specs: list[ArmSpec], rounds: list[dict[str, Any]]) -> None:
+    head = ("| load | arm | tokens/s | × direct | TTFT p50 | TTFT p99 | +TTFT p50 | +TTFT p99 "
+            "| gap p99 | CPU/token | RSS | spread (tok/s, CPU) |")  # fmt: skip
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for i, load in enumerate(LOADS):
+        for spec in specs:
+            rows = []
+            for r in rounds:
+                nan = float("nan")
+                m: Measure = r[spec.name][0][i]
+                d: Measure = r["direct"][0][i]
+                tps, dtps = m.tokens / m.wall, d.tokens / d.wall
+                rows.append({
+                    "tps": tps, "ratio": tps / dtps,
+                    "p50": pct(m.ttft, 0.5) * 1e3, "p99": pct(m.ttft, 0.99) * 1e3,
+                    "a50": (pct(m.ttft, 0.5) - pct(d.ttft, 0.5)) * 1e3,
+                    "a99": (pct(m.ttft, 0.99) - pct(d.ttft, 0.99)) * 1e3,
+                    "gap": pct(m.gaps, 0.99) * 1e3,
+                    "cpu": m.cpu / m.tokens * 1e6 if m.cpu is not None and m.tokens else nan,
+                    "rss": m.rss_mb if m.rss_mb is not None else nan,
+                    "errors": m.errors,
+                })  # fmt: skip
+            v = {k: median([row[k] for row in rows]) for k in rows[0]}
+            server = spec.kind != "direct"
+            errors = sum(row["errors"] for row in rows)
+            cells = [
+                load.name if spec is specs[0] else "", spec.name, f"{v['tps']:,.0f}",
+                f"{v['ratio']:.2f}", f"{v['p50']:.1f} ms", f"{v['p99']:.1f} ms",
+                f"{v['a50']:+.1f} ms" if server else "–", f"{v['a99']:+.1f} ms" if server else "–",
+                f"{v['gap']:.1f} ms", f"{v['cpu']:.0f} µs" if server else "–",
+                f"{v['rss']:.0f} MB" if server else "–",
+                f"{spread([r['tps'] for r in rows])}, {spread([r['cpu'] for r in rows])}"
+                + (f" ({errors} errors)" if errors else ""),
+            ]  # fmt: skip
+            print("| " + " | ".join(cells) + " |")
+    print()
+    print("| arm | per-turn fixed CPU (50-turn history) | cancel → upstream closed p50 | max |")
+    print("|---|---|---|---|")
+    for spec in specs:
+        fixed = [r[spec.name][1] for r in rounds if r[spec.name][1] is not None]
+        cancels = [t for r in rounds for t in r[spec.name][2]]
+        fixed_cell = f"{median(fixed) / 1000:.2f} ms ({spread(fixed)})" if fixed else "–"
+        cancel_cell = f"{pct(cancels, 0.5):.1f} ms" if cancels else "–"
+        top = f"{max(cancels):.1f} ms" if cancels else "–"
+        print(f"| {spec.name} | {fixed_cell} | {cancel_cell} | {top} |")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--narrator", action="append", type=narrator_spec, default=[],
+                        help="NAME=ROOT[,VAR=VALUE...] (default: narrator=this tree)")  # fmt: skip
+    parser.add_argument("--litellm", type=Path, help="a venv with litellm[proxy] installed")
+    parser.add_argument("--fixed-turns", type=int, default=200)
+    parser.add_argument("--cancels", type=int, default=20)
+    parser.add_argument("--json", type=Path, help="also write every round's raw numbers here")
+    args = parser.parse_args()
+    specs = [ArmSpec("direct", "direct"), *(args.narrator or [narrator_spec("narrator=")])]
+    if args.litellm:
+        specs.append(ArmSpec("litellm", "litellm"))
+    fake, upstream = await start_fake()
+    rounds: list[dict[str, Any]] = []
+    try:
+        for n in range(args.rounds):
+            results: dict[str, Any] = {}
+            for spec in specs:
+                with tempfile.TemporaryDirectory(prefix="narrator-bench-") as data:
+                    results[spec.name] = await run_arm(spec, upstream, args, data)
+                print(f"round {n + 1}: {spec.name} done", flush=True)
+            rounds.append(results)
+    finally:
+        await fake.stop()
+    loads = ", ".join(f"{x.name} ({x.streams}×{x.turns} turns)" for x in LOADS)
+    print(f"\n{args.rounds} rounds, medians; {TOKENS[0]}-{TOKENS[1]} one-token chunks a turn; "
+          f"{loads}\n")  # fmt: skip
+    report(specs, rounds)
+    if args.json:
+        raw = [{k: (list(map(asdict, v[0])), v[1], v[2]) for k, v in r.items()} for r in rounds]
+        args.json.write_text(json.dumps(raw))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
