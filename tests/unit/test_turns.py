@@ -116,15 +116,17 @@ async def test_a_failure_mid_stream_is_continued_from_the_partial_text() -> None
 
 
 async def test_when_nothing_can_continue_the_turn_fails_with_its_partial_text() -> None:
-    def broken() -> Script:
-        return Script(["a ", "b ", "c "], fail_after=1, fail_with=StreamInterrupted("broke"))
+    def broken(word: str) -> Script:
+        return Script([word, "b ", "c "], fail_after=1, fail_with=StreamInterrupted("broke"))
 
-    narrator, store, sid = await setup(ScriptedProvider("p", broken(), broken(), broken()))
+    provider = ScriptedProvider("p", broken("one "), broken("two "), broken("three "))
+    narrator, store, sid = await setup(provider)
     with pytest.raises(StreamInterrupted):
         async for _ in narrator.narrate(LOCAL, sid, "I look", Scene()):
             pass
     turn = store.turns[sid][0]
-    assert (turn.status, turn.text) == (TurnStatus.FAILED, "a a a ")
+    assert (turn.status, turn.text) == (TurnStatus.FAILED, "one two three ")
+    assert turn.usage.estimated and turn.usage.output_tokens > 0
     assert len(turn.recoveries) == 2
 
 
@@ -213,16 +215,16 @@ async def test_decisions_are_valid_repaired_or_fallen_back(
 
 
 async def test_the_last_recovery_goes_to_the_offline_narrator() -> None:
-    def broken() -> Script:
-        return Script(["a ", "b ", "c "], fail_after=1, fail_with=StreamInterrupted("broke"))
+    def broken(word: str) -> Script:
+        return Script([word, "b ", "c "], fail_after=1, fail_with=StreamInterrupted("broke"))
 
-    primary = ScriptedProvider("up", broken(), broken(), broken())
+    primary = ScriptedProvider("up", broken("one "), broken("two "), broken("three "))
     backup = ScriptedProvider("offline", Script(["end."]))
     narrator, _, sid = await setup(chain(primary, backup))
     events = [e async for e in narrator.narrate(LOCAL, sid, "I look", Scene())]
     completed = events[-1]
     assert isinstance(completed, TurnCompleted)
-    assert completed.text == "a a end."
+    assert completed.text == "one two end."
     assert [r.provider for r in completed.recoveries] == ["up", "offline"]
     assert [r.reason for r in completed.recoveries] == [
         RecoveryReason.UPSTREAM_FAILED,

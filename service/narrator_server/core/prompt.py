@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .models import TurnKind
+from .models import TurnKind, Usage
 from .ports import ChatMessage
 
 if TYPE_CHECKING:
@@ -35,6 +35,12 @@ DECISION_PROMPT = (
 def estimate_tokens(text: str) -> int:
     """A cheap, model-agnostic estimate (about four characters a token)."""
     return len(text) // 4 + 4
+
+
+def estimated_usage(messages: tuple[ChatMessage, ...], output_tokens: int) -> Usage:
+    """Usage when the upstream reported none: the prompt estimated, the output as counted."""
+    prompt = sum(estimate_tokens(m.content) for m in messages)
+    return Usage(prompt, output_tokens, estimated=True)
 
 
 def campaign_brief(session: Session) -> str:

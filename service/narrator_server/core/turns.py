@@ -12,6 +12,7 @@ import logging
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
+from .continuation import Seam
 from .decisions import Choice, DecisionRules
 from .errors import UpstreamError
 from .models import (
@@ -25,7 +26,7 @@ from .models import (
     Usage,
 )
 from .ports import StreamFinished, StreamOpened, TextChunk
-from .prompt import continuation_messages, repair_message
+from .prompt import continuation_messages, estimated_usage, repair_message
 from .rationale import RationaleExtractor
 
 if TYPE_CHECKING:
@@ -113,27 +114,42 @@ class TurnRunner:
     async def _stream(
         self, request: ChatRequest, p: Progress, rules: DecisionRules | None
     ) -> AsyncGenerator[TurnEvent | str]:
-        """One provider stream; a second one (a recovery) continues the same text."""
+        """One provider stream; a second one (a recovery) continues the same text, joined
+        without repeating what was sent (`Seam`)."""
         extractor = RationaleExtractor() if rules else None
-        shown = p.text
-        async with aclosing(self._provider.stream(request)) as events:
-            async for event in events:
-                if isinstance(event, TextChunk):
-                    text = event.text
-                    if extractor is not None:
-                        p.raw.append(text)
-                        text = extractor.feed(text)
-                    if text:
-                        shown.append(text)
-                        yield text
-                elif isinstance(event, StreamOpened):
-                    fresh = not p.started
-                    self._opened(p, event)
-                    if fresh:
-                        yield TurnStarted(request.context.turn_id, p.provider, p.model)
-                elif isinstance(event, StreamFinished):
-                    p.finish = event.finish_reason
-                    p.usage += event.usage
+        seam = Seam(request.continuation) if request.continuation and not rules else None
+        shown, said, opened, finished = p.text, 0, False, False
+        try:
+            async with aclosing(self._provider.stream(request)) as events:
+                async for event in events:
+                    if isinstance(event, TextChunk):
+                        text = event.text
+                        said += len(text)
+                        if extractor is not None:
+                            p.raw.append(text)
+                            text = extractor.feed(text)
+                        if seam is not None:
+                            text = seam.feed(text)
+                        if text:
+                            shown.append(text)
+                            yield text
+                    elif isinstance(event, StreamOpened):
+                        opened, fresh = True, not p.started
+                        self._opened(p, event)
+                        if fresh:
+                            yield TurnStarted(request.context.turn_id, p.provider, p.model)
+                    elif isinstance(event, StreamFinished):
+                        finished = True
+                        p.finish = event.finish_reason
+                        p.usage += event.usage
+                        tail = seam.flush() if seam is not None else ""
+                        if tail:
+                            shown.append(tail)
+                            yield tail
+        finally:
+            if opened and not finished:
+                # Broken or cancelled: what it used is the server's estimate, never nothing.
+                p.usage += estimated_usage(request.messages, -(-said // 4))
 
     @staticmethod
     def _opened(p: Progress, event: StreamOpened) -> None:

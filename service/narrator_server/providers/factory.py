@@ -9,8 +9,9 @@ import openai
 from ..core.breaker import BreakerPolicy, CircuitBreaker
 from .chain import ProviderChain, Upstream, UpstreamSlots
 from .offline import OfflineProvider
-from .openai_chat import OpenAIProvider, StallPolicy
+from .openai_chat import OpenAIProvider
 from .retry import RetryPolicy
+from .stall import StallPolicy
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -30,7 +31,9 @@ def build(
         jitter=s.retry_initial_wait_s,
         max_retry_after=s.max_retry_after_s,
     )
-    stalls = StallPolicy(s.first_token_timeout_s, s.inter_token_timeout_s)
+    stalls = StallPolicy(
+        s.first_token_timeout_s, s.inter_token_timeout_s, s.stall_floor_s, s.stall_factor
+    )
     breaker = BreakerPolicy(
         consecutive_failures=s.breaker_failures,
         failure_rate=s.breaker_failure_rate,

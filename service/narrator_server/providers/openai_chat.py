@@ -1,17 +1,23 @@
 """OpenAI-compatible chat provider: streamed completions through the official SDK.
 
-The raw SSE lines are read through `with_streaming_response` and parsed with `json.loads`
-(the SDK still builds the request and its errors). Retries (tenacity) cover only opening the
+The request body is built once per turn as JSON bytes and posted with the SDK's `post` (its
+headers, auth, timeouts and typed errors, without its per-request parameter transform, which
+walks every message of the prompt). The body is read as bytes, one network read at a time, and
+every complete SSE line of a read is parsed at once. Retries (tenacity) cover only opening the
 stream, up to its first text: once a word was yielded, a failure is a `StreamInterrupted`.
-This module is the one place where the upstream is called.
+Between words each read is timed (`StallTimer`). This module is the one place where the
+upstream is called.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import httpx2
 
 from ..core.errors import (
     DeadlineExceeded,
@@ -22,11 +28,13 @@ from ..core.errors import (
 )
 from ..core.models import FinishReason
 from ..core.ports import StreamFinished, StreamOpened, TextChunk
+from ..core.prompt import estimated_usage
 from ..telemetry import Telemetry
 from .attempt import Attempt
 from .openai_errors import to_domain
 from .retry import BudgetStop, RetryPolicy, retrying
 from .sse import ChunkParser
+from .stall import StallPolicy, StallTimer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator
@@ -35,21 +43,17 @@ if TYPE_CHECKING:
 
     from ..core.ports import ChatEvent, ChatRequest
 
+__all__ = ["OpenAIProvider", "StallPolicy"]
+_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+
 
 @dataclass
 class _Opened:
-    lines: AsyncIterator[str]
+    reads: AsyncIterator[bytes]
     parser: ChunkParser
-    first: list[str]
+    first: str
+    first_wait: float
     attempt: Attempt
-
-
-@dataclass(frozen=True)
-class StallPolicy:
-    """How long an upstream may stay silent: before its first word, and between two words."""
-
-    first_token: float = 20.0
-    inter_token: float = 15.0
 
 
 class OpenAIProvider:
@@ -75,68 +79,82 @@ class OpenAIProvider:
         url = client.base_url
         self._server = (str(url.host), int(url.port or (443 if url.scheme == "https" else 80)))
 
-    def _params(self, request: ChatRequest) -> dict[str, Any]:
-        remaining = request.deadline.remaining()
-        params: dict[str, Any] = {
+    def body(self, request: ChatRequest) -> bytes:
+        """The request's JSON, built once for every attempt."""
+        body: dict[str, Any] = {
             "model": self._model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "stream": True,
             "stream_options": {"include_usage": True},
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
-            "timeout": self._timeout if remaining is None else min(self._timeout, remaining),
         }
         if request.response_schema is not None:
-            params["response_format"] = {
+            body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "decision", "schema": request.response_schema},
             }
-        return params
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         async with AsyncExitStack() as stack:
-            opened = await self._open_with_retries(request, stack)
+            opened = await self._open_with_retries(request, self.body(request), stack)
             parser, attempt = opened.parser, opened.attempt
             try:
                 yield StreamOpened(self.name, parser.model or self._model)
-                for text in opened.first:
-                    yield TextChunk(text)
-                if not parser.done:
-                    loop = asyncio.get_running_loop()
-                    gap = self._stalls.inter_token
-                    # The timer also runs while this generator waits at a yield: safe, since a
-                    # turn's producer task only buffers events and never awaits between them.
-                    try:
-                        async with asyncio.timeout_at(loop.time() + gap) as stall:
-                            async for line in opened.lines:
-                                text = parser.feed(line)
-                                if text:
-                                    stall.reschedule(loop.time() + gap)
-                                    attempt.chunk(text)
-                                    yield TextChunk(text)
-                                elif parser.done:
-                                    break
-                    except TimeoutError as error:
-                        raise StreamInterrupted(f"upstream stalled for {gap:g} s") from error
-                    except Exception as error:
+                if opened.first:
+                    yield TextChunk(opened.first)
+                timer = StallTimer(self._stalls, opened.first_wait)
+                reads = opened.reads
+                try:
+                    # Past `[DONE]` the body is read to its end, so the connection is reused.
+                    while True:
+                        timer.reading()
+                        try:
+                            data = await reads.__anext__()
+                        except StopAsyncIteration:
+                            break
+                        except asyncio.CancelledError:
+                            if not timer.stalled():
+                                raise
+                            if parser.done:
+                                break  # it said everything; only the body's end is missing
+                            raise StreamInterrupted(
+                                f"upstream stalled for {timer.limit:.3g} s"
+                            ) from None
+                        text = parser.feed(data)
+                        timer.read(bool(text))
+                        if text:
+                            attempt.chunk(text)
+                            yield TextChunk(text)
+                except (StreamInterrupted, asyncio.CancelledError, GeneratorExit):
+                    raise
+                except Exception as error:
+                    if not parser.done:
                         raise StreamInterrupted(str(to_domain(error))) from error
-                    if not parser.done and parser.finish_reason is FinishReason.UNSPECIFIED:
-                        raise StreamInterrupted("upstream stream ended before it finished")
+                finally:
+                    timer.close()
+                if not parser.done and parser.finish_reason is FinishReason.UNSPECIFIED:
+                    raise StreamInterrupted("upstream stream ended before it finished")
             except StreamInterrupted as error:
                 attempt.failed(type(error).__name__, str(error))
                 raise
             except (asyncio.CancelledError, GeneratorExit):
                 attempt.failed("cancelled")
                 raise
-            attempt.finished(parser.finish_reason, parser.usage, parser.model, parser.response_id)
-            yield StreamFinished(parser.finish_reason, parser.usage)
+            # No usage from the upstream: the output counted (a chunk is about a token).
+            usage = parser.usage or estimated_usage(request.messages, parser.chunks)
+            attempt.finished(parser.finish_reason, usage, parser.model, parser.response_id)
+            yield StreamFinished(parser.finish_reason, usage)
 
-    async def _open_with_retries(self, request: ChatRequest, stack: AsyncExitStack) -> _Opened:
+    async def _open_with_retries(
+        self, request: ChatRequest, body: bytes, stack: AsyncExitStack
+    ) -> _Opened:
         budget = BudgetStop(self._retry, request.deadline)
         try:
             async for retry in retrying(self._retry, budget, self._telemetry):
                 with retry:
-                    return await self._open(request, stack)
+                    return await self._open(request, body, stack)
         except UpstreamRateLimited:
             raise  # its Retry-After tells the client when to come back
         except UpstreamError as error:
@@ -145,31 +163,38 @@ class OpenAIProvider:
             raise
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    async def _open(self, request: ChatRequest, stack: AsyncExitStack) -> _Opened:
+    async def _open(self, request: ChatRequest, body: bytes, stack: AsyncExitStack) -> _Opened:
         """One attempt: the HTTP response plus everything up to the first text (or the end)."""
         remaining = request.deadline.remaining()
         if remaining is not None and remaining <= 0:
             raise DeadlineExceeded("the call's deadline passed")
         first_token = self._stalls.first_token
         limit = first_token if remaining is None else min(first_token, remaining)
+        timeout = self._timeout if remaining is None else min(self._timeout, remaining)
         attempt = Attempt(self._telemetry, self.name, self._model, request, self._server)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         exits = AsyncExitStack()
         try:
             async with asyncio.timeout(limit):
-                create = self._client.chat.completions.with_streaming_response.create
-                response = await exits.enter_async_context(create(**self._params(request)))
-                lines = response.iter_lines().__aiter__()
-                parser, first = ChunkParser(), []
-                async for line in lines:
-                    text = parser.feed(line)
-                    if text:
-                        attempt.chunk(text)
-                        first.append(text)
-                        break
-                    if parser.done:
+                response = await self._client.post(
+                    "/chat/completions",
+                    cast_to=httpx2.Response,
+                    content=body,
+                    options={"headers": _HEADERS, "timeout": timeout},
+                    stream=True,
+                )
+                exits.push_async_callback(response.aclose)
+                reads = response.aiter_bytes()
+                exits.push_async_callback(reads.aclose)
+                parser, first = ChunkParser(), ""
+                async for data in reads:
+                    first = parser.feed(data)
+                    if first:
+                        attempt.chunk(first)
                         break
                 else:
-                    if parser.finish_reason is FinishReason.UNSPECIFIED:
+                    if not parser.done and parser.finish_reason is FinishReason.UNSPECIFIED:
                         raise UpstreamUnavailable("upstream stream ended before its first word")
         except TimeoutError as error:
             attempt.failed("stalled")
@@ -190,4 +215,4 @@ class OpenAIProvider:
             raise domain from error
         # The response now belongs to the caller's stack: closed when the turn ends or is cancelled.
         await stack.enter_async_context(exits)
-        return _Opened(lines, parser, first, attempt)
+        return _Opened(reads, parser, first, loop.time() - started, attempt)

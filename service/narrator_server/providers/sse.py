@@ -1,4 +1,8 @@
-"""Parses chat-completion SSE lines with `json.loads`: no per-chunk model objects."""
+"""Parses a chat-completion SSE body as it arrives: bytes in, text out, no per-chunk objects.
+
+`feed` takes whatever one network read returned and parses every complete line in it, so
+several tokens that arrived together come out as one piece of text.
+"""
 
 from __future__ import annotations
 
@@ -18,38 +22,61 @@ _FINISH = {
 
 
 class ChunkParser:
-    """Feed SSE lines; collects the text pieces, finish reason, usage and model of a stream."""
+    """Collects the text, finish reason, usage and model of one stream.
+
+    `usage` is the upstream's own count (None until it sends one); `chunks` counts the text
+    chunks, about one token each on every OpenAI-compatible server, for an estimate."""
 
     def __init__(self) -> None:
         self.done = False
         self.finish_reason = FinishReason.UNSPECIFIED
-        self.usage = Usage()
+        self.usage: Usage | None = None
         self.model = ""
         self.response_id = ""
         self.refused = False
+        self.chunks = 0
+        self._rest = b""
 
-    def feed(self, line: str) -> str:
-        """The text carried by one line ('' for none); sets `done` at `[DONE]`."""
-        if not line.startswith("data:"):
-            return ""  # blank separators, comments, event names
-        payload = line[5:].strip()
-        if payload == "[DONE]":
+    def feed(self, data: bytes) -> str:
+        """The text carried by the complete lines of `data` ('' for none); a partial last line
+        waits for the next call. Sets `done` at `[DONE]` (anything after it is ignored)."""
+        if self._rest:
+            data, self._rest = self._rest + data, b""
+        if data.endswith(b"\n"):
+            lines = data.split(b"\n")
+            lines.pop()
+        else:
+            lines = data.split(b"\n")
+            self._rest = lines.pop()
+        texts = []
+        for line in lines:
+            if not line.startswith(b"data:") or self.done:
+                continue  # blank separators, comments, event names
+            text = self.line(line[5:])
+            if text:
+                texts.append(text)
+        return texts[0] if len(texts) == 1 else "".join(texts)
+
+    def line(self, payload: bytes) -> str:
+        """The text of one `data:` payload."""
+        payload = payload.strip()
+        if payload == b"[DONE]":
             self.done = True
             return ""
         try:
             chunk: dict[str, Any] = json.loads(payload)
         except ValueError as e:
             raise UpstreamUnavailable("upstream sent a chunk that is not JSON") from e
+        if not isinstance(chunk, dict):
+            raise UpstreamUnavailable("upstream sent a chunk that is not a JSON object")
         if "error" in chunk:
             raise UpstreamUnavailable("upstream reported an error mid-stream")
         if not self.model:
-            self.model = chunk.get("model") or ""
-            self.response_id = chunk.get("id") or ""
+            self.model = str(chunk.get("model") or "")
+            self.response_id = str(chunk.get("id") or "")
         usage = chunk.get("usage")
         if usage:
-            self.usage = Usage(
-                int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-            )
+            self.usage = _usage(usage)
         choices = chunk.get("choices")
         if not choices:
             return ""
@@ -60,6 +87,7 @@ class ChunkParser:
         delta = choice.get("delta") or {}
         text = delta.get("content")
         if text:
+            self.chunks += 1
             return str(text)
         if delta.get("refusal"):
             # A refusal is not narration: the turn ends as filtered, the refusal unsaid.
@@ -68,5 +96,15 @@ class ChunkParser:
             return ""
         calls = delta.get("tool_calls")
         if calls:
+            self.chunks += 1
             return str((calls[0].get("function") or {}).get("arguments") or "")
         return ""
+
+
+def _usage(usage: dict[str, Any]) -> Usage:
+    details = usage.get("prompt_tokens_details") or {}
+    return Usage(
+        int(usage.get("prompt_tokens") or 0),
+        int(usage.get("completion_tokens") or 0),
+        cached_input_tokens=int(details.get("cached_tokens") or 0),
+    )

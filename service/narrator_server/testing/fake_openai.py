@@ -188,7 +188,9 @@ class FakeOpenAI:
         try:
             return await self._answer_watched(got, watch, writer)
         finally:
-            watch.cancel()
+            watch.cancel()  # and wait: the next request of the connection reads next
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
 
     async def _answer_watched(
         self, got: Received, watch: asyncio.Task[None], writer: asyncio.StreamWriter
