@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .core.ports import ChatProvider
     from .core.storage import SessionStore
     from .core.turnlog import TurnLog
+    from .providers.chain import ProviderChain
     from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ class App:
         self._health = health.aio.HealthServicer()
         self._serving: bool | None = None
         self._maintenance: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[None] | None = None
+        self._chain: ProviderChain | None = None
+        self._upstream_serving: dict[str, bool] = {}
         self.telemetry: TelemetryRuntime | None = None
         self.port = 0
 
@@ -89,6 +93,7 @@ class App:
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
         provider, self._clients = factory.build(s, runtime.telemetry)
+        self._chain = provider
         self.narrator = narrator = Narrator(
             self._provider_override or provider,
             store,
@@ -133,8 +138,29 @@ class App:
         await server.start()
         self._server = server
         await self._set_health(True)
-        self._maintenance = asyncio.get_running_loop().create_task(self._maintain())
+        loop = asyncio.get_running_loop()
+        self._maintenance = loop.create_task(self._maintain())
+        self._probe = loop.create_task(self._probe_upstreams())
         return self.port
+
+    async def _probe_upstreams(self) -> None:
+        if self._chain is not None and self._provider_override is None:
+            await self._chain.probe()
+        await self._set_upstream_health()
+
+    async def _set_upstream_health(self) -> None:
+        """`upstream:NAME` in the health service: NOT_SERVING while that upstream refuses the
+        server (bad key, unknown model), SERVING otherwise."""
+        if self._chain is None:
+            return
+        for upstream in self._chain.upstreams:
+            serving = not upstream.misconfigured
+            if self._upstream_serving.get(upstream.name) != serving:
+                self._upstream_serving[upstream.name] = serving
+                status = health_pb2.HealthCheckResponse.SERVING if serving else (
+                    health_pb2.HealthCheckResponse.NOT_SERVING
+                )  # fmt: skip
+                await self._health.set(f"upstream:{upstream.name}", status)
 
     async def _set_health(self, serving: bool) -> None:
         before = self._serving
@@ -159,6 +185,7 @@ class App:
         last_sweep = time.monotonic()
         while True:
             await asyncio.sleep(HEALTH_INTERVAL_S)
+            await self._set_upstream_health()
             try:
                 await self.store.check_writable()
                 await self.narrator.engine.retry_unsaved()
@@ -174,6 +201,7 @@ class App:
         """One maintenance round at once (tests and operators' probes)."""
         assert self.store is not None
         assert self.narrator is not None
+        await self._set_upstream_health()
         try:
             await self.store.check_writable()
             await self.narrator.engine.retry_unsaved()
@@ -192,6 +220,11 @@ class App:
         (their turns are stored as cancelled), then close the store and the upstream client."""
         grace = self.settings.shutdown_grace_s if grace is None else grace
         await self._health.enter_graceful_shutdown()
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+            self._probe = None
         if self._maintenance is not None:
             self._maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):

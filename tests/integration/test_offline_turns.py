@@ -111,7 +111,9 @@ async def test_client_cancel_stores_the_turn_as_cancelled(tmp_path: Path) -> Non
         turn = None
         for _ in range(200):  # the server learns of the cancel asynchronously
             session = (await s.stub.GetSession(pb.GetSessionRequest(session_id=session_id))).session
-            if session.recent_turns:
+            if session.recent_turns and session.recent_turns[0].status != (
+                session_pb2.TURN_STATUS_RUNNING
+            ):
                 turn = session.recent_turns[0]
                 break
             await asyncio.sleep(0.01)

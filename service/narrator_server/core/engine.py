@@ -118,10 +118,17 @@ class TurnEngine:
             )
         except TurnClaimed:  # a concurrent call with the same new turn id won the claim
             return self._rejoin(session, tid, after_seq)
+        claiming: asyncio.Future[Turn | None] | None = None
         try:
             request, rules = await self._planner.plan(session, spec, tid, deadline)
             claim = spec.running_turn(tid, time.time())
-            existing = await self._store.claim_turn(claim)
+            if turn_id:
+                existing = await self._store.claim_turn(claim)
+            else:
+                # A server-chosen id is new, so nothing can be resumed: its claim is written
+                # while the upstream request opens, off the first token's path. Production
+                # awaits it before the first event and before storing the turn.
+                existing, claiming = None, asyncio.ensure_future(self._store.claim_turn(claim))
         except BaseException:
             writer.buffer.end(TurnAborted("the turn could not start"))
             await writer.finish()
@@ -131,7 +138,9 @@ class TurnEngine:
             await writer.finish()
             _check_kind(existing, spec)
             return self._resume(session, existing, after_seq)
-        production = self._produce(writer, claim, request, rules, Progress(), inline=not turn_id)
+        production = self._produce(
+            writer, claim, request, rules, Progress(), inline=not turn_id, claiming=claiming
+        )
         if not turn_id:
             return production
         self._spawn(writer, production)
@@ -148,6 +157,7 @@ class TurnEngine:
         p: Progress,
         *,
         inline: bool,
+        claiming: asyncio.Future[Turn | None] | None = None,
     ) -> AsyncGenerator[TurnEvent]:
         buffer = writer.buffer
         status, error, ending = TurnStatus.FAILED, None, []
@@ -157,6 +167,9 @@ class TurnEngine:
             runner = self._runner.run(request, rules, p)  # type: ignore[arg-type]
             async with aclosing(runner) as events:
                 async for event in events:
+                    if claiming is not None:
+                        await asyncio.shield(claiming)  # a claim that failed fails the turn
+                        claiming = None
                     if isinstance(event, str):
                         delta = buffer.add_text(event, sealed=inline)
                         p.sent = buffer.seq
@@ -179,7 +192,7 @@ class TurnEngine:
             turn = _ended(claim, p, buffer.deltas, status)
             stored = False
             try:
-                await self._keep(turn)
+                await self._keep(turn, claiming)
                 stored = True
             except StoreUnavailable as unsaved:
                 error = error or unsaved
@@ -199,15 +212,17 @@ class TurnEngine:
             for event in buffer.events[-len(ending) :] if ending else ():
                 yield event
 
-    async def _keep(self, turn: Turn) -> None:
+    async def _keep(self, turn: Turn, claiming: asyncio.Future[Turn | None] | None) -> None:
         """Stores the turn; shielded, so a second cancellation cannot lose it, and counted
         until its write ends. A store that cannot write keeps it for a later retry."""
-        save = asyncio.ensure_future(self._save(turn))
+        save = asyncio.ensure_future(self._save(turn, claiming))
         save.add_done_callback(self._saved)
         await asyncio.shield(save)
 
-    async def _save(self, turn: Turn) -> None:
+    async def _save(self, turn: Turn, claiming: asyncio.Future[Turn | None] | None) -> None:
         key = (turn.session_id, turn.turn_id)
+        if claiming is not None:
+            await claiming  # its row first; a claim that failed leaves nothing to update
         try:
             await self._store.save_turn(turn)
         except StoreUnavailable:

@@ -4,8 +4,9 @@ the offline narrator. A provider that fails before its first word hands over to 
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace
@@ -17,6 +18,7 @@ from ..core.errors import (
     Overloaded,
     RequestRejected,
     UpstreamError,
+    UpstreamMisconfigured,
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from ..core.ports import ChatEvent, ChatProvider, ChatRequest
 
 log = logging.getLogger(__name__)
+MISCONFIGURED_LOG_INTERVAL_S = 60.0
 _STATE_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
@@ -38,6 +41,25 @@ class Upstream:
     name: str
     provider: ChatProvider
     breaker: CircuitBreaker
+    host: str = ""
+    model: str = ""
+    # Why the upstream refuses the server (bad key, unknown model), until it answers again.
+    misconfigured: str = ""
+    _logged_at: float = field(default=-MISCONFIGURED_LOG_INTERVAL_S, repr=False)
+
+    def refused(self, error: Exception) -> None:
+        """An ERROR the operator cannot miss: which upstream, where, which model, what to fix
+        (repeated at most once a minute while it lasts)."""
+        first = not self.misconfigured
+        self.misconfigured = str(error)
+        now = time.monotonic()
+        if first or now - self._logged_at >= MISCONFIGURED_LOG_INTERVAL_S:
+            self._logged_at = now
+            log.error(
+                "upstream refuses the server: fix its API key, access or model name",
+                extra={"upstream": self.name, "host": self.host, "model": self.model,
+                       "error": self.misconfigured},
+            )  # fmt: skip
 
 
 class UpstreamSlots:
@@ -83,16 +105,52 @@ class ProviderChain:
         self.offline = offline
         self._slots = slots
         self._telemetry = telemetry or Telemetry.disabled()
-        self._telemetry.meter.create_observable_gauge(
+        meter = self._telemetry.meter
+        meter.create_observable_gauge(
             "narrator.upstream.breaker_state",
             callbacks=[self._breaker_states],
             description="Circuit breaker of each upstream: 0 closed, 1 half-open, 2 open.",
+        )
+        meter.create_observable_gauge(
+            "narrator.upstream.misconfigured",
+            callbacks=[self._misconfigured],
+            description="1 while an upstream refuses the server (HTTP 401/403/404), else 0.",
+        )
+        self._refusals = meter.create_counter(
+            "narrator.upstream.refusals",
+            unit="{request}",
+            description="Upstream requests refused as misconfigured (HTTP 401/403/404).",
         )
 
     def _breaker_states(self, options: CallbackOptions) -> Iterable[Observation]:
         for upstream in self.upstreams:
             state = _STATE_VALUES[upstream.breaker.state]
             yield Observation(state, {"upstream": upstream.name})
+
+    def _misconfigured(self, options: CallbackOptions) -> Iterable[Observation]:
+        for upstream in self.upstreams:
+            yield Observation(int(bool(upstream.misconfigured)), {"upstream": upstream.name})
+
+    async def probe(self) -> None:
+        """Asks each upstream once, at start, whether it accepts the server (its key, its
+        model): a refusal is logged and shown in health and /metrics before any turn."""
+        for upstream in self.upstreams:
+            probe = getattr(upstream.provider, "probe", None)
+            if probe is None:
+                continue
+            try:
+                await probe()
+            except UpstreamMisconfigured as error:
+                self._refused(upstream, error)
+            except Exception as error:
+                log.warning(
+                    "upstream could not be checked at start",
+                    extra={"upstream": upstream.name, "host": upstream.host, "error": str(error)},
+                )
+
+    def _refused(self, upstream: Upstream, error: Exception) -> None:
+        upstream.refused(error)
+        self._refusals.add(1, {"upstream": upstream.name})
 
     @staticmethod
     def _skipped(span: trace.Span, upstream: Upstream, reason: str) -> None:
@@ -121,11 +179,14 @@ class ProviderChain:
                             self._note_recovery(request, event)
                         yield event
                 upstream.breaker.success()
+                upstream.misconfigured = ""
                 verdict = True
                 return
             except (UpstreamError, DeadlineExceeded) as error:
                 if isinstance(error, RequestRejected):
                     raise  # the request's own content: back to its caller, no breaker, no fallback
+                if isinstance(error, UpstreamMisconfigured):
+                    self._refused(upstream, error)
                 # A deadline too short to wait for is the caller's budget, not the upstream's fault.
                 if not isinstance(error, DeadlineExceeded):
                     verdict = True

@@ -57,7 +57,11 @@ def build(
             stalls=stalls,
             name=upstream.name,
         )
-        upstreams.append(Upstream(upstream.name, provider, CircuitBreaker(breaker)))
+        upstreams.append(
+            Upstream(
+                upstream.name, provider, CircuitBreaker(breaker), upstream.host, upstream.model
+            )
+        )
     offline = OfflineProvider(s.offline_pace_ms / 1000, telemetry)
     fallback = offline if s.fallback or not upstreams else None
     chain = ProviderChain(upstreams, fallback, UpstreamSlots(s.max_upstream_requests), telemetry)

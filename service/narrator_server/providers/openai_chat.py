@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx2
+import openai
 
 from ..core.errors import (
     DeadlineExceeded,
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from ..core.ports import ChatEvent, ChatRequest
 
 __all__ = ["OpenAIProvider", "StallPolicy"]
+log = logging.getLogger(__name__)
 _HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 
 
@@ -78,6 +81,24 @@ class OpenAIProvider:
         self._telemetry = telemetry or Telemetry.disabled()
         url = client.base_url
         self._server = (str(url.host), int(url.port or (443 if url.scheme == "https" else 80)))
+
+    async def probe(self) -> None:
+        """Lists the upstream's models once (at start): `UpstreamMisconfigured` when it refuses
+        the key; a warning when the model is not among those it lists."""
+        try:
+            page = await self._client.models.list(timeout=10)
+        except openai.NotFoundError:
+            return  # a server without /models: the first turn will tell
+        except Exception as error:
+            raise to_domain(error) from error
+        ids = [m.id for m in page.data]
+        model = self._model
+        if ids and not any(i == model or i.startswith(f"{model}:") for i in ids):
+            log.warning(
+                "upstream does not list the configured model; check NARRATOR_MODEL or the "
+                "upstream's model name",
+                extra={"upstream": self.name, "model": model, "listed": ids[:20]},
+            )
 
     def body(self, request: ChatRequest) -> bytes:
         """The request's JSON, built once for every attempt."""

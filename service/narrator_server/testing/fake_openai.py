@@ -23,6 +23,7 @@ _REASONS = {
     200: "OK",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     429: "Too Many Requests",
     500: "Internal Server Error",
@@ -64,6 +65,10 @@ class FakeOpenAI:
         self.received: list[Received] = []
         self.keep_records = True  # off for long benchmark runs
         self.disconnects: collections.deque[float] = collections.deque(maxlen=10_000)
+        # GET /v1/models: the ids listed (none: nothing to check) or an error status.
+        self.models: list[str] = []
+        self.models_status = 200
+        self.model_lists = 0
         self._rng = random.Random(0)
         self._script: list[Reply] = []
         self._server: asyncio.Server | None = None
@@ -134,6 +139,8 @@ class FakeOpenAI:
         body = json.loads(raw) if raw else {}
         if path.startswith("/_fake/"):
             return await self._control(path, body, writer)
+        if path.endswith("/models"):
+            return await self._models(writer)
         reply = self._next_reply(body)
         got = Received(path, headers, body, reply)
         if self.keep_records:
@@ -161,6 +168,25 @@ class FakeOpenAI:
         writer.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
             + f"content-length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        await writer.drain()
+        return True
+
+    async def _models(self, writer: asyncio.StreamWriter) -> bool:
+        """GET /v1/models: `models` with `models_status` (neither scripted nor recorded)."""
+        self.model_lists += 1
+        status = self.models_status
+        if status == 200:
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"}
+                    for m in self.models]  # fmt: skip
+            answer: object = {"object": "list", "data": data}
+        else:
+            answer = Reply.error(status).error_body
+        payload = json.dumps(answer).encode()
+        writer.write(
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\ncontent-type: "
+            f"application/json\r\ncontent-length: {len(payload)}\r\n\r\n".encode()
             + payload
         )
         await writer.drain()
