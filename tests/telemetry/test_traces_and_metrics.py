@@ -169,7 +169,7 @@ async def test_metrics_endpoint_shows_tokens_and_durations(
 ) -> None:
     upstream.script(
         Reply.error(500, retry_after_ms=1),
-        Reply(text="Done.", usage=(40, 2)),
+        Reply(text="Done.", usage=(40, 2), cached_tokens=16),
         Reply(text="One two three", drop_after=2),
         Reply(text="three.", usage=(0, 0)),
     )
@@ -190,7 +190,7 @@ async def test_metrics_endpoint_shows_tokens_and_durations(
         for x in tokens.samples
         if x.name.endswith("_sum") and x.labels.get("gen_ai_provider_name") == "openai"
     }
-    assert sums == {"input": 40.0, "output": 2.0}
+    assert sums == {"input": 40.0, "output": 2.0, "cached_input": 16.0}
     assert "gen_ai_client_operation_duration_seconds" in families
     assert "gen_ai_client_operation_time_to_first_chunk_seconds" in families
     rpc = families["rpc_server_duration_seconds"]
@@ -202,6 +202,8 @@ async def test_metrics_endpoint_shows_tokens_and_durations(
     assert "INVALID_ARGUMENT" in codes
     (breaker,) = families["narrator_upstream_breaker_state"].samples
     assert (breaker.labels["upstream"], breaker.value) == ("openai", 0)
+    (refused,) = families["narrator_upstream_misconfigured"].samples
+    assert (refused.labels["upstream"], refused.value) == ("openai", 0)
     (recovered,) = [x for x in families["narrator_recoveries"].samples if x.name.endswith("_total")]
     assert (recovered.labels["narrator_provider"], recovered.value) == ("openai", 1)
 

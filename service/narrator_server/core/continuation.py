@@ -47,6 +47,12 @@ class Seam:
         self._done = False
         self._skip: tuple[int, int] | None = None  # (start, matched) while dropping a repeat
 
+    @property
+    def holding(self) -> int:
+        """Characters of the continuation held back now (never more than `hold` plus the
+        last piece)."""
+        return len(self._held)
+
     def feed(self, text: str) -> str:
         if self._done:
             return text

@@ -68,6 +68,9 @@ class Attempt:
         span.set_attribute("gen_ai.response.finish_reasons", [finish_reason.value])
         span.set_attribute("gen_ai.usage.input_tokens", usage.input_tokens)
         span.set_attribute("gen_ai.usage.output_tokens", usage.output_tokens)
+        span.set_attribute("gen_ai.usage.cache_read.input_tokens", usage.cached_input_tokens)
+        if usage.estimated:
+            span.set_attribute("narrator.usage.estimated", True)
         if response_model:
             span.set_attribute("gen_ai.response.model", response_model)
             metric["gen_ai.response.model"] = response_model
@@ -77,8 +80,14 @@ class Attempt:
             output = [{"role": "assistant", "content": "".join(self._texts)}]
             span.set_attribute("gen_ai.output.messages", json.dumps(output))
         t = self._telemetry
-        for kind, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
-            t.token_usage.record(count, {**metric, "gen_ai.token.type": kind})
+        # Cached input tokens are a part of the input ones, recorded under their own type.
+        counts = (("input", usage.input_tokens), ("output", usage.output_tokens),
+                  ("cached_input", usage.cached_input_tokens))  # fmt: skip
+        estimated = "true" if usage.estimated else "false"
+        for kind, count in counts:
+            t.token_usage.record(
+                count, {**metric, "gen_ai.token.type": kind, "narrator.usage.estimated": estimated}
+            )
         if self._first is not None and self.chunks > 1:
             per_chunk = (time.monotonic() - self._first) / (self.chunks - 1)
             t.time_per_output_chunk.record(per_chunk, metric)

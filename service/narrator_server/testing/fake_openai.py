@@ -69,6 +69,7 @@ class FakeOpenAI:
         self.models: list[str] = []
         self.models_status = 200
         self.model_lists = 0
+        self.connections = 0  # accepted so far (a client that reuses its connection: 1)
         self._rng = random.Random(0)
         self._script: list[Reply] = []
         self._server: asyncio.Server | None = None
@@ -118,6 +119,7 @@ class FakeOpenAI:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self.connections += 1
         try:
             while await self._exchange(reader, writer):
                 pass
