@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import tempfile
 import time
@@ -129,30 +130,44 @@ async def cancel_times(arm: Any, upstream: str, count: int) -> list[float]:
     return times
 
 
-async def run_arm(
+async def start_arm(
     spec: ArmSpec, upstream: str, args: argparse.Namespace, data: str
-) -> tuple[list[Measure], float | None, list[float]]:
-    server: Process | None = None
-    arm: NarratorArm | OpenAIArm
+) -> tuple[NarratorArm | OpenAIArm, Process | None]:
     if spec.kind == "narrator":
         assert spec.root is not None
         server, address = await start_narrator(spec.root, upstream, data, dict(spec.env))
-        arm = NarratorArm(address)
-    elif spec.kind == "litellm":
+        return NarratorArm(address), server
+    if spec.kind == "litellm":
         server, base_url = await start_litellm(args.litellm, upstream, data)
-        arm = OpenAIArm(base_url)
-    else:
-        arm = OpenAIArm(upstream)
-    try:
-        await run_load(arm, server, Load("warm-up", 4, 3, 0.0), upstream)
-        measures = [await run_load(arm, server, load, upstream) for load in LOADS]
-        fixed = await fixed_cpu(arm, server, upstream, args.fixed_turns) if server else None
-        cancels = await cancel_times(arm, upstream, args.cancels)
-        return measures, fixed, cancels
-    finally:
-        await arm.close()
-        if server is not None:
-            await server.stop()
+        return OpenAIArm(base_url), server
+    return OpenAIArm(upstream), None
+
+
+async def run_round(specs: list[ArmSpec], upstream: str, args: argparse.Namespace) -> Any:
+    """Every arm's servers up at once, and each load run on every arm in turn, so that what
+    else the machine does weighs on all arms alike."""
+    with contextlib.ExitStack() as dirs:
+        arms = {}
+        try:
+            for spec in specs:
+                data = dirs.enter_context(tempfile.TemporaryDirectory(prefix="narrator-bench-"))
+                arms[spec.name] = await start_arm(spec, upstream, args, data)
+            for arm, server in arms.values():
+                await run_load(arm, server, Load("warm-up", 4, 3, 0.0), upstream)
+            results: dict[str, Any] = {name: ([], None, []) for name in arms}
+            for load in LOADS:
+                for name, (arm, server) in arms.items():
+                    results[name][0].append(await run_load(arm, server, load, upstream))
+            for name, (arm, server) in arms.items():
+                fixed = await fixed_cpu(arm, server, upstream, args.fixed_turns) if server else None
+                cancels = await cancel_times(arm, upstream, args.cancels)
+                results[name] = (results[name][0], fixed, cancels)
+            return results
+        finally:
+            for arm, server in arms.values():
+                await arm.close()
+                if server is not None:
+                    await server.stop()
 
 
 def spread(values: list[float]) -> str:
@@ -227,12 +242,8 @@ async def main() -> None:
     rounds: list[dict[str, Any]] = []
     try:
         for n in range(args.rounds):
-            results: dict[str, Any] = {}
-            for spec in specs:
-                with tempfile.TemporaryDirectory(prefix="narrator-bench-") as data:
-                    results[spec.name] = await run_arm(spec, upstream, args, data)
-                print(f"round {n + 1}: {spec.name} done", flush=True)
-            rounds.append(results)
+            rounds.append(await run_round(specs, upstream, args))
+            print(f"round {n + 1} of {args.rounds} done", flush=True)
     finally:
         await fake.stop()
     loads = ", ".join(f"{x.name} ({x.streams}×{x.turns} turns)" for x in LOADS)

@@ -89,6 +89,11 @@ async def collect(call: AsyncIterator[Message]) -> Collected:
     return out
 
 
+def text_through(got: Collected, seq: int) -> str:
+    """The text of the deltas up to `seq` (a delta may carry several tokens)."""
+    return "".join(d.text for d in got.of("delta") if d.seq <= seq)
+
+
 def assert_stream_order(got: Collected, decision: bool = False) -> None:
     """TurnStarted, deltas seq 1..n, [Decision], TurnCompleted whose text is the deltas'."""
     n = len(got.of("delta"))

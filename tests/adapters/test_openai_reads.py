@@ -8,12 +8,12 @@ import asyncio
 import re
 from typing import TYPE_CHECKING
 
-import openai
 import pytest
 
 from narrator_server.core.errors import StreamInterrupted
 from narrator_server.core.models import Usage
 from narrator_server.core.ports import StreamFinished, TextChunk
+from narrator_server.providers.factory import openai_client
 from narrator_server.providers.openai_chat import OpenAIProvider
 from narrator_server.providers.stall import StallPolicy
 from narrator_server.testing.replies import Reply
@@ -23,6 +23,8 @@ from .test_openai_provider import FAST, events, request
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    import openai
+
     from narrator_server.testing.fake_openai import FakeOpenAI
 
 WORDS = " ".join(f"w{i}" for i in range(40))
@@ -30,7 +32,7 @@ WORDS = " ".join(f"w{i}" for i in range(40))
 
 @pytest.fixture
 async def client(upstream: FakeOpenAI) -> AsyncIterator[openai.AsyncOpenAI]:
-    client = openai.AsyncOpenAI(api_key="k", base_url=upstream.base_url, max_retries=0)
+    client = openai_client(upstream.base_url, "k")
     yield client
     await client.close()
 

@@ -15,7 +15,7 @@ from narrator_server.settings import UpstreamSettings
 from narrator_server.testing.fake_openai import FakeOpenAI
 from narrator_server.testing.replies import Reply
 
-from ..support import SCENE, assert_stream_order, collect, details, new_session, serve
+from ..support import SCENE, assert_stream_order, collect, details, new_session, serve, text_through
 from .test_upstream_turns import OPTIONS, upstream_settings
 
 if TYPE_CHECKING:
@@ -103,7 +103,8 @@ async def test_narrate_fault_after_the_first_delta_is_recovered(
     assert_stream_order(got)
     assert got.text == sent + CONTINUED
     (recovery,) = got.of("completed")[0].recoveries
-    assert (recovery.provider, recovery.after_seq) == ("openai", at)
+    assert recovery.provider == "openai"
+    assert text_through(got, recovery.after_seq) == sent  # deltas may carry several tokens
     assert upstream.received[1].body["messages"][-2]["content"] == sent
 
 

@@ -8,6 +8,7 @@ import openai
 
 from ..core.breaker import BreakerPolicy, CircuitBreaker
 from .chain import ProviderChain, Upstream, UpstreamSlots
+from .http1 import Http1Transport
 from .offline import OfflineProvider
 from .openai_chat import OpenAIProvider
 from .retry import RetryPolicy
@@ -16,6 +17,17 @@ from .stall import StallPolicy
 if TYPE_CHECKING:
     from ..settings import Settings
     from ..telemetry import Telemetry
+
+
+def openai_client(base_url: str, api_key: str) -> openai.AsyncOpenAI:
+    """The SDK's client over the lean HTTP/1.1 transport, without its own retries."""
+    return openai.AsyncOpenAI(
+        # Local OpenAI-compatible servers often need no key; the SDK insists on one.
+        api_key=api_key or "not-needed",
+        base_url=base_url or None,
+        max_retries=0,  # tenacity is the only retry layer
+        http_client=openai.DefaultAsyncHttpxClient(transport=Http1Transport()),
+    )
 
 
 def build(
@@ -41,12 +53,7 @@ def build(
     )
     clients, upstreams = [], []
     for upstream in s.upstreams:
-        client = openai.AsyncOpenAI(
-            # Local OpenAI-compatible servers often need no key; the SDK insists on one.
-            api_key=upstream.api_key or "not-needed",
-            base_url=upstream.base_url or None,
-            max_retries=0,  # tenacity is the only retry layer
-        )
+        client = openai_client(upstream.base_url, upstream.api_key)
         clients.append(client)
         provider = OpenAIProvider(
             client,

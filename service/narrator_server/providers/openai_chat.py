@@ -125,6 +125,8 @@ class OpenAIProvider:
                 yield StreamOpened(self.name, parser.model or self._model)
                 if opened.first:
                     yield TextChunk(opened.first)
+                if parser.failed is not None:
+                    raise StreamInterrupted(str(parser.failed))
                 timer = StallTimer(self._stalls, opened.first_wait)
                 reads = opened.reads
                 try:
@@ -148,6 +150,8 @@ class OpenAIProvider:
                         if text:
                             attempt.chunk(text)
                             yield TextChunk(text)
+                        if parser.failed is not None:
+                            raise parser.failed
                 except (StreamInterrupted, asyncio.CancelledError, GeneratorExit):
                     raise
                 except Exception as error:
@@ -213,7 +217,9 @@ class OpenAIProvider:
                     first = parser.feed(data)
                     if first:
                         attempt.chunk(first)
-                        break
+                        break  # a bad line after it is raised once the text is out
+                    if parser.failed is not None:
+                        raise parser.failed
                 else:
                     if not parser.done and parser.finish_reason is FinishReason.UNSPECIFIED:
                         raise UpstreamUnavailable("upstream stream ended before its first word")

@@ -35,11 +35,16 @@ class ChunkParser:
         self.response_id = ""
         self.refused = False
         self.chunks = 0
+        # A bad line: raised by the caller once the text before it was delivered.
+        self.failed: UpstreamUnavailable | None = None
         self._rest = b""
 
     def feed(self, data: bytes) -> str:
         """The text carried by the complete lines of `data` ('' for none); a partial last line
-        waits for the next call. Sets `done` at `[DONE]` (anything after it is ignored)."""
+        waits for the next call. Sets `done` at `[DONE]` (anything after it is ignored), and
+        `failed` at a line that is not a chunk (the text before it is returned)."""
+        if self.failed is not None:
+            raise self.failed
         if self._rest:
             data, self._rest = self._rest + data, b""
         if data.endswith(b"\n"):
@@ -52,7 +57,11 @@ class ChunkParser:
         for line in lines:
             if not line.startswith(b"data:") or self.done:
                 continue  # blank separators, comments, event names
-            text = self.line(line[5:])
+            try:
+                text = self.line(line[5:])
+            except UpstreamUnavailable as error:
+                self.failed = error
+                break
             if text:
                 texts.append(text)
         return texts[0] if len(texts) == 1 else "".join(texts)

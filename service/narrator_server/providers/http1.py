@@ -1,0 +1,330 @@
+"""A lean HTTP/1.1 transport for the openai SDK's httpx2 client: one asyncio protocol per
+connection, keep-alive connections reused, and a response body handed over as each network
+read delivers it (de-chunked, several SSE events of one read in one piece).
+
+The SDK still builds every request and maps every error (this transport raises httpx2's
+exceptions); what it saves is httpcore's per-read machinery (anyio cancel scopes, h11 events,
+five generator layers), which costs more than the rest of a streamed token. Proxies set in the
+environment keep going through httpx2's own transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import httpx2
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from ssl import SSLContext
+
+_MAX_HEAD = 64 * 1024
+_PAUSE_AT = 256 * 1024  # buffered body bytes past which the socket is not read
+_IDLE = float("inf")
+Origin = tuple[bytes, bytes, int]
+
+
+class _Connection(asyncio.Protocol):
+    """One connection: parses one response at a time as bytes arrive."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self._error: Exception | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._head = bytearray()
+        self.response: tuple[int, bytes, list[tuple[bytes, bytes]]] | None = None
+        self._mode = ""  # "chunked", "length", "close" or "none"
+        self._left = 0  # bytes left: of the body ("length") or of the chunk ("chunked")
+        self._raw = b""  # undecoded tail of a chunked body
+        self._crlf = False  # a chunk's data ended; its CRLF is next
+        self._trailers = False
+        self.pieces: list[bytes] = []
+        self.buffered = 0
+        self.done = False
+        self.reusable = True
+        self._paused = False
+
+    # --- the request side ----------------------------------------------------------------
+
+    def send(self, head: bytes, body: bytes) -> None:
+        assert self.transport is not None
+        self._head.clear()
+        self.response, self.pieces, self.buffered = None, [], 0
+        self.done, self._raw, self._crlf, self._trailers = False, b"", False, False
+        self.transport.write(head + body if len(body) < 65536 else head)
+        if len(body) >= 65536:
+            self.transport.write(body)
+
+    async def wait(self, timeout: float | None) -> None:
+        """Until something arrives (head, body, end or error), at most `timeout` seconds."""
+        if self._error is not None or (self.response is not None and (self.pieces or self.done)):
+            return
+        waiter = self._waiter = self._loop.create_future()
+        timer = self._loop.call_later(timeout, self._expire, waiter) if timeout else None
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+    def take(self) -> bytes:
+        data = self.pieces[0] if len(self.pieces) == 1 else b"".join(self.pieces)
+        self.pieces.clear()
+        self.buffered = 0
+        if self._paused and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
+
+    def check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        self.closed, self.reusable = True, False
+        if self.transport is not None:
+            self.transport.close()
+
+    # --- the protocol --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed, self.reusable = True, False
+        if self._mode == "close" and self.response is not None:
+            self.done = True
+        elif not self.done and self._error is None:
+            self._error = httpx2.RemoteProtocolError(
+                "the server closed the connection before the response ended"
+            )
+        self._wake()
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            if self.response is None:
+                data = self._read_head(data)
+                if self.response is None:
+                    return
+            if data and not self.done:
+                self._read_body(data)
+        except (ValueError, IndexError) as error:
+            self._error = httpx2.RemoteProtocolError(f"malformed HTTP response ({error})")
+            self.close()
+        self._wake()
+
+    def _read_head(self, data: bytes) -> bytes:
+        self._head += data
+        end = self._head.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._head) > _MAX_HEAD:
+                raise ValueError("response head too long")
+            return b""
+        lines = bytes(self._head[:end]).split(b"\r\n")
+        rest = bytes(self._head[end + 4 :])
+        self._head.clear()
+        version, status_text, *reason = lines[0].split(b" ", 2)
+        status = int(status_text)
+        headers = [(k.strip(), v.strip()) for k, _, v in (x.partition(b":") for x in lines[1:])]
+        if 100 <= status < 200:
+            return self._read_head(rest)  # an informational response: the real one follows
+        names = {k.lower(): v.lower() for k, v in headers}
+        if b"close" in names.get(b"connection", b"") or version != b"HTTP/1.1":
+            self.reusable = False
+        if status in (204, 304) or self._method == b"HEAD":
+            self._mode, self.done = "none", True
+        elif b"chunked" in names.get(b"transfer-encoding", b""):
+            self._mode = "chunked"
+        elif b"content-length" in names:
+            self._mode, self._left = "length", int(names[b"content-length"])
+            self.done = self._left == 0
+        else:
+            self._mode, self.reusable = "close", False
+        self.response = (status, reason[0] if reason else b"", headers)
+        return rest
+
+    _method = b"POST"
+
+    def _read_body(self, data: bytes) -> None:
+        if self._mode == "length":
+            data = data[: self._left]
+            self._left -= len(data)
+            self.done = self._left == 0
+            self._keep(data)
+        elif self._mode == "chunked":
+            self._keep(self._dechunk(data))
+        else:
+            self._keep(data)
+
+    def _dechunk(self, data: bytes) -> bytes:
+        buf, pos, out = self._raw + data if self._raw else data, 0, []
+        while pos < len(buf) and not self.done:
+            if self._left:
+                take = buf[pos : pos + self._left]
+                out.append(take)
+                pos += len(take)
+                self._left -= len(take)
+                self._crlf = not self._left
+                continue
+            if self._crlf:
+                if len(buf) - pos < 2:
+                    break
+                pos, self._crlf = pos + 2, False
+                continue
+            end = buf.find(b"\r\n", pos)
+            if end < 0:
+                break
+            line, pos = buf[pos:end], end + 2
+            if self._trailers:
+                self.done = not line  # the empty line after the trailers ends the body
+            else:
+                self._left = int(line.split(b";", 1)[0].strip(), 16)
+                self._trailers = self._left == 0
+        self._raw = buf[pos:] if not self.done else b""
+        return b"".join(out)
+
+    def _keep(self, data: bytes) -> None:
+        if data:
+            self.pieces.append(data)
+            self.buffered += len(data)
+            if self.buffered > _PAUSE_AT and not self._paused and self.transport is not None:
+                self._paused = True
+                self.transport.pause_reading()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    @staticmethod
+    def _expire(waiter: asyncio.Future[None]) -> None:
+        if not waiter.done():
+            waiter.set_exception(TimeoutError())
+
+
+class _Body(httpx2.AsyncByteStream):
+    def __init__(self, transport: Http1Transport, origin: Origin, conn: _Connection,
+                 request: httpx2.Request, timeout: float | None) -> None:  # fmt: skip
+        self._transport, self._origin, self._conn = transport, origin, conn
+        self._request, self._timeout = request, timeout
+        self._released = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        conn = self._conn
+        while True:
+            if conn.pieces:
+                yield conn.take()
+                continue
+            if conn.done:
+                break
+            conn.check()
+            try:
+                await conn.wait(self._timeout)
+            except TimeoutError:
+                message = "no data within the read timeout"
+                raise httpx2.ReadTimeout(message, request=self._request) from None
+        self._release()
+
+    async def aclose(self) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._transport.release(self._origin, self._conn)
+
+
+class Http1Transport(httpx2.AsyncBaseTransport):
+    """HTTP/1.1 (and TLS) to the upstreams of one client, with a keep-alive pool."""
+
+    def __init__(self, ssl_context: SSLContext | None = None, keepalive: float = 30.0) -> None:
+        self._ssl = ssl_context
+        self._keepalive = keepalive
+        self._idle: dict[Origin, list[_Connection]] = {}
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        url = request.url
+        origin = (url.raw_scheme, url.raw_host, url.port or (443 if url.scheme == "https" else 80))
+        timeouts = request.extensions.get("timeout", {})
+        body = await request.aread()
+        headers = request.headers.raw
+        if any(k.lower() == b"transfer-encoding" for k, _ in headers):
+            body = (b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)) if body else b"0\r\n\r\n"
+        head = b"".join(
+            [request.method.encode(), b" ", url.raw_path, b" HTTP/1.1\r\n",
+             *(b"%s: %s\r\n" % (k, v) for k, v in headers), b"\r\n"]
+        )  # fmt: skip
+        conn = self._reused(origin) or await self._connect(origin, request, timeouts)
+        conn._method = request.method.encode()
+        conn.send(head, body)
+        read_timeout = timeouts.get("read")
+        while conn.response is None:
+            conn.check()
+            try:
+                await conn.wait(read_timeout)
+            except TimeoutError:
+                conn.close()
+                message = "no response within the read timeout"
+                raise httpx2.ReadTimeout(message, request=request) from None
+            except BaseException:
+                conn.close()
+                raise
+        status, reason, response_headers = conn.response
+        return httpx2.Response(
+            status_code=status,
+            headers=response_headers,
+            stream=_Body(self, origin, conn, request, read_timeout),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+        )
+
+    def _reused(self, origin: Origin) -> _Connection | None:
+        idle = self._idle.get(origin)
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            if not conn.closed and now - conn.idle_since < self._keepalive:
+                return conn
+            conn.close()
+        return None
+
+    async def _connect(self, origin: Origin, request: httpx2.Request, timeouts: dict[str, float]
+                       ) -> _Connection:  # fmt: skip
+        scheme, host, port = origin
+        loop = asyncio.get_running_loop()
+        conn = _Connection(loop)
+        tls = scheme == b"https"
+        if tls and self._ssl is None:
+            self._ssl = httpx2.create_ssl_context()
+        try:
+            async with asyncio.timeout(timeouts.get("connect")):
+                await loop.create_connection(
+                    lambda: conn, host.decode(), port, ssl=self._ssl if tls else None,
+                    server_hostname=host.decode() if tls else None,
+                )  # fmt: skip
+        except TimeoutError as error:
+            raise httpx2.ConnectTimeout("connecting timed out", request=request) from error
+        except OSError as error:
+            raise httpx2.ConnectError(str(error), request=request) from error
+        return conn
+
+    def release(self, origin: Origin, conn: _Connection) -> None:
+        """Back to the pool when its response was read to the end; else closed."""
+        if conn.done and conn.reusable and not conn.closed and not conn.pieces:
+            conn.idle_since = time.monotonic()
+            self._idle.setdefault(origin, []).append(conn)
+        else:
+            conn.close()
+
+    async def aclose(self) -> None:
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.close()
+        self._idle.clear()
