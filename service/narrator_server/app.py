@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -253,6 +254,9 @@ class App:
 
     async def serve(self) -> None:
         port = await self.start()
+        # What start-up built lives as long as the process: frozen, the collector no longer
+        # scans it each time a turn's short-lived objects trigger a collection.
+        gc.freeze()
         s = self.settings
         print(f"narrator listening on {s.host}:{port}", flush=True)
         metrics = self.telemetry.metrics_port if self.telemetry else None

@@ -85,6 +85,8 @@ class Attempt:
                   ("cached_input", usage.cached_input_tokens))  # fmt: skip
         estimated = "true" if usage.estimated else "false"
         for kind, count in counts:
+            if kind == "cached_input" and not count:
+                continue  # most upstreams never cache: no series for them
             t.token_usage.record(
                 count, {**metric, "gen_ai.token.type": kind, "narrator.usage.estimated": estimated}
             )

@@ -1,0 +1,137 @@
+"""The lean HTTP/1.1 transport against a real local server that sends exact bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from typing import TYPE_CHECKING
+
+import httpx2
+import pytest
+
+from narrator_server.providers.http1 import Http1Transport
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+
+class Server:
+    """Answers each request on a connection with the next scripted list of byte pieces
+    (each written on its own, with a pause, so a client reads them apart); `None` as a
+    piece closes the connection there, a number waits that many seconds."""
+
+    def __init__(self) -> None:
+        self.answers: list[list[bytes | float | None]] = []
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.tasks: set[asyncio.Task[object]] = set()
+        self.port = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+        self.connections += 1
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while self.answers:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = [int(x.split(b":")[1]) for x in head.split(b"\r\n")
+                          if x.lower().startswith(b"content-length")]  # fmt: skip
+                self.requests.append(head + await reader.readexactly(length[0] if length else 0))
+                for piece in self.answers.pop(0):
+                    if piece is None:
+                        writer.close()
+                        return
+                    if isinstance(piece, float):
+                        await asyncio.sleep(piece)
+                        continue
+                    writer.write(piece)
+                    await writer.drain()
+                    await asyncio.sleep(0.002)
+        writer.close()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    script = Server()
+    listener = await asyncio.start_server(script.handle, "127.0.0.1", 0)
+    script.port = listener.sockets[0].getsockname()[1]
+    yield script
+    listener.close()
+    for task in script.tasks:
+        task.cancel()
+    await asyncio.gather(*script.tasks, return_exceptions=True)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(transport=Http1Transport(), timeout=5) as http:
+        yield http
+
+
+async def fetch(client: httpx2.AsyncClient, server: Server) -> tuple[int, list[bytes]]:
+    url = f"http://127.0.0.1:{server.port}/v1/x"
+    async with client.stream("POST", url, content=b'{"a": 1}') as response:
+        return response.status_code, [piece async for piece in response.aiter_raw()]
+
+
+CHUNKED = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 1000])
+async def test_a_chunked_body_split_anywhere_is_rebuilt(
+    server: Server, client: httpx2.AsyncClient, size: int
+) -> None:
+    body = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nx-trailer: 1\r\n\r\n"
+    wire = CHUNKED + body
+    server.answers = [[wire[i : i + size] for i in range(0, len(wire), size)]] * 2
+    for _ in range(2):
+        status, pieces = await fetch(client, server)
+        assert (status, b"".join(pieces)) == (200, b"hello, world")
+    assert server.connections == 1  # read to its end, the connection was reused
+    assert server.requests[0].startswith(b"POST /v1/x HTTP/1.1\r\n")
+    assert server.requests[0].endswith(b'\r\n\r\n{"a": 1}')
+
+
+async def test_chunks_of_one_read_come_as_one_piece(
+    server: Server, client: httpx2.AsyncClient
+) -> None:
+    server.answers = [[CHUNKED, b"2\r\nab\r\n2\r\ncd\r\n", b"2\r\nef\r\n0\r\n\r\n"]]
+    _, pieces = await fetch(client, server)
+    assert pieces == [b"abcd", b"ef"]
+
+
+async def test_content_length_bodies_informational_heads_and_close_delimited_bodies(
+    server: Server, client: httpx2.AsyncClient
+) -> None:
+    server.answers = [
+        [b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 404 Not Found\r\ncontent-length: 3\r\n\r\n",
+         b"abc"],
+        [b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n", b"until ", b"the end", None],
+    ]  # fmt: skip
+    assert await fetch(client, server) == (404, [b"abc"])
+    status, pieces = await fetch(client, server)
+    assert (status, b"".join(pieces)) == (200, b"until the end")
+
+
+async def test_a_body_cut_short_is_a_protocol_error(
+    server: Server, client: httpx2.AsyncClient
+) -> None:
+    server.answers = [[CHUNKED, b"5\r\nhel", None]]
+    with pytest.raises(httpx2.RemoteProtocolError):
+        await fetch(client, server)
+
+
+async def test_silence_is_a_read_timeout_and_no_listener_a_connect_error(
+    server: Server,
+) -> None:
+    server.answers = [[CHUNKED, b"2\r\nab\r\n", 30.0]]  # then nothing, the connection open
+    async with httpx2.AsyncClient(transport=Http1Transport(), timeout=0.2) as http:
+        with pytest.raises(httpx2.ReadTimeout):
+            await fetch(http, server)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            server.port = s.getsockname()[1]  # bound, not listening: refused
+            with pytest.raises(httpx2.ConnectError):
+                await fetch(http, server)
