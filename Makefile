@@ -49,8 +49,8 @@ clients-test: node-test cpp-test
 
 test: protos-check buf lint typecheck clients-test pytest
 
-bench: $(STAMP) ## server CPU per streamed token, telemetry on vs off
-	$(PY) bench/stream_cpu.py
+bench: $(STAMP) ## Narrator vs the model called directly (bench/compare.py --help; ARGS="--litellm VENV")
+	$(PY) bench/compare.py $(ARGS)
 
 soak: $(STAMP) ## chaos soak through a real server (bench/chaos_soak.py --help)
 	$(PY) bench/chaos_soak.py $(ARGS)

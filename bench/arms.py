@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import os
 import socket
@@ -199,7 +198,8 @@ async def start_litellm(venv: Path, upstream: str, data_dir: str) -> tuple[Proce
 
 @dataclass
 class Measure:
-    """What the clients saw during one load on one arm, and what the server spent."""
+    """What the clients saw during one load on one arm, and what the server spent. Counted
+    as text arrives, so turns cut by the end of a timed load still count what they said."""
 
     tokens: int = 0
     turns: int = 0
@@ -210,12 +210,31 @@ class Measure:
     cpu: float | None = None
     rss_mb: float | None = None
 
-    def add(self, started: float, arrivals: list[float], text: str) -> None:
-        self.turns += 1
-        self.tokens += len(text.split())
-        if arrivals:
-            self.ttft.append(arrivals[0] - started)
-            self.gaps += [b - a for a, b in itertools.pairwise(arrivals)]
+
+class Turn:
+    """One turn being timed: call `text` as each piece arrives, `end` when it completes."""
+
+    def __init__(self, measure: Measure) -> None:
+        self._m = measure
+        self._last = self.started = time.monotonic()
+        self._first = True
+        self.parts: list[str] = []
+
+    def text(self, piece: str) -> None:
+        now = time.monotonic()
+        m = self._m
+        if self._first:
+            m.ttft.append(now - self.started)
+            self._first = False
+        else:
+            m.gaps.append(now - self._last)
+        self._last = now
+        m.tokens += len(piece.split())  # the fake's tokens are whole words
+        self.parts.append(piece)
+
+    def end(self) -> str:
+        self._m.turns += 1
+        return "".join(self.parts)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -251,12 +270,11 @@ class NarratorArm:
 
     async def turn(self, session_id: Any, measure: Measure) -> None:
         request = pb.NarrateRequest(session_id=session_id, action=ACTION, scene=SCENE)
-        started, arrivals, parts = time.monotonic(), [], []
+        turn = Turn(measure)
         async for message in self.stub.Narrate(request):
             if message.WhichOneof("event") == "delta":
-                arrivals.append(time.monotonic())
-                parts.append(message.delta.text)
-        measure.add(started, arrivals, "".join(parts))
+                turn.text(message.delta.text)
+        turn.end()
 
     async def cancel_one(self, session_id: Any) -> float:
         call = self.stub.Narrate(
@@ -275,7 +293,9 @@ class NarratorArm:
 
 class OpenAIArm:
     """Turns through the openai SDK (to the upstream itself, or to a proxy); each worker keeps
-    its own history, as a game calling the model directly would."""
+    its own history, as a game calling the model directly would. The SSE lines are read raw
+    and parsed with json.loads, as Narrator does: the load generator must not be the
+    bottleneck it measures (the SDK's model object per chunk would be)."""
 
     def __init__(self, base_url: str) -> None:
         self.client = openai.AsyncOpenAI(api_key="bench", base_url=base_url, max_retries=0)
@@ -292,8 +312,8 @@ class OpenAIArm:
         messages.append({"role": "user", "content": SCENE_TEXT + ACTION})
         return messages
 
-    async def _open(self, history: list[tuple[str, str]]) -> Any:
-        return await self.client.chat.completions.create(
+    def _open(self, history: list[tuple[str, str]]) -> Any:
+        return self.client.chat.completions.with_streaming_response.create(
             model="fake-dm",
             messages=self._messages(history),  # type: ignore[arg-type]
             stream=True,
@@ -302,25 +322,30 @@ class OpenAIArm:
             temperature=0.8,
         )
 
+    @staticmethod
+    def _text(line: str) -> str:
+        if not line.startswith("data:") or line.endswith("[DONE]"):
+            return ""
+        choices = json.loads(line[5:]).get("choices")
+        return (choices[0].get("delta") or {}).get("content") or "" if choices else ""
+
     async def turn(self, history: Any, measure: Measure) -> None:
-        started, arrivals, parts = time.monotonic(), [], []
-        async for chunk in await self._open(history):
-            if chunk.choices and chunk.choices[0].delta.content:
-                arrivals.append(time.monotonic())
-                parts.append(chunk.choices[0].delta.content)
-        text = "".join(parts)
-        measure.add(started, arrivals, text)
-        history.append((ACTION, text))
+        turn = Turn(measure)
+        async with self._open(history) as response:
+            async for line in response.iter_lines():
+                piece = self._text(line)
+                if piece:
+                    turn.text(piece)
+        history.append((ACTION, turn.end()))
         while sum(len(a) + len(t) + 32 for a, t in history) // 4 > HISTORY_TOKENS:
             history.pop(0)
 
     async def cancel_one(self, history: Any) -> float:
-        stream = await self._open(history)
-        async for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                break
-        cancelled = time.monotonic()
-        await stream.close()
+        async with self._open(history) as response:
+            async for line in response.iter_lines():
+                if self._text(line):
+                    break
+            cancelled = time.monotonic()
         return cancelled
 
     async def close(self) -> None:
@@ -328,3 +353,44 @@ class OpenAIArm:
 
 
 Arm = NarratorArm | OpenAIArm
+
+
+# --- load generator processes ----------------------------------------------------------
+
+
+def client_for(kind: str, address: str) -> NarratorArm | OpenAIArm:
+    return NarratorArm(address) if kind == "narrator" else OpenAIArm(address)
+
+
+def play_part(kind: str, address: str, streams: int, start_at: float, seconds: float) -> Measure:
+    """One load generator process's share of a load: `streams` streams playing turns from
+    `start_at` (time.monotonic(), the same clock in every process) for `seconds`."""
+    return asyncio.run(_play_part(kind, address, streams, start_at, seconds))
+
+
+async def _play_part(
+    kind: str, address: str, streams: int, start_at: float, seconds: float
+) -> Measure:
+    arm = client_for(kind, address)
+    measure = Measure()
+    try:
+        workers = [await arm.worker() for _ in range(streams)]
+        await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+
+        async def play(worker: Any) -> None:
+            while True:
+                try:
+                    await arm.turn(worker, measure)
+                except Exception:
+                    measure.errors += 1
+                    await asyncio.sleep(0.05)
+
+        tasks = [asyncio.ensure_future(play(w)) for w in workers]
+        await asyncio.sleep(max(0.0, start_at + seconds - time.monotonic()))
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await arm.close()
+    measure.wall = seconds
+    return measure

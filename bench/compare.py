@@ -21,8 +21,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +35,11 @@ from arms import (
     NarratorArm,
     OpenAIArm,
     Process,
+    client_for,
     control_fake,
     median,
     pct,
+    play_part,
     start_fake,
     start_litellm,
     start_narrator,
@@ -46,16 +50,17 @@ from arms import (
 class Load:
     name: str
     streams: int
-    turns: int  # per stream
+    seconds: float  # each stream plays turns, one after the other, for this long
     pace: float
 
 
 LOADS = (
-    Load("1 stream, unpaced", 1, 40, 0.0),
-    Load("100 streams, 20 ms/token", 100, 2, 0.02),
-    Load("100 streams, unpaced", 100, 2, 0.0),
+    Load("1 stream, unpaced", 1, 6, 0.0),
+    Load("100 streams, 20 ms/token", 100, 10, 0.02),
+    Load("100 streams, unpaced", 100, 8, 0.0),
 )
 TOKENS = [100, 300]
+WARM_UP = Load("warm-up", 4, 1.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -78,25 +83,33 @@ async def fake_set(upstream: str, **reply: Any) -> Any:
     return await asyncio.to_thread(control_fake, upstream, **reply)
 
 
-async def run_load(arm: Any, server: Process | None, load: Load, upstream: str) -> Measure:
+async def run_load(
+    kind: str, address: str, server: Process | None, load: Load, upstream: str, pool: Any
+) -> Measure:
+    """Every stream plays turns for `load.seconds`, spread over the load generator
+    processes; the turns under way at the end are cut (what they said until then counts)."""
     await fake_set(upstream, tokens=TOKENS, pace=load.pace)
-    workers = [await arm.worker() for _ in range(load.streams)]
-    measure = Measure()
-
-    async def play(worker: Any) -> None:
-        for _ in range(load.turns):
-            try:
-                await arm.turn(worker, measure)
-            except Exception:
-                measure.errors += 1
-
+    loop = asyncio.get_running_loop()
+    parts = min(pool._max_workers, load.streams)
+    start_at = time.monotonic() + 1.5  # time for every process to open its sessions
+    shares = [load.streams // parts + (i < load.streams % parts) for i in range(parts)]
+    futures = [
+        loop.run_in_executor(pool, play_part, kind, address, n, start_at, load.seconds)
+        for n in shares
+    ]
+    await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     cpu = server.cpu() if server else 0.0
-    started = time.monotonic()
-    await asyncio.gather(*(play(w) for w in workers))
-    measure.wall = time.monotonic() - started
+    await asyncio.sleep(load.seconds)
+    measure = Measure(wall=load.seconds)
     if server is not None:
         measure.cpu = server.cpu() - cpu
         measure.rss_mb = server.rss_mb()
+    for part in await asyncio.gather(*futures):
+        measure.tokens += part.tokens
+        measure.turns += part.turns
+        measure.errors += part.errors
+        measure.ttft += part.ttft
+        measure.gaps += part.gaps
     return measure
 
 
@@ -130,44 +143,61 @@ async def cancel_times(arm: Any, upstream: str, count: int) -> list[float]:
     return times
 
 
-async def start_arm(
-    spec: ArmSpec, upstream: str, args: argparse.Namespace, data: str
-) -> tuple[NarratorArm | OpenAIArm, Process | None]:
+@dataclass
+class Running:
+    kind: str  # of client: narrator or openai
+    address: str
+    server: Process | None
+
+    @property
+    def client(self) -> NarratorArm | OpenAIArm:
+        return client_for(self.kind, self.address)
+
+
+async def start_arm(spec: ArmSpec, upstream: str, args: argparse.Namespace, data: str) -> Running:
     if spec.kind == "narrator":
         assert spec.root is not None
         server, address = await start_narrator(spec.root, upstream, data, dict(spec.env))
-        return NarratorArm(address), server
+        return Running("narrator", address, server)
     if spec.kind == "litellm":
         server, base_url = await start_litellm(args.litellm, upstream, data)
-        return OpenAIArm(base_url), server
-    return OpenAIArm(upstream), None
+        return Running("openai", base_url, server)
+    return Running("openai", upstream, None)
 
 
-async def run_round(specs: list[ArmSpec], upstream: str, args: argparse.Namespace) -> Any:
+async def run_round(
+    specs: list[ArmSpec], upstream: str, args: argparse.Namespace, pool: Any
+) -> Any:
     """Every arm's servers up at once, and each load run on every arm in turn, so that what
     else the machine does weighs on all arms alike."""
     with contextlib.ExitStack() as dirs:
-        arms = {}
+        arms: dict[str, Running] = {}
         try:
             for spec in specs:
                 data = dirs.enter_context(tempfile.TemporaryDirectory(prefix="narrator-bench-"))
                 arms[spec.name] = await start_arm(spec, upstream, args, data)
-            for arm, server in arms.values():
-                await run_load(arm, server, Load("warm-up", 4, 3, 0.0), upstream)
+            for a in arms.values():
+                await run_load(a.kind, a.address, a.server, WARM_UP, upstream, pool)
             results: dict[str, Any] = {name: ([], None, []) for name in arms}
             for load in LOADS:
-                for name, (arm, server) in arms.items():
-                    results[name][0].append(await run_load(arm, server, load, upstream))
-            for name, (arm, server) in arms.items():
-                fixed = await fixed_cpu(arm, server, upstream, args.fixed_turns) if server else None
-                cancels = await cancel_times(arm, upstream, args.cancels)
+                for name, a in arms.items():
+                    measure = await run_load(a.kind, a.address, a.server, load, upstream, pool)
+                    results[name][0].append(measure)
+            for name, a in arms.items():
+                client = a.client
+                try:
+                    fixed = None
+                    if a.server is not None:
+                        fixed = await fixed_cpu(client, a.server, upstream, args.fixed_turns)
+                    cancels = await cancel_times(client, upstream, args.cancels)
+                finally:
+                    await client.close()
                 results[name] = (results[name][0], fixed, cancels)
             return results
         finally:
-            for arm, server in arms.values():
-                await arm.close()
-                if server is not None:
-                    await server.stop()
+            for a in arms.values():
+                if a.server is not None:
+                    await a.server.stop()
 
 
 def spread(values: list[float]) -> str:
@@ -233,6 +263,7 @@ async def main() -> None:
     parser.add_argument("--litellm", type=Path, help="a venv with litellm[proxy] installed")
     parser.add_argument("--fixed-turns", type=int, default=200)
     parser.add_argument("--cancels", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     parser.add_argument("--json", type=Path, help="also write every round's raw numbers here")
     args = parser.parse_args()
     specs = [ArmSpec("direct", "direct"), *(args.narrator or [narrator_spec("narrator=")])]
@@ -240,13 +271,15 @@ async def main() -> None:
         specs.append(ArmSpec("litellm", "litellm"))
     fake, upstream = await start_fake()
     rounds: list[dict[str, Any]] = []
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process that runs gRPC
     try:
-        for n in range(args.rounds):
-            rounds.append(await run_round(specs, upstream, args))
-            print(f"round {n + 1} of {args.rounds} done", flush=True)
+        with ProcessPoolExecutor(args.clients, mp_context=spawn) as pool:
+            for n in range(args.rounds):
+                rounds.append(await run_round(specs, upstream, args, pool))
+                print(f"round {n + 1} of {args.rounds} done", flush=True)
     finally:
         await fake.stop()
-    loads = ", ".join(f"{x.name} ({x.streams}×{x.turns} turns)" for x in LOADS)
+    loads = ", ".join(f"{x.name} ({x.seconds:g} s)" for x in LOADS)
     print(f"\n{args.rounds} rounds, medians; {TOKENS[0]}-{TOKENS[1]} one-token chunks a turn; "
           f"{loads}\n")  # fmt: skip
     report(specs, rounds)
