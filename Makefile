@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run play test lint typecheck pytest protos protos-check buf contract-release \
+.PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
 	node-test cpp-test clients-test bench soak traces clean
 
 $(STAMP): pyproject.toml
@@ -36,7 +36,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy service clients/python
 
-pytest: $(STAMP)
+engines: ## install the Debian packages of PostgreSQL, Redis and nginx when missing
+	scripts/engines.sh
+
+pytest: $(STAMP) engines
 	$(PY) -m pytest -q
 
 node-test: $(STAMP) ## the Node.js client's tests against a real server
