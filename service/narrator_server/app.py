@@ -23,6 +23,7 @@ from .core.narrator import Narrator, NarratorConfig
 from .core.planning import PlanConfig
 from .core.validation import Limits
 from .providers import factory
+from .store.postgres import PostgresStore, describe
 from .store.sqlite import SqliteStore
 from .telemetry import logs
 from .telemetry.setup import TelemetryRuntime
@@ -73,7 +74,18 @@ class App:
         self.port = 0
 
     async def _open_store(self) -> SessionStore:
-        path = self.settings.data_dir / "narrator.sqlite3"
+        s = self.settings
+        if s.database_url:
+            try:
+                return await PostgresStore.open(
+                    s.database_url, pool_size=s.database_pool, timeout=s.database_timeout_s
+                )
+            except StoreUnavailable as error:
+                raise StartupError(
+                    f"cannot use the PostgreSQL database {describe(s.database_url)}: {error}; "
+                    "check NARRATOR_DATABASE_URL and that the database is up"
+                ) from None
+        path = s.data_dir / "narrator.sqlite3"
         try:
             return await SqliteStore.open(path)
         except StoreUnavailable as error:
