@@ -2,8 +2,11 @@
 
 Every call borrows a pooled connection (autocommit; the pool checks it before handing it out,
 so connections broken by a database restart are replaced instead of failing a call) and is
-bounded by `timeout` as a whole: waiting for a connection, connecting, and the query. Driver
-errors never leave this module: they become `StoreUnavailable` with a short reason.
+bounded by `timeout` as a whole: waiting for a connection, connecting, and the query. While
+the database is unreachable calls fail after `DOWN_WAIT_S` instead, and the pool gives up a
+reconnection after `timeout` so that the next call tries afresh: psycopg-pool's own backoff
+would otherwise keep a recovered database unused for up to minutes. Driver errors never
+leave this module: they become `StoreUnavailable` with a short reason.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ _PLACEHOLDERS = ", ".join(["%s"] * TURN_COLUMN_COUNT)
 _SESSION_PLACEHOLDERS = ", ".join(["%s"] * (SESSION_COLUMNS.count(",") + 1))
 _ORDER = "ORDER BY created_at DESC, stored_order DESC"
 RUNNING_TURNS_LIMIT = 10_000
+DOWN_WAIT_S = 1.0
 
 
 def describe(url: str) -> str:
@@ -70,9 +74,10 @@ def explain(error: BaseException) -> str:
         return "the database is out of resources (disk, memory or connections)"
     if state in ("57P01", "57P02", "57P03"):
         return "the database is shutting down or starting up"
-    if state in ("28P01", "28000"):
+    # A failed connection carries no SQLSTATE: libpq's message says what happened.
+    if state in ("28P01", "28000") or "authentication failed" in text:
         return f"the database refused the credentials ({text})"
-    if state == "3D000":
+    if state == "3D000" or ("database" in text and "does not exist" in text):
         return f"the database does not exist ({text})"
     if isinstance(error, psycopg.OperationalError):
         return f"the database cannot be reached ({text})"
@@ -90,6 +95,7 @@ class PostgresStore:
     def __init__(self, pool: AsyncConnectionPool[Any], timeout: float) -> None:
         self._pool = pool
         self._timeout = timeout
+        self._down = False  # the last call could not reach the database
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 8, timeout: float = 5.0) -> PostgresStore:
@@ -119,6 +125,7 @@ class PostgresStore:
             kwargs={"autocommit": True, "connect_timeout": connect_timeout},
             check=AsyncConnectionPool.check_connection,
             timeout=timeout,
+            reconnect_timeout=max(2.0, timeout),
             open=False,
             name="narrator",
         )
@@ -132,17 +139,29 @@ class PostgresStore:
     @contextlib.asynccontextmanager
     async def _conn(self) -> AsyncIterator[AsyncConnection[Any]]:
         """A pooled connection for one call, within the call's time bound."""
+        wait = min(self._timeout, DOWN_WAIT_S) if self._down else self._timeout
         try:
-            async with asyncio.timeout(self._timeout), self._pool.connection() as conn:
+            async with asyncio.timeout(wait), self._pool.connection() as conn:
                 yield conn
         except TimeoutError:
-            log.error("storage timeout", extra={"timeout_s": self._timeout})
+            self._went_down()
             raise StoreUnavailable(
-                f"storage unavailable: the database did not answer within {self._timeout:g} s"
+                f"storage unavailable: no answer from the database within {wait:g} s "
+                "(it is down, unreachable or overloaded)"
             ) from None
         except psycopg.Error as error:
+            if isinstance(error, psycopg.OperationalError):
+                self._went_down()
             log.error("storage error", extra={"error": str(error), "sqlstate": error.sqlstate})
             raise StoreUnavailable(f"storage unavailable: {explain(error)}") from None
+        if self._down:
+            self._down = False
+            log.info("the database answers again")
+
+    def _went_down(self) -> None:
+        if not self._down:
+            self._down = True
+            log.error("the database cannot be reached", extra={"timeout_s": self._timeout})
 
     async def _turns(
         self, conn: AsyncConnection[Any], where: str, args: tuple[Any, ...], limit: int
