@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench soak traces clean
+	node-test cpp-test clients-test bench soak traces postgres clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
@@ -35,6 +35,9 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy service clients/python
+
+postgres: $(STAMP) engines ## a private PostgreSQL in $NARRATOR_DATA_DIR/postgres (prints its URL; Ctrl+C stops it)
+	$(PY) -m narrator_server.testing.postgres $(ARGS)
 
 engines: ## install the Debian packages of PostgreSQL, Redis and nginx when missing
 	scripts/engines.sh

@@ -9,7 +9,7 @@ from narrator_server.testing.fake_openai import FakeOpenAI
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-# Private engines (each run starts its own): fixtures `postgres_server`, `postgres_url`.
+# Private engines (each run starts its own): `postgres_server`, `postgres_url`, `own_postgres`.
 pytest_plugins = ["tests.engines.postgres"]
 
 

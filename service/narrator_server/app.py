@@ -49,6 +49,30 @@ class StartupError(Exception):
     """The service cannot start; the message says what, where and what to do (one line)."""
 
 
+async def open_store(settings: Settings) -> SessionStore:
+    """PostgreSQL when NARRATOR_DATABASE_URL is set, else SQLite in the data dir; a store that
+    cannot be opened is a `StartupError` saying what to fix."""
+    s = settings
+    if s.database_url:
+        try:
+            return await PostgresStore.open(
+                s.database_url, pool_size=s.database_pool, timeout=s.database_timeout_s
+            )
+        except StoreUnavailable as error:
+            raise StartupError(
+                f"cannot use the PostgreSQL database {describe(s.database_url)}: {error}; "
+                "check NARRATOR_DATABASE_URL and that the database is up"
+            ) from None
+    path = s.data_dir / "narrator.sqlite3"
+    try:
+        return await SqliteStore.open(path)
+    except StoreUnavailable as error:
+        raise StartupError(
+            f"cannot open the database {path}: {error}; fix it, move it away or set "
+            "NARRATOR_DATA_DIR to a writable directory"
+        ) from None
+
+
 class App:
     """The running service. `start()`, then `stop()` (or `serve()` until SIGTERM/SIGINT)."""
 
@@ -73,30 +97,9 @@ class App:
         self.telemetry: TelemetryRuntime | None = None
         self.port = 0
 
-    async def _open_store(self) -> SessionStore:
-        s = self.settings
-        if s.database_url:
-            try:
-                return await PostgresStore.open(
-                    s.database_url, pool_size=s.database_pool, timeout=s.database_timeout_s
-                )
-            except StoreUnavailable as error:
-                raise StartupError(
-                    f"cannot use the PostgreSQL database {describe(s.database_url)}: {error}; "
-                    "check NARRATOR_DATABASE_URL and that the database is up"
-                ) from None
-        path = s.data_dir / "narrator.sqlite3"
-        try:
-            return await SqliteStore.open(path)
-        except StoreUnavailable as error:
-            raise StartupError(
-                f"cannot open the database {path}: {error}; fix it, move it away or set "
-                "NARRATOR_DATA_DIR to a writable directory"
-            ) from None
-
     async def start(self) -> int:
         s = self.settings
-        self.store = store = await self._open_store()
+        self.store = store = await open_store(s)
         self.turn_log = turn_log = LocalTurnLog()
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()

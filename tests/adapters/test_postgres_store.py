@@ -22,7 +22,7 @@ from narrator_server.testing import postgres
 from .store_contract.builders import session, turn
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
 
@@ -178,28 +178,16 @@ class TestUnreachable:
         assert "\n" not in message
 
 
-@pytest.fixture
-async def own_server() -> AsyncIterator[postgres.PostgresServer]:
-    """A server of this test's own, which the test may stop and start again."""
-    server = postgres.start(fast=True)
-    try:
-        yield server
-    finally:
-        server.temporary = True
-        server.stop()
-
-
 class TestOutage:
     async def test_calls_fail_as_unavailable_during_an_outage_and_work_after_it(
-        self, own_server: postgres.PostgresServer
+        self, own_postgres: postgres.PostgresServer
     ) -> None:
-        url = own_server.create_database("game")
+        url = own_postgres.create_database("game")
         store = await PostgresStore.open(url, pool_size=4, timeout=1.0)
         try:
             await store.create_session(session())
             await store.claim_turn(turn("t1", status=TurnStatus.RUNNING))
-            own_server.temporary = False  # keep the data dir for the restart
-            own_server.stop()
+            own_postgres.halt()
             calls = [
                 store.check_writable(),
                 store.get_session("s1", 5),
@@ -210,8 +198,7 @@ class TestOutage:
             for call in calls:
                 with pytest.raises(StoreUnavailable):
                     await call
-            restarted = postgres.start(own_server.directory, port=own_server.port, fast=True)
-            own_server.process = restarted.process
+            own_postgres.restart()
             await store.check_writable()  # the first call after the outage works
             await store.save_turn(turn("t1"))
             got = await store.get_session("s1", 5)

@@ -32,3 +32,13 @@ def postgres_url(postgres_server: postgres.PostgresServer) -> Iterator[str]:
         yield url
     finally:
         postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[postgres.PostgresServer]:
+    """A server of this test's own, which the test may `halt` and `restart` (an outage)."""
+    server = postgres.start(fast=True)
+    try:
+        yield server
+    finally:
+        server.stop()

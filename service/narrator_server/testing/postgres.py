@@ -6,10 +6,10 @@ refuses to run as root: as root the server runs as the unprivileged `postgres` u
 creates, and the directory is given to it. The superuser `narrator` has a random password
 (kept in the directory), so another local user cannot walk in over TCP.
 
-    python -m narrator_server.testing.postgres DIR [--port N] [--fast]
+    python -m narrator_server.testing.postgres [DIR] [--port N] [--fast]   (make postgres)
 
-starts one and prints `{"database_url": ..., "pid": ..., "dir": ...}` on one line, then runs
-until SIGTERM or SIGINT, when it stops the server.
+starts one (in `$NARRATOR_DATA_DIR/postgres` by default) and prints `{"database_url": ...,
+"pid": ..., "dir": ...}` on one line, then runs until SIGTERM or SIGINT, when it stops it.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+
+from ..settings import Settings
 
 SUPERUSER = "narrator"
 SERVER_USER = "postgres"  # the account Debian's package creates
@@ -75,6 +77,7 @@ class PostgresServer:
     password: str
     process: subprocess.Popen[bytes]
     temporary: bool = False
+    fast: bool = False
 
     @property
     def host(self) -> str:
@@ -98,8 +101,8 @@ class PostgresServer:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
 
-    def stop(self) -> None:
-        """Fast shutdown (SIGINT: running transactions roll back), then wait for it."""
+    def halt(self) -> None:
+        """Stops the server, keeping its data (an outage, for tests; `restart` ends it)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
@@ -107,6 +110,20 @@ class PostgresServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def restart(self) -> None:
+        """Starts the server again on the same port with the same data."""
+        self.halt()
+        self.process = _launch(self.directory, self.port, self.fast)
+        try:
+            _wait_ready(self.directory, self.process, self.port)
+        except _PortTaken:
+            raise PostgresError(f"port {self.port} was taken while the server was down") from None
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT: running transactions roll back); a temporary data dir is
+        removed."""
+        self.halt()
         if self.temporary:
             shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -130,7 +147,7 @@ def start(directory: Path | None = None, *, port: int = 0, fast: bool = False) -
                 if attempt + 1 < attempts:
                     continue
                 raise PostgresError(f"port {chosen} is in use") from None
-            return PostgresServer(directory, chosen, password, process, temporary)
+            return PostgresServer(directory, chosen, password, process, temporary, fast)
         raise AssertionError("unreachable")
     except BaseException:
         if temporary:
@@ -246,13 +263,17 @@ def _wait_ready(directory: Path, process: subprocess.Popen[bytes], port: int) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m narrator_server.testing.postgres")
-    parser.add_argument("directory", type=Path, help="data dir (kept; reused when it exists)")
+    parser.add_argument(
+        "directory", type=Path, nargs="?", help="data dir, kept and reused "
+        "(default: NARRATOR_DATA_DIR/postgres)",
+    )  # fmt: skip
     parser.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     parser.add_argument("--fast", action="store_true", help="fsync off: throwaway data only")
     parser.add_argument("--database", default="narrator", help="database to create if missing")
     args = parser.parse_args(argv)
+    directory = args.directory or Settings.from_env().data_dir / "postgres"
     try:
-        server = start(args.directory, port=args.port, fast=args.fast)
+        server = start(directory, port=args.port, fast=args.fast)
     except PostgresError as error:
         print(f"postgres: {error}", file=sys.stderr)
         return 1
@@ -272,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         url = server.url(args.database) if exists else server.create_database(args.database)
         print(json.dumps({"database_url": url, "pid": server.process.pid,
                           "dir": str(server.directory)}), flush=True)  # fmt: skip
+        print(f"PostgreSQL is up; Ctrl+C stops it. For the server:\n"
+              f"  export NARRATOR_DATABASE_URL='{url}'", file=sys.stderr, flush=True)  # fmt: skip
         while not stopping and server.process.poll() is None:
             time.sleep(0.2)
     finally:
