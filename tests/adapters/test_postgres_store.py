@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -23,7 +24,6 @@ from .store_contract.builders import session, turn
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 
 async def rows(url: str, query: str) -> list[tuple[Any, ...]]:
@@ -224,3 +224,19 @@ class TestSettings:
             caught.value
         )
         assert "hunter2" not in str(caught.value)
+
+
+class TestPrivateServer:
+    def test_it_runs_unprivileged_on_loopback_and_tcp_needs_the_password(
+        self, postgres_server: postgres.PostgresServer
+    ) -> None:
+        status = Path(f"/proc/{postgres_server.process.pid}/status").read_text()
+        uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+        assert uid != 0
+        assert (postgres_server.directory / f".s.PGSQL.{postgres_server.port}").exists()
+        with postgres_server.connect() as conn:
+            row = conn.execute("SHOW listen_addresses").fetchone()
+        assert row == ("127.0.0.1",)
+        no_password = f"postgresql://{postgres.SUPERUSER}@127.0.0.1:{postgres_server.port}/postgres"
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(no_password, connect_timeout=5)
