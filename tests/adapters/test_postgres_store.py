@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -240,3 +246,26 @@ class TestPrivateServer:
         no_password = f"postgresql://{postgres.SUPERUSER}@127.0.0.1:{postgres_server.port}/postgres"
         with pytest.raises(psycopg.OperationalError, match="password"):
             psycopg.connect(no_password, connect_timeout=5)
+
+    def test_it_never_outlives_the_process_that_started_it(self) -> None:
+        # (a directory the server's user can reach: pytest's tmp_path is root's alone)
+        directory = Path(tempfile.mkdtemp(prefix="narrator-pg-"))
+        try:
+            helper = subprocess.Popen(
+                [sys.executable, "-m", "narrator_server.testing.postgres", str(directory), "--fast"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            assert helper.stdout is not None
+            started = json.loads(helper.stdout.readline())
+            server = Path(f"/proc/{started['pid']}/stat")
+            assert server.exists()
+            helper.kill()  # SIGKILL: the helper cannot stop the server itself
+            helper.wait()
+            for _ in range(600):  # the server's fast shutdown
+                if not server.exists() or server.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("PostgreSQL outlived the process that started it")
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)

@@ -130,7 +130,8 @@ class PostgresServer:
 
 def start(directory: Path | None = None, *, port: int = 0, fast: bool = False) -> PostgresServer:
     """Starts a private server in `directory` (a new temporary one when None), initialising
-    it on first use. `fast` turns off fsync: for throwaway test data only."""
+    it on first use. `fast` turns off fsync: for throwaway test data only. The server stops
+    when the thread that started it ends: call this from the main thread."""
     temporary = directory is None
     if directory is None:
         directory = Path(tempfile.mkdtemp(prefix="narrator-pg-"))
@@ -221,7 +222,10 @@ def _launch(directory: Path, port: int, fast: bool) -> subprocess.Popen[bytes]:
     }
     if fast:
         settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
-    command = [str(bin_dir() / "postgres"), "-D", str(directory / "data")]
+    # The server stops (fast shutdown) when its owner dies, even by SIGKILL: a killed test
+    # run leaves no PostgreSQL behind. setpriv execs it, so the pid is the server's.
+    guard = ["setpriv", "--pdeathsig=INT", "--"] if shutil.which("setpriv") else []
+    command = [*guard, str(bin_dir() / "postgres"), "-D", str(directory / "data")]
     for name, value in settings.items():
         command += ["-c", f"{name}={value}"]
     log = (directory / "postgres.log").open("ab")
