@@ -100,7 +100,7 @@ class App:
     async def start(self) -> int:
         s = self.settings
         self.store = store = await open_store(s)
-        self.turn_log = turn_log = LocalTurnLog()
+        self.turn_log = turn_log = LocalTurnLog(keep_s=s.resume_window_s)
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
         provider, self._clients = factory.build(s, runtime.telemetry)
