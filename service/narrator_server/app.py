@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     import openai
 
+    from .core.keys import KeyStore
     from .core.ports import ChatProvider
     from .core.quotas import QuotaCounter
     from .core.storage import SessionStore
@@ -71,6 +72,7 @@ class App:
         self._interceptors = interceptors
         self._quota_counter = quota_counter
         self.keyring: KeyRing | None = None
+        self.key_store: KeyStore | None = None
         self.quotas: Quotas | None = None
         self._key_refresh: access.KeyRefresh | None = None
         self._server: grpc.aio.Server | None = None
@@ -98,6 +100,7 @@ class App:
         self, store: SqliteStore
     ) -> tuple[AuthMode, grpc.ServerCredentials | None]:
         """The keys as stored now, the authentication mode and the TLS credentials."""
+        self.key_store = store.keys
         self.keyring = keyring = KeyRing(store.keys)
         try:
             await keyring.refresh()
@@ -223,6 +226,11 @@ class App:
             await self._set_health(True)
         except StoreUnavailable:
             await self._set_health(False)
+
+    async def refresh_keys(self) -> None:
+        """One key refresh round at once: created and revoked keys, usage written (tests)."""
+        assert self._key_refresh is not None
+        await self._key_refresh.once()
 
     def open_streams(self) -> tuple[int, int]:
         """Streams being served and turns still running (both 0 when the server is idle)."""
