@@ -116,8 +116,9 @@ class App:
         self.store = store = await self._open_store()
         mode, credentials = await self._open_access(store)
         assert self.keyring is not None
+        counter = self._quota_counter
         self.quotas = quotas = Quotas(
-            self._quota_counter or LocalQuotaCounter(), self.keyring.usage
+            LocalQuotaCounter() if counter is None else counter, self.keyring.usage
         )
         self.turn_log = turn_log = LocalTurnLog()
         self.telemetry = runtime = TelemetryRuntime(s)
