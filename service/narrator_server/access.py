@@ -53,8 +53,7 @@ def auth_mode(settings: Settings, keyring: KeyRing) -> AuthMode:
         )
         return AuthMode.OPEN
     if settings.auth == "required":
-        log.info("authentication required", extra={"active_keys": keyring.active})
-        return AuthMode.REQUIRED
+        return _required(keyring, AuthMode.REQUIRED)
     if not is_loopback(settings.host):
         if keyring.empty:
             raise AccessError(
@@ -62,16 +61,23 @@ def auth_mode(settings: Settings, keyring: KeyRing) -> AuthMode:
                 "create one with `narrator keys create NAME`, or set NARRATOR_AUTH=off to "
                 "serve without authentication"
             )
-        log.info("authentication required", extra={"active_keys": keyring.active})
-        return AuthMode.REQUIRED
-    if keyring.empty:
-        log.warning(
-            "authentication is off until the first API key exists: no key yet and the server "
-            "listens on loopback only (`narrator keys create NAME` turns it on)"
-        )
-    else:
-        log.info("authentication required", extra={"active_keys": keyring.active})
+        return _required(keyring, AuthMode.REQUIRED)
+    if not keyring.empty:
+        return _required(keyring, AuthMode.UNTIL_FIRST_KEY)
+    log.warning(
+        "authentication is off until the first API key exists: no key yet and the server "
+        "listens on loopback only (`narrator keys create NAME` turns it on)"
+    )
     return AuthMode.UNTIL_FIRST_KEY
+
+
+def _required(keyring: KeyRing, mode: AuthMode) -> AuthMode:
+    if keyring.active:
+        log.info("authentication required", extra={"active_keys": keyring.active})
+    else:
+        log.warning("authentication required, and no API key is active: every call is "
+                    "refused until one is created (`narrator keys create NAME`)")  # fmt: skip
+    return mode
 
 
 def _read(path: Path, variable: str) -> bytes:

@@ -7,6 +7,7 @@ inside the telemetry interceptor: that one's span and log line then cover refuse
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 from contextlib import aclosing
@@ -74,7 +75,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if caller is None:
             raise Unauthenticated()
         await self._quotas.admit(caller, str(getattr(request, "session_id", "") or ""))
-        CURRENT.set(caller)
         return caller
 
     async def intercept_service(
@@ -100,21 +100,34 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def _unary(self, behavior: Any) -> Callable[[Any, Any], Awaitable[Any]]:
         async def guarded(request: Any, context: Any) -> Any:
             try:
-                await self._admit(request, context)
+                caller = await self._admit(request, context)
             except NarratorError as error:
                 await context.abort_with_status(to_status(error))
-            return await behavior(request, context)
+                raise  # unreachable: abort raises
+            token = CURRENT.set(caller)
+            try:
+                return await behavior(request, context)
+            finally:
+                CURRENT.reset(token)
 
         return guarded
 
     def _stream(self, behavior: Any) -> Callable[[Any, Any], AsyncGenerator[Any]]:
         async def guarded(request: Any, context: Any) -> AsyncGenerator[Any]:
             try:
-                await self._admit(request, context)
+                caller = await self._admit(request, context)
             except NarratorError as error:
                 await context.abort_with_status(to_status(error))
-            async with aclosing(behavior(request, context)) as messages:
-                async for message in messages:
-                    yield message
+                raise  # unreachable: abort raises
+            token = CURRENT.set(caller)
+            try:
+                async with aclosing(behavior(request, context)) as messages:
+                    async for message in messages:
+                        yield message
+            finally:
+                # A stream abandoned by its client ends in the loop's finalizer, in another
+                # context: there is nothing to reset there.
+                with contextlib.suppress(ValueError):
+                    CURRENT.reset(token)
 
         return guarded

@@ -36,10 +36,17 @@ class UsageBook:
         self.denials: dict[tuple[str, str], int] = defaultdict(int)
         self._pending: dict[tuple[str, str], KeyUsage] = defaultdict(KeyUsage)
         self._last_used: dict[str, float] = {}
+        self._day: tuple[int, str] = (-1, "")  # the UTC day number and its name, cached
 
     def _add(self, key_id: str, amount: KeyUsage) -> None:
         self.totals[key_id] += amount
-        self._pending[(utc_day(self._clock()), key_id)] += amount
+        self._pending[(self._today(), key_id)] += amount
+
+    def _today(self) -> str:
+        day = int(self._clock() // 86_400)
+        if day != self._day[0]:
+            self._day = (day, utc_day(day * 86_400))
+        return self._day[1]
 
     def request(self, key_id: str) -> None:
         """One admitted request of the key (the open mode's "" is not counted)."""
@@ -71,7 +78,7 @@ class UsageBook:
         for (day, key_id), amount in pending.items():
             days[day][key_id] = amount
         if not days and last_used:
-            days[utc_day(self._clock())] = {}
+            days[self._today()] = {}
         try:
             for day in sorted(days):
                 await store.add_key_usage(day, days[day], last_used)
