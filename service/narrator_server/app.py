@@ -120,7 +120,7 @@ class App:
         self.quotas = quotas = Quotas(
             LocalQuotaCounter() if counter is None else counter, self.keyring.usage
         )
-        self.turn_log = turn_log = LocalTurnLog()
+        self.turn_log = turn_log = LocalTurnLog(keep_s=s.resume_window_s)
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
         provider, self._clients = factory.build(s, runtime.telemetry)
