@@ -4,6 +4,8 @@ Starts the server as a separate process (offline narrator, no pacing) twice on t
 of data dir: once with NARRATOR_AUTH=off, once with NARRATOR_AUTH=required, an API key with
 every limit set (high enough never to refuse) and a player named on every call. Measures the
 server's CPU time (from /proc) for unary calls (GetSession) and for streamed turns (Narrate).
+First, the same work in this process without gRPC: authenticating a key, admitting a call
+against two request limits, reserving and settling a turn's tokens against two token limits.
 Prints numbers; asserts nothing.
 
     .venv/bin/python bench/auth_cost.py [--calls 2000] [--turns 200] [--concurrency 20]
@@ -24,11 +26,46 @@ from stream_cpu import cpu_seconds, spawn, stop
 
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
+from narrator_server.api.auth import bearer_token
+from narrator_server.api.caller import player_of
+from narrator_server.core.keyring import KeyRing
 from narrator_server.core.keys import new_key
-from narrator_server.core.models import KeyLimits
+from narrator_server.core.models import KeyLimits, Usage
+from narrator_server.core.quotas import Quotas
+from narrator_server.quotas.local import LocalQuotaCounter
+from narrator_server.store.memory_keys import MemoryKeyStore
 from narrator_server.store.sqlite import DB_FILE, SqliteStore
 
 HIGH = 10**9
+
+
+async def in_process(count: int = 50_000) -> str:
+    """µs per authentication, per admission and per turn reservation + settlement."""
+    store = MemoryKeyStore()
+    key, token = new_key("bench", "", KeyLimits(HIGH, HIGH, HIGH, HIGH), time.time())
+    await store.create_key(key)
+    ring = KeyRing(store)
+    await ring.refresh()
+    quotas = Quotas(LocalQuotaCounter(), ring.usage)
+    metadata = (("authorization", f"Bearer {token}"), ("x-narrator-player", "p1"))
+    started = time.perf_counter()
+    for _ in range(count):
+        caller = ring.authenticate(bearer_token(metadata), player_of(metadata))
+    authenticated = time.perf_counter()
+    assert caller is not None
+    for _ in range(count):
+        await quotas.admit(caller, "session")
+    admitted = time.perf_counter()
+    for _ in range(count):
+        held = await quotas.reserve(caller, 600, 300)
+        await held.settle(Usage(300, 100))
+    settled = time.perf_counter()
+    per = [(b - a) / count * 1e6 for a, b in
+           ((started, authenticated), (authenticated, admitted), (admitted, settled))]  # fmt: skip
+    return (
+        f"in process: authenticate {per[0]:.1f} us, admit a call {per[1]:.1f} us, "
+        f"reserve + settle a turn {per[2]:.1f} us"
+    )
 
 
 async def make_key(data_dir: Path) -> str:
@@ -109,6 +146,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    print(await in_process())
     results: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     for _ in range(args.rounds):
         for authenticated in (False, True):
