@@ -148,8 +148,10 @@ async def test_auto_is_open_on_loopback_until_the_first_key(
         outcome = await call(s.stub, "GetSession", open_session, bearer(token))
         assert outcome.code is grpc.StatusCode.NOT_FOUND
         assert (await call(s.stub, "CreateSession", "", bearer(token))).code is grpc.StatusCode.OK
+    assert caplog.text.count("an API key exists now") == 1
     async with serve(settings(tmp_path, auth="auto")) as s:  # a key exists: required at once
         assert refused(await call(s.stub, "CreateSession", ""))
+    assert caplog.text.count("an API key exists now") == 1  # said once, by the open server
 
 
 async def test_auto_refuses_to_listen_beyond_loopback_with_no_key(tmp_path: Path) -> None:

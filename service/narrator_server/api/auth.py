@@ -51,7 +51,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self._keyring = keyring
         self._quotas = quotas
         self._mode = mode
-        self._was_open = mode is not AuthMode.REQUIRED
+        self._was_open = mode is AuthMode.OPEN or (
+            mode is AuthMode.UNTIL_FIRST_KEY and keyring.empty
+        )
 
     def _open(self) -> bool:
         if self._mode is AuthMode.UNTIL_FIRST_KEY:
