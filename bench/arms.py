@@ -73,6 +73,26 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds of every thread of the process tree, to the nanosecond (schedstat)."""
+    total = 0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{p}/task").iterdir():
+                total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
+async def spawn(*args: str, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+    """`python ARGS` from this venv; its address is the last word of its first stdout line."""
+    process, address = await _spawn(args[-1], [sys.executable, *args], env)
+    return process.process, address
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    await Process(process, "").stop()
+
+
 @dataclass
 class Process:
     """A child process whose tree's CPU time and RSS can be read."""
@@ -81,13 +101,7 @@ class Process:
     label: str
 
     def cpu(self) -> float:
-        """CPU seconds of every thread of the tree, to the nanosecond (schedstat)."""
-        total = 0
-        for pid in _tree(self.process.pid):
-            with contextlib.suppress(OSError):
-                for task in Path(f"/proc/{pid}/task").iterdir():
-                    total += int((task / "schedstat").read_text().split()[0])
-        return total / 1e9
+        return cpu_seconds(self.process.pid)
 
     def rss_mb(self) -> float:
         total = 0
