@@ -53,6 +53,7 @@ SCENE_TEXT = (
     "Fact: the water is rising\nweather: stormy\nhealth: 7/10\n\nPlayer action: "
 )
 HISTORY_TOKENS = 3000
+LITELLM_KEY = "sk-bench-" + "0" * 48
 
 
 # --- processes ----------------------------------------------------------------------------
@@ -192,7 +193,11 @@ async def start_litellm(venv: Path, upstream: str, data_dir: str) -> tuple[Proce
     )
     port = _free_port()
     argv = [str(venv / "bin/litellm"), "--config", str(config), "--host", "127.0.0.1"]
-    env = _clean_env() | {"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"}
+    env = _clean_env() | {
+        "LITELLM_LOG": "ERROR",
+        "LITELLM_TELEMETRY": "False",
+        "LITELLM_MASTER_KEY": LITELLM_KEY,  # it refuses to start without one
+    }
     process = await asyncio.create_subprocess_exec(
         *argv, "--port", str(port), env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
@@ -311,8 +316,8 @@ class OpenAIArm:
     and parsed with json.loads, as Narrator does: the load generator must not be the
     bottleneck it measures (the SDK's model object per chunk would be)."""
 
-    def __init__(self, base_url: str) -> None:
-        self.client = openai.AsyncOpenAI(api_key="bench", base_url=base_url, max_retries=0)
+    def __init__(self, base_url: str, api_key: str = "bench") -> None:
+        self.client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
 
     async def worker(self) -> Any:
         return []
@@ -373,7 +378,10 @@ Arm = NarratorArm | OpenAIArm
 
 
 def client_for(kind: str, address: str) -> NarratorArm | OpenAIArm:
-    return NarratorArm(address) if kind == "narrator" else OpenAIArm(address)
+    """A client of the arm: `narrator`, `openai` (direct) or `litellm` (the proxy's key)."""
+    if kind == "narrator":
+        return NarratorArm(address)
+    return OpenAIArm(address, LITELLM_KEY if kind == "litellm" else "bench")
 
 
 def play_part(kind: str, address: str, streams: int, start_at: float, seconds: float) -> Measure:

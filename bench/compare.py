@@ -145,7 +145,7 @@ async def cancel_times(arm: Any, upstream: str, count: int) -> list[float]:
 
 @dataclass
 class Running:
-    kind: str  # of client: narrator or openai
+    kind: str  # of client: narrator, openai or litellm
     address: str
     server: Process | None
 
@@ -161,7 +161,7 @@ async def start_arm(spec: ArmSpec, upstream: str, args: argparse.Namespace, data
         return Running("narrator", address, server)
     if spec.kind == "litellm":
         server, base_url = await start_litellm(args.litellm, upstream, data)
-        return Running("openai", base_url, server)
+        return Running("litellm", base_url, server)
     return Running("openai", upstream, None)
 
 

@@ -29,7 +29,6 @@ from .core.quotas import Quotas
 from .core.validation import Limits
 from .providers import factory
 from .quotas.local import LocalQuotaCounter
-from .store.postgres import PostgresStore, describe
 from .store.sqlite import DB_FILE, SqliteStore
 from .telemetry import logs
 from .telemetry.keys import observe_keys
@@ -64,6 +63,9 @@ async def open_store(settings: Settings) -> SessionStore:
     cannot be opened is a `StartupError` saying what to fix."""
     s = settings
     if s.database_url:
+        # Imported only when used: the driver costs ~10 MB of memory to every server.
+        from .store.postgres import PostgresStore, describe
+
         try:
             return await PostgresStore.open(
                 s.database_url, pool_size=s.database_pool, timeout=s.database_timeout_s
