@@ -36,6 +36,8 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self._error: Exception | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self._deadline = _IDLE
+        self._timer: asyncio.TimerHandle | None = None
         self._head = bytearray()
         self.response: tuple[int, bytes, list[tuple[bytes, bytes]]] | None = None
         self._mode = ""  # "chunked", "length", "close" or "none"
@@ -61,17 +63,28 @@ class _Connection(asyncio.Protocol):
             self.transport.write(body)
 
     async def wait(self, timeout: float | None) -> None:
-        """Until something arrives (head, body, end or error), at most `timeout` seconds."""
+        """Until something arrives (head, body, end or error), at most `timeout` seconds.
+        One timer per connection is re-armed lazily, not one per wait (one per token)."""
         if self._error is not None or (self.response is not None and (self.pieces or self.done)):
             return
         waiter = self._waiter = self._loop.create_future()
-        timer = self._loop.call_later(timeout, self._expire, waiter) if timeout else None
+        if timeout:
+            self._deadline = self._loop.time() + timeout
+            if self._timer is None:
+                self._timer = self._loop.call_at(self._deadline, self._check_deadline)
         try:
             await waiter
         finally:
-            self._waiter = None
-            if timer is not None:
-                timer.cancel()
+            self._waiter, self._deadline = None, _IDLE
+
+    def _check_deadline(self) -> None:
+        self._timer = None
+        if self._waiter is None or self._deadline == _IDLE:
+            return
+        if self._loop.time() < self._deadline:
+            self._timer = self._loop.call_at(self._deadline, self._check_deadline)
+        elif not self._waiter.done():
+            self._waiter.set_exception(TimeoutError())
 
     def take(self) -> bytes:
         data = self.pieces[0] if len(self.pieces) == 1 else b"".join(self.pieces)
@@ -88,6 +101,9 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed, self.reusable = True, False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.transport is not None:
             self.transport.close()
 
@@ -204,10 +220,6 @@ class _Connection(asyncio.Protocol):
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    @staticmethod
-    def _expire(waiter: asyncio.Future[None]) -> None:
-        if not waiter.done():
-            waiter.set_exception(TimeoutError())
 
 
 class _Body(httpx2.AsyncByteStream):
