@@ -185,12 +185,19 @@ async def test_metrics_endpoint_shows_tokens_and_durations(
         body = await asyncio.to_thread(lambda: urllib.request.urlopen(url).read().decode())
     families = {f.name: f for f in text_string_to_metric_families(body)}
     tokens = families["gen_ai_client_token_usage"]
-    sums = {
-        (x.labels["gen_ai_token_type"]): x.value
-        for x in tokens.samples
-        if x.name.endswith("_sum") and x.labels.get("gen_ai_provider_name") == "openai"
-    }
-    assert sums == {"input": 40.0, "output": 2.0, "cached_input": 16.0}
+
+    def sums(estimated: str) -> dict[str, float]:
+        return {
+            (x.labels["gen_ai_token_type"]): x.value
+            for x in tokens.samples
+            if x.name.endswith("_sum")
+            and x.labels.get("gen_ai_provider_name") == "openai"
+            and x.labels.get("narrator_usage_estimated") == estimated
+        }
+
+    assert sums("false") == {"input": 40.0, "output": 2.0, "cached_input": 16.0}
+    # "three." came with a usage of 0 tokens: not believed, counted by the server instead.
+    assert sums("true")["output"] == 1.0
     assert "gen_ai_client_operation_duration_seconds" in families
     assert "gen_ai_client_operation_time_to_first_chunk_seconds" in families
     rpc = families["rpc_server_duration_seconds"]

@@ -221,7 +221,6 @@ class _Connection(asyncio.Protocol):
             self._waiter.set_result(None)
 
 
-
 class _Body(httpx2.AsyncByteStream):
     def __init__(self, transport: Http1Transport, origin: Origin, conn: _Connection,
                  request: httpx2.Request, timeout: float | None) -> None:  # fmt: skip

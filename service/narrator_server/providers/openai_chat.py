@@ -167,8 +167,11 @@ class OpenAIProvider:
             except (asyncio.CancelledError, GeneratorExit):
                 attempt.failed("cancelled")
                 raise
-            # No usage from the upstream: the output counted (a chunk is about a token).
-            usage = parser.usage or estimated_usage(request.messages, parser.chunks)
+            usage = parser.usage
+            if usage is None or (parser.chunks and not usage.output_tokens):
+                # None from the upstream (or none to believe): the output counted from the
+                # stream (a chunk is about a token), the prompt estimated.
+                usage = estimated_usage(request.messages, parser.chunks)
             attempt.finished(parser.finish_reason, usage, parser.model, parser.response_id)
             yield StreamFinished(parser.finish_reason, usage)
 
