@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 from typing import TYPE_CHECKING
 
 import httpx2
@@ -12,8 +13,11 @@ import pytest
 
 from narrator_server.providers.http1 import Http1Transport
 
+from ..certs import make_pki
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from pathlib import Path
 
 
 class Server:
@@ -135,3 +139,28 @@ async def test_silence_is_a_read_timeout_and_no_listener_a_connect_error(
             server.port = s.getsockname()[1]  # bound, not listening: refused
             with pytest.raises(httpx2.ConnectError):
                 await fetch(http, server)
+
+
+async def test_https_is_served_over_tls_with_the_servers_certificate_checked(
+    tmp_path: Path,
+) -> None:
+    pki = make_pki(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(pki.server_cert, pki.server_key)
+    script = Server()
+    script.answers = [[b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n", b"ok"]]
+    listener = await asyncio.start_server(script.handle, "127.0.0.1", 0, ssl=server_tls)
+    port = listener.sockets[0].getsockname()[1]
+    trusted = ssl.create_default_context(cafile=str(pki.ca))
+    try:
+        async with httpx2.AsyncClient(transport=Http1Transport(trusted), timeout=5) as http:
+            response = await http.post(f"https://localhost:{port}/v1/x", content=b"{}")
+            assert (response.status_code, response.content) == (200, b"ok")
+        async with httpx2.AsyncClient(transport=Http1Transport(), timeout=5) as http:
+            with pytest.raises(httpx2.ConnectError):  # an unknown CA is refused
+                await http.post(f"https://localhost:{port}/v1/x", content=b"{}")
+    finally:
+        listener.close()
+        for task in script.tasks:
+            task.cancel()
+        await asyncio.gather(*script.tasks, return_exceptions=True)
