@@ -114,15 +114,20 @@ async def run_load(
 
 
 async def fixed_cpu(arm: Any, server: Process, upstream: str, turns: int) -> float:
-    """Server CPU per turn, microseconds, for 1-token answers after a 50-turn history."""
+    """Server CPU per turn, microseconds, for 1-token answers after a 50-turn history (NaN
+    when the arm failed a turn)."""
     await fake_set(upstream, tokens=[20, 20], pace=0.0)
     worker, scratch = await arm.worker(), Measure()
-    for _ in range(50):
-        await arm.turn(worker, scratch)
-    await fake_set(upstream, tokens=[1, 1], pace=0.0)
-    cpu = server.cpu()
-    for _ in range(turns):
-        await arm.turn(worker, scratch)
+    try:
+        for _ in range(50):
+            await arm.turn(worker, scratch)
+        await fake_set(upstream, tokens=[1, 1], pace=0.0)
+        cpu = server.cpu()
+        for _ in range(turns):
+            await arm.turn(worker, scratch)
+    except Exception as error:
+        print(f"  per-turn CPU not measured: {error!r}", flush=True)
+        return float("nan")
     return (server.cpu() - cpu) / turns * 1e6
 
 
@@ -133,7 +138,11 @@ async def cancel_times(arm: Any, upstream: str, count: int) -> list[float]:
     await fake_set(upstream)  # forget earlier disconnects
     times = []
     for _ in range(count):
-        cancelled = await arm.cancel_one(worker)
+        try:
+            cancelled = await arm.cancel_one(worker)
+        except Exception as error:
+            print(f"  a cancel not measured: {error!r}", flush=True)
+            continue
         for _ in range(200):
             await asyncio.sleep(0.01)
             seen = await fake_set(upstream)
@@ -198,6 +207,10 @@ async def run_round(
             for a in arms.values():
                 if a.server is not None:
                     await a.server.stop()
+
+
+def raw(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: (list(map(asdict, v[0])), v[1], v[2]) for k, v in r.items()} for r in rounds]
 
 
 def spread(values: list[float]) -> str:
@@ -277,15 +290,14 @@ async def main() -> None:
             for n in range(args.rounds):
                 rounds.append(await run_round(specs, upstream, args, pool))
                 print(f"round {n + 1} of {args.rounds} done", flush=True)
+                if args.json:  # as it goes: a run cut short keeps its rounds
+                    args.json.write_text(json.dumps(raw(rounds)))
     finally:
         await fake.stop()
     loads = ", ".join(f"{x.name} ({x.seconds:g} s)" for x in LOADS)
     print(f"\n{args.rounds} rounds, medians; {TOKENS[0]}-{TOKENS[1]} one-token chunks a turn; "
           f"{loads}\n")  # fmt: skip
     report(specs, rounds)
-    if args.json:
-        raw = [{k: (list(map(asdict, v[0])), v[1], v[2]) for k, v in r.items()} for r in rounds]
-        args.json.write_text(json.dumps(raw))
 
 
 if __name__ == "__main__":
