@@ -71,19 +71,27 @@ class App:
         self._maintenance: asyncio.Task[None] | None = None
         self.telemetry: TelemetryRuntime | None = None
         self.port = 0
+        self._started_at = 0.0
+        self._swept = False  # the turns a stopped server left running were marked
 
     async def _open_store(self) -> SessionStore:
-        path = self.settings.data_dir / "narrator.sqlite3"
+        path = (self.settings.data_dir / "narrator.sqlite3").absolute()
         try:
             return await SqliteStore.open(path)
         except StoreUnavailable as error:
-            raise StartupError(
-                f"cannot open the database {path}: {error}; fix it, move it away or set "
-                "NARRATOR_DATA_DIR to a writable directory"
-            ) from None
+            raise StartupError(f"cannot open the database {path}: {error}") from None
 
     async def start(self) -> int:
+        """Opens everything and listens; on any failure, closes what was opened."""
+        try:
+            return await self._start()
+        except BaseException:
+            await self._close_resources()
+            raise
+
+    async def _start(self) -> int:
         s = self.settings
+        self._started_at = time.time()
         self.store = store = await self._open_store()
         self.turn_log = turn_log = LocalTurnLog()
         self.telemetry = runtime = TelemetryRuntime(s)
@@ -107,10 +115,6 @@ class App:
                 default_rating=ContentRating(s.content_rating),
             ),
         )
-        interrupted = await narrator.engine.sweep(time.time())
-        if interrupted:
-            log.warning("turns left running by a stopped server marked interrupted",
-                        extra={"count": interrupted})  # fmt: skip
         interceptors = [TelemetryInterceptor(runtime.telemetry), *self._interceptors]
         # No SO_REUSEPORT: a second server on a busy port must fail, not split the clients.
         server = grpc.aio.server(interceptors=interceptors, options=[("grpc.so_reuseport", 0)])
@@ -125,14 +129,13 @@ class App:
         try:
             self.port = server.add_insecure_port(address)
         except RuntimeError:
-            await self._close_resources()
             raise StartupError(
                 f"cannot listen on {address}: the port is in use or the address is not this "
                 "machine's; stop the other server or set NARRATOR_PORT (0 picks a free port)"
             ) from None
+        await self.check_health_now()  # also marks the turns a stopped server left running
         await server.start()
         self._server = server
-        await self._set_health(True)
         self._maintenance = asyncio.get_running_loop().create_task(self._maintain())
         return self.port
 
@@ -152,31 +155,39 @@ class App:
             log.info("health is SERVING again")
 
     async def _maintain(self) -> None:
-        """Health follows the store's ability to write; turns it could not take are retried;
-        turns left running by a dead server are marked interrupted."""
-        assert self.store is not None
+        """Every HEALTH_INTERVAL_S: health follows the store's ability to write, turns it
+        could not take are retried; every SWEEP_INTERVAL_S turns left running by a dead
+        server are marked interrupted."""
         assert self.narrator is not None
         last_sweep = time.monotonic()
         while True:
             await asyncio.sleep(HEALTH_INTERVAL_S)
             try:
-                await self.store.check_writable()
-                await self.narrator.engine.retry_unsaved()
-                await self._set_health(True)
+                await self.check_health_now()
                 if time.monotonic() - last_sweep > SWEEP_INTERVAL_S:
                     last_sweep = time.monotonic()
                     older = time.time() - self.settings.resume_window_s - 2 * self.settings.lease_s
                     await self.narrator.engine.sweep(older)
             except StoreUnavailable:
                 await self._set_health(False)
+            except Exception:  # a bug must not stop health checks for good
+                log.exception("a maintenance round failed")
 
     async def check_health_now(self) -> None:
-        """One maintenance round at once (tests and operators' probes)."""
+        """One health round at once (start, the maintenance loop, tests): SERVING only when
+        the store can write, every turn it could not take is stored, and the turns a stopped
+        server left running were marked interrupted."""
         assert self.store is not None
         assert self.narrator is not None
         try:
             await self.store.check_writable()
             await self.narrator.engine.retry_unsaved()
+            if not self._swept:
+                interrupted = await self.narrator.engine.sweep(self._started_at)
+                self._swept = True
+                if interrupted:
+                    log.warning("turns left running by a stopped server marked interrupted",
+                                extra={"count": interrupted})  # fmt: skip
             await self._set_health(True)
         except StoreUnavailable:
             await self._set_health(False)
