@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection
 
 from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
 
+from . import listening
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
 from .core.errors import StoreUnavailable
@@ -126,12 +127,15 @@ class App:
             [SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME], server
         )
         address = f"{s.host}:{s.port}"
+        todo = "stop the other server, or set NARRATOR_HOST/NARRATOR_PORT (port 0 picks a free one)"
+        if problem := listening.why_not(s.host, s.port):
+            raise StartupError(f"cannot listen on {address}: {problem}; {todo}")
         try:
             self.port = server.add_insecure_port(address)
         except RuntimeError:
             raise StartupError(
                 f"cannot listen on {address}: the port is in use or the address is not this "
-                "machine's; stop the other server or set NARRATOR_PORT (0 picks a free port)"
+                f"machine's; {todo}"
             ) from None
         await self.check_health_now()  # also marks the turns a stopped server left running
         await server.start()
