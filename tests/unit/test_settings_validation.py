@@ -110,15 +110,28 @@ EXTRA = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "NARRATOR_UPSTREAMS"}
 EFFECTIVE = {"OTEL_SERVICE_NAME": "narrator"}
 
 
-def readme_table() -> dict[str, str]:
+def doc_table(document: str, heading: str) -> dict[str, str]:
+    """variable -> default, from the table under `heading` (a row may name several variables
+    and their defaults, comma-separated)."""
     rows: dict[str, str] = {}
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Settings", 1)[1].split("\n## ", 1)[0]
-    for match in re.finditer(r"^\| `([A-Z0-9_]+)` \| ([^|]+) \|", section, re.MULTILINE):
-        name, default = match.group(1), match.group(2).strip().strip("`")
-        assert name not in rows, f"{name} has two rows"
-        rows[name] = default
+    text = (ROOT / document).read_text()
+    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        names = re.findall(r"`([A-Z][A-Z0-9_]+)`", cells[0]) if len(cells) > 2 else []
+        if not names or not cells[0].startswith("`"):
+            continue
+        defaults = [d.strip().strip("`") for d in cells[1].split(",")]
+        defaults = defaults * len(names) if len(defaults) == 1 else defaults
+        assert len(defaults) == len(names), line
+        for name, default in zip(names, defaults, strict=True):
+            assert name not in rows, f"{document}: {name} has two rows"
+            rows[name] = "–" if default in ("unset", "-") else default
     return rows
+
+
+def readme_table() -> dict[str, str]:
+    return doc_table("README.md", "Settings")
 
 
 def shown(value: object) -> str:
@@ -153,16 +166,20 @@ def read_by_the_service(field: str) -> bool:
     )
 
 
-def test_the_readme_shows_each_default_as_settings_py_writes_it() -> None:
-    rows = readme_table()
+@pytest.mark.parametrize(
+    ("document", "heading"), [("README.md", "Settings"), ("docs/api.md", "Server settings")]
+)
+def test_the_docs_show_each_default_as_settings_py_writes_it(document: str, heading: str) -> None:
+    rows = doc_table(document, heading)
+    assert rows
     fields = variables()
     for variable, default in rows.items():
         if variable in EXTRA:
             continue
-        assert variable in fields, f"README documents {variable}, which nothing reads"
+        assert variable in fields, f"{document} documents {variable}, which nothing reads"
         field = Settings.model_fields[fields[variable]]
         expected = EFFECTIVE.get(variable) or shown(field.default)
-        assert default == expected, f"{variable}: README says {default}, settings.py {expected}"
+        assert default == expected, f"{variable}: {document} says {default}, not {expected}"
 
 
 def test_every_setting_the_service_reads_is_in_the_readme() -> None:
