@@ -35,6 +35,7 @@ _FIRST = {
     "we're": "you're", "we'll": "you'll", "we've": "you've",
 }  # fmt: skip
 _AFTER_YOU = {"am": "are", "was": "were", "is": "are", "has": "have", "does": "do"}
+_YOU = frozenset(("you", "you're", "you'll", "you've", "you'd"))
 _DETERMINERS = lexicon.words("the a an your his her their its this that some any one")
 _REFERENCE = {"your": "your", "his": "his", "her": "her", "their": "their", "its": "its"}
 _STOP = lexicon.words(
@@ -102,12 +103,15 @@ def _language(text: str) -> str:
     if other_script * 3 > len(letters):
         return "foreign"
     words = [w.lower().replace("\u2019", "'") for w in _WORDS.findall(text)]
+    # One-letter words ('a', 'y', 'i') belong to too many languages to count.
     english = sum(
-        1 for w in words if w in lexicon.ENGLISH or w in lexicon.KIND_OF or w in lexicon.BASE_OF
+        1
+        for w in words
+        if len(w) > 1 and (w in lexicon.ENGLISH or w in lexicon.KIND_OF or w in lexicon.BASE_OF)
     )
     foreign = sum(1 for w in words if w in lexicon.FOREIGN and w not in lexicon.ENGLISH)
-    foreign += sum(1 for w in words if not w.isascii()) // 2
-    if foreign > english or (english == 0 and len(words) >= 3):
+    accented = sum(1 for w in words if not w.isascii())
+    if foreign + accented // 2 > english or (english == 0 and foreign + accented > 0):
         return "foreign"
     return "en"
 
@@ -130,7 +134,7 @@ def _rewrite(words: list[str], player: str) -> list[str]:
     if out[0].lower() in (player.lower(), "you") and len(out) > 1:
         out[0] = "you"
         out[1] = lexicon.BASE_OF.get(out[1].lower(), out[1])
-    elif out[0].lower() != "you":
+    elif out[0].lower() not in _YOU:
         if out[0].lower().endswith("ly") and len(out) > 1:  # 'Slowly I back away'
             rest = out[1:]
             if rest[0].lower() == "you":

@@ -2,7 +2,7 @@
 
 Slots: {thing}/{Thing} (what is acted on, with its determiner, or the kind's default),
 {t_s}/{t_is}/{t_has}/{it}/{its} (agreement with it), {place}, {sound}, {touch}, {find},
-{mood}, {foe}/{Foe} and {foe_them} (whoever or whatever an attack is aimed at).
+{foe}/{Foe} (whoever or whatever an attack is aimed at).
 """
 
 from __future__ import annotations
