@@ -35,6 +35,8 @@ _FIRST = {
     "we're": "you're", "we'll": "you'll", "we've": "you've",
 }  # fmt: skip
 _AFTER_YOU = {"am": "are", "was": "were", "is": "are", "has": "have", "does": "do"}
+# An order to someone else: 'give me', 'tell us', 'let me pass'.
+_COMMAND = re.compile(r"(?i)^\s*\w+\s+(?:me|us)\b")
 _YOU = frozenset(("you", "you're", "you'll", "you've", "you'd"))
 _DETERMINERS = lexicon.words("the a an your his her their its this that some any one")
 _REFERENCE = {"your": "your", "his": "his", "her": "her", "their": "their", "its": "its"}
@@ -235,10 +237,19 @@ def parse(raw: str, player: str, people: tuple[Person, ...]) -> Action:
     lowered = plain.lower()
     named = [p for p in people if p.named_in(lowered)]
     target = named[0] if named else None
-    vocative = re.match(r"([^,;:!?]{1,60})[,:]\s*(.+)", plain)
-    if vocative and target and _addresses(vocative.group(1), target):
-        return Action(raw, "en", f"you turn to {target.name}", "tell", "talk", None, target,
-                      _speech(vocative.group(2)), emoji_mood=mood)  # fmt: skip
+    # Speech: 'Mirela, give me the key' or 'Give me the key, Mirela' or 'Give me that!'.
+    leading = re.match(r"([^,;:!?]{1,60})[,:]\s*(.+)", plain)
+    trailing = re.match(r"(.+?),\s*([^,;:]{1,60}?)[.!?]*$", plain)
+    said = ""
+    if leading and target and _addresses(leading.group(1), target):
+        said = leading.group(2)
+    elif trailing and target and _addresses(trailing.group(2), target):
+        said = trailing.group(1)
+    elif _COMMAND.match(plain) and not re.match(r"(?i)(?:i|we|you)\b", plain):
+        said = plain
+    if said:
+        return Action(raw, "en", "you say", "say", "talk", None, target, _speech(said),
+                      emoji_mood=mood)  # fmt: skip
     if _QUOTE.search(plain) or plain.endswith("?"):
         outside = _QUOTE.sub(" ", plain).strip(" ,.")
         words = _rewrite(_TOKEN.findall(outside), player) if outside else ["you", "say"]

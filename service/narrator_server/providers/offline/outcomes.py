@@ -329,6 +329,10 @@ FINDS = {
         "an offering bowl holding a single tooth", "words scratched into the base of the altar",
         "a hidden niche behind a loose carving", "a pilgrim's token worn smooth by thumbs",
     ),
+    "tavern": (
+        "a note folded under a tankard", "a marked card tucked into a boot-scraper",
+        "initials carved into the bench, with a date", "a purse someone will miss",
+    ),
     "stone": (
         "a loose stone with a hollow behind it", "fresh scratches leading to the far wall",
         "a dagger with a broken tip", "boot prints in the dust, going one way only",

@@ -104,7 +104,9 @@ def _thing_slots(t: _Turn, act: Action) -> dict[str, Slot]:
 def _tell_action(t: _Turn, act: Action) -> None:
     if act.language == "en" and act.speech:
         say = "ask" if act.verb == "ask" or act.speech.endswith("?") else "say"
-        to = f" to {act.target.name}" if act.target else ""
+        to = ""
+        if act.target:
+            to = f" {act.target.name}" if say == "ask" else f" to {act.target.name}"
         t.must(lines.SPEECH, speech=act.speech, speech_=_before_tag(act.speech), say=say, to=to)
         return
     if act.language == "en":
@@ -159,7 +161,7 @@ def _reaction(t: _Turn, act: Action, fate: str) -> None:
                 tag=cast.TAGS[target.mood],
                 **slots,
             )
-        elif act.kind == "give" and fate != "complication":
+        elif act.kind == "give" and fate in ("success", "partial"):
             t.line(cast.GIFTED[target.mood], **slots)
         else:
             _react(t, target)
@@ -261,16 +263,16 @@ def _callback(t: _Turn, act: Action) -> None:
         t.line(lines.CALLBACKS, past=tail, ago=ago)
 
 
-def _story(t: _Turn, act: Action, fate: str, skip_place: bool = False) -> None:
-    """Everything after the action itself."""
+def _story(t: _Turn, act: Action, fate: str, skip_place: bool = False, told: bool = False) -> None:
+    """Everything after the action itself (`told`: its outcome was already narrated)."""
     arrival = t.memory.turns_here == 0
-    if arrival and act.kind == "move":
+    if arrival and act.kind == "move" and not told:
         _outcome(t, act, fate)  # you get somewhere, then see it
     if arrival and not skip_place:
         _arrive(t)
-    if not arrival or act.kind != "move":
+    if not told and (not arrival or act.kind != "move"):
         _outcome(t, act, fate)
-    _reaction(t, act, fate)
+    _reaction(t, act, fate if not told else "")
     extras: list[Callable[[], object]] = [
         lambda: _facts(t, act, arrival),
         lambda: _callback(t, act),
@@ -309,7 +311,9 @@ def continuation(ctx: TurnContext, partial: str) -> str:
     t = _setup(ctx)
     t.writer.banned = t.writer.banned | keys_of([partial])
     act, fate = _settled(t)
-    _story(t, act, fate, skip_place=t.place.name.lower() in partial.lower())
+    # Past a few words the other narrator has begun telling how it went: do not contradict it.
+    told = len(partial.split()) >= 8
+    _story(t, act, fate, skip_place=t.place.name.lower() in partial.lower(), told=told)
     text = t.writer.text()
     stripped = partial.rstrip()
     joiner = "" if not partial or partial[-1].isspace() else " "

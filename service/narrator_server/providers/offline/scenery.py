@@ -12,7 +12,8 @@ THEME_WORDS = {
     "ossuary catacomb catacombs mausoleum",
     "cave": "cave cavern tunnel tunnels mine grotto burrow pit chasm",
     "forest": "forest wood woods grove tree trees glade thicket jungle",
-    "street": "street streets city market alley square town village tavern inn",
+    "street": "street streets city market alley square town village",
+    "tavern": "tavern inn alehouse taproom pub",
     "hall": "hall throne palace castle keep tower ballroom gallery manor",
 }
 THEME_OF = {w: theme for theme, words in THEME_WORDS.items() for w in words.split()}
@@ -123,6 +124,19 @@ SENSES: dict[str, dict[str, tuple[str, ...]]] = {
             "A cat watches you from a doorway, then loses interest.",
             "Someone laughs in a nearby alley and falls silent.",
             "A gust of wind chases a scrap of paper past your boots.",
+        ),
+    },
+    "tavern": {
+        "light": ("the warm glow of the hearth", "smoky lamplight", "the amber light of oil lamps"),
+        "sound": ("the murmur of a dozen conversations", "the clink of tankards",
+                  "an off-key fiddle in the corner"),
+        "smell": ("ale and woodsmoke", "roasting meat and spilled beer", "pipe smoke and wet wool"),
+        "touch": ("the sticky floorboards", "the sawdust on the floor", "the worn benches"),
+        "moment": (
+            "Someone at the bar laughs too loudly and is shushed.",
+            "A tankard slams down on a table nearby.",
+            "The door opens, lets in a gust of cold air, and bangs shut.",
+            "A serving girl squeezes past with a tray held high.",
         ),
     },
     "hall": {
