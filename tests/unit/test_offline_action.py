@@ -81,6 +81,10 @@ def test_emoji_are_read_for_their_meaning_and_never_kept() -> None:
     assert mixed.language == "en"
     assert mixed.clause == "you attack the rat now"
     assert actions.parse("...", "Ash", PEOPLE).language == "empty"
+    # English with a few words of another script: those words are left out.
+    mixed_script = actions.parse("I wave to Mirela 🌊 and shout 我打开门", "Ash", PEOPLE)
+    assert mixed_script.clause == "you wave to Mirela and shout"
+    assert actions.parse("I say hello to Иван", "Ash", PEOPLE).clause == "you say hello"
 
 
 def test_speech_is_quoted_and_shortened() -> None:

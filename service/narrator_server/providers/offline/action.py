@@ -21,6 +21,8 @@ _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\u2190-\u21ff"
     "\ufe0f\u200d\u20e3\U000e0020-\U000e007f]"
 )
+# Letters of scripts other than Latin (Greek and Cyrillic to Hangul, CJK, full-width forms).
+_OTHER_SCRIPT = re.compile("[\u0370-\u1dff\u2e80-\u9fff\ua000-\ud7ff\uf900-\ufaff\uff00-\uffef]+")
 _JOINERS = frozenset("\ufe0f\u200d\u20e3")
 _TOKEN = re.compile(r"[\w'\u2019-]+|[^\w\s]")
 _WORDS = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
@@ -234,6 +236,13 @@ def parse(raw: str, player: str, people: tuple[Person, ...]) -> Action:
         return Action(raw, "foreign", emoji.clause, emoji.verb, emoji.kind,
                       emoji_thing=emoji.emoji_thing, emoji_mood=emoji.emoji_mood)  # fmt: skip
     mood = next((lexicon.EMOJI[e][2] for e in found if e in lexicon.EMOJI), "")
+    # English with a few words of another script: those words are left out, not spliced.
+    stripped = " ".join(_OTHER_SCRIPT.sub(" ", plain).split())
+    if stripped != plain:
+        words = stripped.split()
+        while len(words) > 1 and words[-1].lower() in _TRAILING:
+            words.pop()
+        plain = " ".join(words) or "look around"
     lowered = plain.lower()
     named = [p for p in people if p.named_in(lowered)]
     target = named[0] if named else None
