@@ -5,7 +5,8 @@ port 0, offline narrator, no pacing) for a few seeds and prints the repeated-sen
 distinct word trigrams, the longest verbatim echo of an action, pronoun use, first-person
 leaks and non-English words spliced into the prose. Then plans a turn over the stored
 50-turn history, as the server does, and times the narrator's pure functions on it (they run
-on the event loop). Prints numbers; asserts nothing.
+on the event loop), warm and as the first turn after a restart. Prints numbers; asserts
+nothing.
 
     .venv/bin/python bench/prose_quality.py [--seeds 7 1 2] [--show 7] [--repeat 300]
 """
@@ -24,7 +25,7 @@ from narrator_server.app import App
 from narrator_server.core.models import DecisionOption, Scene, TurnKind
 from narrator_server.core.planning import HistoryPlanner, TurnSpec
 from narrator_server.core.ports import Deadline
-from narrator_server.providers.offline import prose
+from narrator_server.providers.offline import action, compose, prose
 from narrator_server.settings import Settings
 from narrator_server.testing import prose_session
 from narrator_server.testing.prose_session import SCRIPT, Played, measure
@@ -54,7 +55,7 @@ async def cpu_per_turn(app: App, session_id: str, repeat: int) -> None:
         spec = TurnSpec(session_id, TurnKind.NARRATION, step.action, scene_of(step.room))
         request, _ = await planner.plan(session, spec, "bench", Deadline())
         contexts.append(request.context)
-    narration, continuation = [], []
+    narration, continuation, cold = [], [], []
     for i in range(repeat):
         ctx = contexts[i % len(contexts)]
         start = time.perf_counter()
@@ -63,6 +64,12 @@ async def cpu_per_turn(app: App, session_id: str, repeat: int) -> None:
         start = time.perf_counter()
         prose.continuation(ctx, "The water stirs as you")
         continuation.append(time.perf_counter() - start)
+        # The first turn after a restart: nothing of the history parsed yet.
+        action.parse.cache_clear()
+        compose._keys_of_turn.cache_clear()
+        start = time.perf_counter()
+        prose.narration(ctx)
+        cold.append(time.perf_counter() - start)
     decision_step = next(s for s in SCRIPT if s.decide)
     options = tuple(DecisionOption(i, d) for i, d in prose_session.OPTIONS)
     spec = TurnSpec(
@@ -77,6 +84,7 @@ async def cpu_per_turn(app: App, session_id: str, repeat: int) -> None:
     history = len(getattr(request.context, "recent", ())) or session.turn_count
     print(f"\nCPU per turn with a {history}-turn history ({repeat} runs each):")
     print(f"  narration     {micros(narration)}")
+    print(f"  cold start    {micros(cold)}   (first turn after a restart: empty caches)")
     print(f"  continuation  {micros(continuation)}")
     print(f"  decision      {micros(decision)}")
 
