@@ -23,6 +23,7 @@ _EMOJI = re.compile(
 )
 # Letters of scripts other than Latin (Greek and Cyrillic to Hangul, CJK, full-width forms).
 _OTHER_SCRIPT = re.compile("[\u0370-\u1dff\u2e80-\u9fff\ua000-\ud7ff\uf900-\ufaff\uff00-\uffef]+")
+_STRAY_QUOTES = re.compile('["\u201c\u201d\u00ab\u00bb]')
 _JOINERS = frozenset("\ufe0f\u200d\u20e3")
 _TOKEN = re.compile(r"[\w'\u2019-]+|[^\w\s]")
 _WORDS = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
@@ -186,6 +187,8 @@ def _thing(words: list[str], start: int, people: tuple[Person, ...]) -> Thing | 
 
 def _addresses(head: str, person: Person) -> bool:
     """'Grub, ...' or 'Old Perrin: ...' speaks to them; 'I attack Grub, then ...' does not."""
+    if len(head) > 60:
+        return False
     words = head.lower().split()
     return (
         len(words) <= 3
@@ -221,11 +224,11 @@ def _emoji_action(found: list[str], raw: str) -> Action:
     )  # fmt: skip
 
 
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=1024)
 def parse(raw: str, player: str, people: tuple[Person, ...]) -> Action:
     """The player's input as an Action (pure; bounded work for any input). Cached: every
     turn reads the inputs of the turns before it again."""
-    text = raw[:2000]
+    text = raw[:1000]  # enough to read an action; bounds the work for any input
     found = [] if text.isascii() else [c for c in _EMOJI.findall(text) if c not in _JOINERS]
     plain = " ".join((_EMOJI.sub(" ", text) if found else text).split())
     language = _language(plain)
@@ -248,12 +251,12 @@ def parse(raw: str, player: str, people: tuple[Person, ...]) -> Action:
     target = named[0] if named else None
     # Speech: 'Mirela, give me the key' or 'Give me the key, Mirela' or 'Give me that!'.
     leading = re.match(r"([^,;:!?]{1,60})[,:]\s*(.+)", plain)
-    trailing = re.match(r"(.+?),\s*([^,;:]{1,60}?)[.!?]*$", plain)
+    comma = plain.rfind(",")
     said = ""
     if leading and target and _addresses(leading.group(1), target):
         said = leading.group(2)
-    elif trailing and target and _addresses(trailing.group(2), target):
-        said = trailing.group(1)
+    elif comma > 0 and target and _addresses(plain[comma + 1 :].strip(" .!?"), target):
+        said = plain[:comma]
     elif _COMMAND.match(plain) and not re.match(r"(?i)(?:i|we|you)\b", plain):
         said = plain
     if said:
@@ -268,7 +271,8 @@ def parse(raw: str, player: str, people: tuple[Person, ...]) -> Action:
             words = ["you", verb]
         return Action(raw, "en", _shorten(" ".join(words[:6]), 40), verb, "talk", None,
                       target, _speech(plain), emoji_mood=mood)  # fmt: skip
-    clauses = [c for c in _CLAUSE_BREAK.split(plain.rstrip(".!")) if c.strip()]
+    plain = _STRAY_QUOTES.sub("", plain)
+    clauses = [c for c in _CLAUSE_BREAK.split(plain.rstrip(".!")) if c.strip()] or ["look"]
     words = _rewrite(_TOKEN.findall(clauses[0]), player)
     joined = re.sub(r"\s+([,.!?;:'\u2019])", r"\1", " ".join(words)).replace(" - ", "-")
     long = len(plain) > 80 or len(clauses) > 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .lexicon import words
@@ -133,18 +134,8 @@ class Person:
 
     @classmethod
     def of(cls, character: Character) -> Person:
-        name = " ".join(character.name.split())[:60] or "someone"
-        calls = tuple(
-            w for w in _WORD.findall(name.lower()) if len(w) > 2 and w not in _TITLES
-        ) or (name.lower(),)
-        return cls(
-            name,
-            infer_pronouns(character),
-            mood_of(character.disposition),
-            _appositive(character.description),
-            calls,
-            re.compile(r"\b(?:" + "|".join(re.escape(c) for c in calls) + r")\b"),
-        )
+        """Cached: the same characters come back every turn."""
+        return _person(character)
 
     def slots(self) -> dict[str, str]:
         return {"Name": self.name, **self.pronouns.slots()}
@@ -159,3 +150,19 @@ def _appositive(description: str) -> str:
     if not head or len(head) > 60 or not re.match(r"(?i)(a|an|the|one)\s", head):
         return ""
     return head[:1].lower() + head[1:]
+
+
+@lru_cache(maxsize=1024)
+def _person(character: Character) -> Person:
+    name = " ".join(character.name.split())[:60] or "someone"
+    calls = tuple(w for w in _WORD.findall(name.lower()) if len(w) > 2 and w not in _TITLES) or (
+        name.lower(),
+    )
+    return Person(
+        name,
+        infer_pronouns(character),
+        mood_of(character.disposition),
+        _appositive(character.description),
+        calls,
+        re.compile(r"\b(?:" + "|".join(re.escape(c) for c in calls) + r")\b"),
+    )
