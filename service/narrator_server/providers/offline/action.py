@@ -224,7 +224,7 @@ def _emoji_action(found: list[str], raw: str) -> Action:
     )  # fmt: skip
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=8192)
 def parse(raw: str, player: str, people: tuple[Person, ...]) -> Action:
     """The player's input as an Action (pure; bounded work for any input). Cached: every
     turn reads the inputs of the turns before it again."""

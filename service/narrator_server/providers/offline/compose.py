@@ -46,7 +46,7 @@ def cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=4096)
 def _keys_of_turn(text: str) -> frozenset[str]:
     return frozenset(keys(text))
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 NO_REPEAT_TURNS = 10
 STALE_TURNS = 50
 # How far back the narrator reads what happened in this place, and for callbacks.
-PLACE_LIMIT = 30
+PLACE_LIMIT = 20
 CALLBACK_LIMIT = 30
 _LEAVE = re.compile(r"\b(?:flee|flees|run|runs|retreat|leave|leaves|escape|vanish|withdraw)")
 _IN_THE_WAY = re.compile(r"(?i)\b(?:block|bar|seal|lock|shut|closed|guard|chain|stuck|in the way)")
