@@ -157,7 +157,7 @@ SENSES: dict[str, dict[str, tuple[str, ...]]] = {
         "light": ("a grey half-light", "a thin, sourceless gloom",
                   "the last of the light from the way you came"),
         "sound": ("your own breathing", "the faint scrape of something far away",
-                  "a silence that presses on your ears"),
+                  "old stone settling in the dark"),
         "smell": ("dust and old stone", "damp mortar", "something long dead, faintly"),
         "touch": ("the cracked flagstones", "the gritty floor", "the broken paving"),
         "moment": (
