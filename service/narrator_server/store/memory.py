@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import SessionNotFound, StoreUnavailable
 from ..core.models import TurnStatus
+from .memory_keys import MemoryKeyStore
 
 if TYPE_CHECKING:
     from ..core.models import Session, Turn
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
 class MemoryStore:
     def __init__(self) -> None:
+        self.keys = MemoryKeyStore()
         self.sessions: dict[str, Session] = {}
         # By session, in the order they started (ties: the order they were first stored).
         self.turns: dict[str, list[Turn]] = {}

@@ -26,6 +26,7 @@ from .codec import (
     turn_from_row,
     turn_row,
 )
+from .sqlite_keys import SqliteKeyStore
 from .sqlite_schema import migrate
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+DB_FILE = "narrator.sqlite3"  # in NARRATOR_DATA_DIR
 
 _PLACEHOLDERS = ", ".join("?" * TURN_COLUMN_COUNT)
 
@@ -56,12 +58,14 @@ def _explain(error: sqlite3.Error) -> str:
 
 
 class SqliteStore:
-    """`SessionStore` on a SQLite file. Calls run on a single worker thread, in order."""
+    """`SessionStore` on a SQLite file (and its `KeyStore`, `keys`). Calls run on a single
+    worker thread, in order."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
+        self.keys = SqliteKeyStore(self)
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
