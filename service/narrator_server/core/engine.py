@@ -27,6 +27,7 @@ from .errors import (
     TurnAborted,
 )
 from .models import (
+    LOCAL,
     DecisionMade,
     RecoveryReason,
     TextDelta,
@@ -37,6 +38,7 @@ from .models import (
 )
 from .ports import Deadline
 from .prompt import continuation_messages
+from .quotas import NOTHING_RESERVED, reserve_turn
 from .replay import replay
 from .turnlog import ProducerLost, TurnClaimed, TurnInfo
 from .turns import Progress
@@ -44,8 +46,9 @@ from .turns import Progress
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator
 
-    from .models import Session, TurnEvent
+    from .models import Caller, Session, TurnEvent
     from .planning import Planner, TurnSpec
+    from .quotas import Quotas, Reservation
     from .storage import SessionStore
     from .turnlog import TurnLog, TurnWriter
     from .turns import TurnRunner
@@ -69,8 +72,10 @@ class TurnEngine:
         turn_log: TurnLog,
         planner: Planner,
         config: EngineConfig | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self._runner = runner
+        self._quotas = quotas
         self._store = store
         self._log = turn_log
         self._planner = planner
@@ -95,17 +100,25 @@ class TurnEngine:
         turn_id: str,
         after_seq: int,
         deadline: Deadline,
+        caller: Caller = LOCAL,
     ) -> AsyncGenerator[TurnEvent]:
         """The events of the turn: a new one, or the one `turn_id` names (joined, replayed or
         taken over). The session's ownership was checked by the caller. Nothing is claimed
-        before the first event is asked for."""
-        source = await self._source(session, spec, turn_id, after_seq, deadline)
+        before the first event is asked for. A new turn holds the caller's token quotas while
+        it runs (`QuotaExceeded` before anything is claimed in the store)."""
+        source = await self._source(session, spec, turn_id, after_seq, deadline, caller)
         async with aclosing(source) as events:
             async for event in events:
                 yield event
 
     async def _source(
-        self, session: Session, spec: TurnSpec, turn_id: str, after_seq: int, deadline: Deadline
+        self,
+        session: Session,
+        spec: TurnSpec,
+        turn_id: str,
+        after_seq: int,
+        deadline: Deadline,
+        caller: Caller,
     ) -> AsyncGenerator[TurnEvent]:
         sid = session.session_id
         if turn_id:
@@ -120,22 +133,28 @@ class TurnEngine:
             )
         except TurnClaimed:  # a concurrent call with the same new turn id won the claim
             return self._rejoin(session, tid, after_seq)
+        reservation = NOTHING_RESERVED
         try:
             request, rules = await self._planner.plan(session, spec, tid, deadline)
+            reservation = await reserve_turn(self._quotas, caller, request)
             claim = spec.running_turn(tid, time.time())
             existing = await self._store.claim_turn(claim)
         except BaseException as error:
+            await reservation.release()
             # Calls that joined this claim get the same answer as its caller.
             shared = error if isinstance(error, NarratorError) else None
             writer.buffer.end(shared or TurnAborted("the turn could not start"))
             await writer.finish()
             raise
         if existing is not None:  # the id was used before and ended meanwhile
+            await reservation.release()
             writer.buffer.end(_AlreadyStored())
             await writer.finish()
             _check_kind(existing, spec)
             return self._resume(session, existing, after_seq)
-        production = self._produce(writer, claim, request, rules, Progress(), inline=not turn_id)
+        production = self._produce(
+            writer, claim, request, rules, Progress(), inline=not turn_id, reservation=reservation
+        )
         if not turn_id:
             return production
         self._spawn(writer, production)
@@ -152,6 +171,7 @@ class TurnEngine:
         p: Progress,
         *,
         inline: bool,
+        reservation: Reservation = NOTHING_RESERVED,
     ) -> AsyncGenerator[TurnEvent]:
         buffer = writer.buffer
         status, error = TurnStatus.FAILED, None
@@ -182,9 +202,12 @@ class TurnEngine:
             raise
         finally:
             turn = _ended(claim, p, buffer.deltas, status)
-            settled = self._settle(writer, turn, ending, error)
-            # A cancelled turn's caller goes at once: its save is tracked, never awaited here.
-            if status is not TurnStatus.CANCELLED:
+            settled, quota = self._settle(writer, turn, ending, error, reservation)
+            if status is TurnStatus.CANCELLED:
+                # Its caller goes once the quota is given back, without waiting for the save
+                # (tracked by the engine; a slow store never holds a cancellation up).
+                await asyncio.shield(quota)
+            else:
                 problem = await asyncio.shield(settled)
                 if problem is not None and status is TurnStatus.COMPLETED:
                     raise problem
@@ -198,14 +221,24 @@ class TurnEngine:
         turn: Turn,
         ending: list[TurnEvent],
         error: BaseException | None,
-    ) -> asyncio.Task[Exception | None]:
-        """Stores the ended turn in its own task (a second cancellation of the producer cannot
-        interrupt it), then ends the buffer and frees the turn's slot. The turn counts as
-        producing until this is done. A store that cannot write keeps the turn for a retry;
-        the task returns that error."""
+        reservation: Reservation,
+    ) -> tuple[asyncio.Task[Exception | None], asyncio.Future[None]]:
+        """Settles the turn's quota reservation (`quota` resolves then) and stores the ended
+        turn, in its own task (a second cancellation of the producer cannot interrupt either),
+        then ends the buffer and frees the turn's slot. The turn counts as producing until this
+        is done. A store that cannot write keeps the turn for a retry; the task returns that
+        error."""
         key = (turn.session_id, turn.turn_id)
+        loop = asyncio.get_running_loop()
+        quota: asyncio.Future[None] = loop.create_future()
 
         async def settle() -> Exception | None:
+            try:
+                await reservation.settle(turn.usage)
+            except Exception:  # quotas never cost a turn its place in the store
+                log.exception("a turn's quota reservation could not be settled")
+            finally:
+                quota.set_result(None)
             problem: Exception | None = None
             try:
                 await self._store_turn(turn)
@@ -228,9 +261,9 @@ class TurnEngine:
             await writer.finish()
             return problem
 
-        task = asyncio.get_running_loop().create_task(settle(), name=f"store-{key[1]}")
+        task = loop.create_task(settle(), name=f"store-{key[1]}")
         task.add_done_callback(self._settled)
-        return task
+        return task, quota
 
     async def _store_turn(self, turn: Turn) -> None:
         await self._store.save_turn(turn)

@@ -23,12 +23,14 @@ from .codec import (
     SESSION_COLUMNS,
     TURN_COLUMN_COUNT,
     TURN_COLUMNS,
+    TURN_UPDATE,
     session_from_row,
     session_row,
     turn_from_row,
     turn_row,
 )
 from .sqlite_faults import DAMAGED, DataDirLock, check_whole_pages, explain, is_damage
+from .sqlite_keys import SqliteKeyStore
 from .sqlite_schema import migrate
 
 if TYPE_CHECKING:
@@ -39,31 +41,30 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+DB_FILE = "narrator.sqlite3"  # in NARRATOR_DATA_DIR
 
 _PLACEHOLDERS = ", ".join("?" * TURN_COLUMN_COUNT)
-_UPDATE = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in TURN_COLUMNS.split(",")[2:])
-
-
-def to_signed64(value: int) -> int:
-    """SQLite integers are signed 64-bit; seeds are unsigned (read back with `% 2**64`)."""
-    return value - 2**64 if value >= 2**63 else value
 
 
 class SqliteStore:
-    """`SessionStore` on a SQLite file. Calls run on a single worker thread, in order."""
+    """`SessionStore` on a SQLite file (and its `KeyStore`, `keys`). Calls run on a single
+    worker thread, in order."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, server: bool = False) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
-        self._lock = DataDirLock(path.with_name(path.name + ".lock"))
+        # One server per data dir (tools such as the keys CLI may open it alongside).
+        self._lock = DataDirLock(path.with_name(path.name + ".lock")) if server else None
         self.damage: str | None = None  # set when a call found the file damaged
+        self.keys = SqliteKeyStore(self)
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteStore:
+    async def open(cls, path: Path, *, server: bool = False) -> SqliteStore:
         """Opens (creating or migrating) the database and proves it can write;
-        `StoreUnavailable` says what is wrong and what to do."""
-        store = cls(path)
+        `StoreUnavailable` says what is wrong and what to do. A `server` holds the data dir
+        for itself: a second server on it fails here."""
+        store = cls(path, server=server)
         try:
             await store._call(store._connect)
         except BaseException:
@@ -84,7 +85,8 @@ class SqliteStore:
                 f"the data directory cannot be created ({error.strerror}); point "
                 "NARRATOR_DATA_DIR at a directory this server can write"
             ) from None
-        self._lock.acquire()
+        if self._lock is not None:
+            self._lock.acquire()
         try:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db = db
@@ -133,7 +135,7 @@ class SqliteStore:
         return self._db
 
     async def create_session(self, session: Session) -> None:
-        row = session_row(session, to_signed64(session.seed))
+        row = session_row(session)
         marks = ", ".join("?" * len(row))
         await self._call(
             self.db.execute, f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({marks})", row
@@ -233,7 +235,7 @@ class SqliteStore:
             self.db.execute,
             f"INSERT INTO turns ({TURN_COLUMNS}) SELECT {_PLACEHOLDERS}"
             " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
-            f" ON CONFLICT (session_id, id) DO UPDATE SET {_UPDATE}"
+            f" ON CONFLICT (session_id, id) DO UPDATE SET {TURN_UPDATE}"
             " WHERE excluded.status != ? OR turns.status = ?",
             (
                 *turn_row(turn),
@@ -271,4 +273,5 @@ class SqliteStore:
             with contextlib.suppress(sqlite3.Error, RuntimeError):
                 await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
         self._executor.shutdown(wait=True)
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
