@@ -288,3 +288,41 @@ async def test_each_bad_variable_alone_is_refused_by_the_process(
     code, _, err = await attempt_start(tmp_path, **{name: value})
     assert code == 1
     assert_one_line(err, f"narrator: {name}: ")
+
+
+async def test_sigterm_stores_a_turn_whose_caller_hung_up_as_cancelled(
+    tmp_path: Path, upstream: FakeOpenAI
+) -> None:
+    """A resumable turn waiting for its caller to come back is cancelled once at shutdown and
+    stored before the process exits: the next server finds it ended, not running."""
+    gate = asyncio.Event()
+    upstream.script(Reply(text="The lantern gutters and", gate=gate))
+    process, address = await start(
+        tmp_path,
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="sk-test",
+        NARRATOR_INTER_TOKEN_TIMEOUT_S="600",
+        NARRATOR_RESUME_WINDOW_S="600",
+        NARRATOR_SHUTDOWN_GRACE_S="0",
+    )
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = pb_grpc.NarratorServiceStub(channel)
+        session_id = await new_session(stub)
+        request = pb.NarrateRequest(session_id=session_id, action="I wait", turn_id="left")
+        call = stub.Narrate(request)
+        assert (await call.read()).WhichOneof("event") == "started"
+        call.cancel()  # the player's connection is gone; the turn waits for it
+    process.send_signal(signal.SIGTERM)
+    assert await process.wait() == 0
+
+    process, address = await start(tmp_path)
+    try:
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = pb_grpc.NarratorServiceStub(channel)
+            reply = await stub.GetSession(pb.GetSessionRequest(session_id=session_id))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await process.wait() == 0
+    (turn,) = reply.session.recent_turns
+    assert (turn.turn_id, turn.status) == ("left", session_pb2.TURN_STATUS_CANCELLED)
+    assert turn.text == "The "  # what was said before the gate, kept
