@@ -5,7 +5,10 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 _WORDS = re.compile(r"\S+\s*")
 # Words of generated answers (`Reply.tokens`): one token each, with its leading space.
@@ -45,6 +48,9 @@ class Reply:
     drop_after: int | None = None
     stall_after: int | None = None
     malformed_after: int | None = None
+    # Hold the text from chunk `gate_after` on until the test opens `gate` (a turn under way).
+    gate: asyncio.Event | None = None
+    gate_after: int = 1
 
     def pieces(self, rng: random.Random | None = None) -> list[str]:
         if self.tokens is not None:
