@@ -21,12 +21,14 @@ from .core.errors import StoreUnavailable
 from .core.models import ContentRating
 from .core.narrator import Narrator, NarratorConfig
 from .core.planning import PlanConfig
+from .core.schema_work import SchemaWork
 from .core.validation import Limits
 from .providers import factory
 from .store.sqlite import SqliteStore
 from .telemetry import logs
 from .telemetry.setup import TelemetryRuntime
 from .turnlog.local import LocalTurnLog
+from .workers.pool import WorkerPool
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -70,6 +72,7 @@ class App:
         self._serving: bool | None = None
         self._maintenance: asyncio.Task[None] | None = None
         self.telemetry: TelemetryRuntime | None = None
+        self.workers: WorkerPool | None = None
         self.port = 0
 
     async def _open_store(self) -> SessionStore:
@@ -88,7 +91,9 @@ class App:
         self.turn_log = turn_log = LocalTurnLog()
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
-        provider, self._clients = factory.build(s, runtime.telemetry)
+        self.workers = WorkerPool(s.schema_workers)
+        schema_work = SchemaWork(self.workers, s.schema_budget_ms / 1000)
+        provider, self._clients = factory.build(s, runtime.telemetry, schema_work)
         self.narrator = narrator = Narrator(
             self._provider_override or provider,
             store,
@@ -105,7 +110,9 @@ class App:
                 resume_window=s.resume_window_s,
                 max_recoveries=s.max_recoveries,
                 default_rating=ContentRating(s.content_rating),
+                max_turn_chars=s.max_turn_chars,
             ),
+            schema_work=schema_work,
         )
         interrupted = await narrator.engine.sweep(time.time())
         if interrupted:
@@ -205,6 +212,9 @@ class App:
         await self._close_resources()
 
     async def _close_resources(self) -> None:
+        if self.workers is not None:
+            await self.workers.close()
+            self.workers = None
         for client in self._clients:
             await client.close()
         self._clients = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from .encoding import encodable
+
 _KEY = '"rationale"'
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
@@ -71,15 +73,23 @@ class RationaleExtractor:
                     self._pending = text[i:]
                     break
                 sequence = text[i : i + 6]
+                try:
+                    code_point = int(sequence[2:], 16)
+                except ValueError:  # not an escape: the answer is broken; skip the backslash
+                    i += 1
+                    continue
                 # A surrogate pair needs both halves before it decodes.
-                if 0xD800 <= int(sequence[2:], 16) < 0xDC00:
+                if 0xD800 <= code_point < 0xDC00:
                     if i + 12 > n:
                         self._pending = text[i:]
                         break
                     sequence = text[i : i + 12]
-                out.append(json.loads(f'"{sequence}"'))
+                try:
+                    out.append(json.loads(f'"{sequence}"'))
+                except ValueError:
+                    out.append(chr(code_point))
                 i += len(sequence)
                 continue
             out.append(_ESCAPES.get(code, code))
             i += 2
-        return "".join(out)
+        return encodable("".join(out))
