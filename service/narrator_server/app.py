@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection
 
 from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
 
+from .api.decoding import DecodingInterceptor
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
 from .core.errors import StoreUnavailable
@@ -118,7 +119,13 @@ class App:
         if interrupted:
             log.warning("turns left running by a stopped server marked interrupted",
                         extra={"count": interrupted})  # fmt: skip
-        interceptors = [TelemetryInterceptor(runtime.telemetry), *self._interceptors]
+        # Outermost first: telemetry sees every call; a request that cannot be decoded is
+        # answered INVALID_ARGUMENT before any other interceptor or servicer sees it.
+        interceptors = [
+            TelemetryInterceptor(runtime.telemetry),
+            DecodingInterceptor(),
+            *self._interceptors,
+        ]
         # No SO_REUSEPORT: a second server on a busy port must fail, not split the clients.
         server = grpc.aio.server(interceptors=interceptors, options=[("grpc.so_reuseport", 0)])
         narrator_service_pb2_grpc.add_NarratorServiceServicer_to_server(

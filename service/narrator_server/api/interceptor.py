@@ -23,6 +23,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _PROPAGATOR = TraceContextTextMapPropagator()
 TRACED_PREFIX = "/narrator."
+# Client strings reach spans and logs before any validation: each is cut to this length.
+MAX_CLIENT_CHARS = 128
+MAX_ERROR_CHARS = 300
+
+
+def clip(value: str, limit: int = MAX_CLIENT_CHARS) -> str:
+    """A client's string, bounded for a log field or span attribute (the cut is marked)."""
+    return value if len(value) <= limit else value[:limit] + "…"
 
 
 class _Rpc:
@@ -43,7 +51,7 @@ class _Rpc:
             kind=SpanKind.SERVER,
             attributes=self.attributes,
         )
-        self.session_id = str(getattr(request, "session_id", "") or "")
+        self.session_id = clip(str(getattr(request, "session_id", "") or ""))
         if self.session_id:
             self.span.set_attribute("gen_ai.conversation.id", self.session_id)
         self.token = otel_context.attach(trace.set_span_in_context(self.span))
@@ -53,11 +61,11 @@ class _Rpc:
 
     def note_turn(self, message: Any) -> None:
         if message.WhichOneof("event") == "started":
-            self.turn_id = message.started.turn_id
+            self.turn_id = clip(message.started.turn_id)
             self.span.set_attribute("narrator.turn_id", self.turn_id)
             self.span.set_attribute("narrator.provider", message.started.provider)
 
-    def end(self, code: grpc.StatusCode, error: BaseException | None) -> None:
+    def end(self, code: grpc.StatusCode, error: BaseException | None, details: str = "") -> None:
         seconds = time.monotonic() - self.started
         self.span.set_attribute("rpc.grpc.status_code", code.value[0])
         if code in (grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED):
@@ -72,17 +80,16 @@ class _Rpc:
         metric = {**self.attributes, "rpc.grpc.status_code": code.name}
         self.telemetry.rpc_duration.record(seconds, metric)
         level = logging.INFO if code is grpc.StatusCode.OK else logging.WARNING
-        log.log(
-            level,
-            "rpc finished",
-            extra={
-                "rpc": self.attributes["rpc.method"],
-                "code": code.name,
-                "duration_ms": round(seconds * 1000, 1),
-                "session_id": self.session_id,
-                "turn_id": self.turn_id,
-            },
-        )
+        fields: dict[str, object] = {
+            "rpc": self.attributes["rpc.method"],
+            "code": code.name,
+            "duration_ms": round(seconds * 1000, 1),
+            "session_id": self.session_id,
+            "turn_id": self.turn_id,
+        }
+        if code is not grpc.StatusCode.OK and details:
+            fields["error"] = clip(details, MAX_ERROR_CHARS)
+        log.log(level, "rpc finished", extra=fields)
 
 
 def _code(context: Any, error: BaseException | None) -> grpc.StatusCode:
@@ -95,6 +102,14 @@ def _code(context: Any, error: BaseException | None) -> grpc.StatusCode:
         # grpc.aio keeps the aborted code as a grpc.StatusCode; anything else is a bug path.
         return grpc.StatusCode.UNKNOWN if error is not None else grpc.StatusCode.OK
     return code
+
+
+def _details(context: Any) -> str:
+    """The status message the handler set (the error table's, already bounded)."""
+    details = context.details()
+    if isinstance(details, bytes):
+        details = details.decode("utf-8", "replace")
+    return details if isinstance(details, str) else ""
 
 
 class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -134,7 +149,7 @@ class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 error = e
                 raise
             finally:
-                rpc.end(_code(context, error), error)
+                rpc.end(_code(context, error), error, _details(context))
 
         return traced
 
@@ -159,6 +174,6 @@ class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 raise
             finally:
                 telemetry.active_streams.add(-1, active)
-                rpc.end(_code(context, error), error)
+                rpc.end(_code(context, error), error, _details(context))
 
         return traced
