@@ -1,10 +1,12 @@
 """Requests that cannot be decoded (invalid UTF-8 in a string field, broken protobuf) are
-INVALID_ARGUMENT naming the field, with one WARNING line: never UNKNOWN and a traceback.
+INVALID_ARGUMENT naming the field, with one WARNING line: never UNKNOWN and a traceback. So are
+requests with a list longer than `MAX_LIST_ENTRIES`, before any of it is converted (4 MiB of
+empty entries is two million of them: converting those alone would hold the event loop).
 
 gRPC decodes a request with the method handler's `request_deserializer` before any servicer
 code runs, and turns its exception into UNKNOWN. This interceptor wraps that deserializer: a
-request that fails to decode becomes an `Undecodable` marker, and the wrapped behavior answers
-it with the error table's status instead of calling the servicer.
+request that fails to decode becomes a `Refused` marker, and the wrapped behavior answers it
+with the error table's status instead of calling the servicer.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _MAX_NESTING = 32
+# Far above every list limit of the API (the core reports those precisely): a cap on the work
+# a request may cause before it is validated.
+MAX_LIST_ENTRIES = 1000
 
 
-class Undecodable:
-    """A request that could not be decoded, and the violation that says why."""
+class Refused:
+    """A request refused as it was decoded, and the violation that says why."""
 
     def __init__(self, violation: FieldViolation) -> None:
         self.violation = violation
@@ -102,20 +107,45 @@ def _violation(deserialize: Callable[[bytes], Any], data: bytes) -> FieldViolati
     return FieldViolation("(request)", "is not a valid protobuf message of this method")
 
 
+def oversized_list(message: Any, prefix: str = "", depth: int = 0) -> FieldViolation | None:
+    """The first list (repeated or map field) of the message, at any depth, longer than
+    `MAX_LIST_ENTRIES` (len() of a decoded field costs nothing; nothing is converted)."""
+    if depth > _MAX_NESTING or not hasattr(message, "ListFields"):
+        return None
+    for field, value in message.ListFields():
+        path = prefix + field.name
+        if field.is_repeated:
+            if len(value) > MAX_LIST_ENTRIES:
+                return FieldViolation(path, f"has {len(value)} entries; no list may have more "
+                                      f"than {MAX_LIST_ENTRIES}")  # fmt: skip
+            if field.message_type is not None and not field.message_type.GetOptions().map_entry:
+                for i, item in enumerate(value):
+                    found = oversized_list(item, f"{path}[{i}].", depth + 1)
+                    if found:
+                        return found
+        elif field.message_type is not None:
+            found = oversized_list(value, path + ".", depth + 1)
+            if found:
+                return found
+    return None
+
+
 def _safe(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     def decode(data: bytes) -> Any:
         try:
-            return deserialize(data)
+            message = deserialize(data)
         except Exception:
-            return Undecodable(_violation(deserialize, data))
+            return Refused(_violation(deserialize, data))
+        too_long = oversized_list(message)
+        return message if too_long is None else Refused(too_long)
 
     return decode
 
 
-async def _refuse(request: Undecodable, context: Any, method: str) -> None:
+async def _refuse(request: Refused, context: Any, method: str) -> None:
     if not method.startswith(TRACED_PREFIX):  # traced RPCs get their line from the telemetry
         log.warning(
-            "request could not be decoded",
+            "request refused as it was decoded",
             extra={"rpc": method[-100:], "field": request.violation.field[:200]},
         )
     await context.abort_with_status(to_status(InvalidArgument([request.violation])))
@@ -148,7 +178,7 @@ class DecodingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
 def _unary(behavior: Any, method: str) -> Callable[[Any, Any], Awaitable[Any]]:
     async def decoded(request: Any, context: Any) -> Any:
-        if isinstance(request, Undecodable):
+        if isinstance(request, Refused):
             return await _refuse(request, context, method)
         return await behavior(request, context)
 
@@ -160,7 +190,7 @@ def _stream(behavior: Any, method: str) -> Callable[[Any, Any], Any]:
         return _unary(behavior, method)
 
     async def decoded(request: Any, context: Any) -> AsyncGenerator[Any]:
-        if isinstance(request, Undecodable):
+        if isinstance(request, Refused):
             await _refuse(request, context, method)
             return
         async with aclosing(behavior(request, context)) as messages:

@@ -215,6 +215,15 @@ def decides(session_id: str) -> list[HostileDecide]:
     )
     out.append(
         HostileDecide(
+            "1,500,000 empty options (3 MB of them)",
+            pb.DecideRequest(
+                session_id=session_id, question="q", options=[turn_pb2.DecisionOption()] * 1_500_000
+            ),
+            "options",
+        )
+    )
+    out.append(
+        HostileDecide(
             "catastrophic pattern on the player's name (offline decider)",
             pb.DecideRequest(
                 session_id=session_id,
