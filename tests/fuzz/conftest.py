@@ -75,10 +75,10 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzServer]:
     address = line.split()[-1]
     channel = grpc.insecure_channel(address)
     stub = pb_grpc.NarratorServiceStub(channel)
+    server = FuzzServer(process, address, data_dir, log, channel, stub, HealthWatch(address))
     # The harness (generating requests) yields the CPU to the server and the health watch.
     priority = os.getpriority(os.PRIO_PROCESS, 0)
     os.setpriority(os.PRIO_PROCESS, 0, priority + 10)
-    server = FuzzServer(process, address, data_dir, log, channel, stub, HealthWatch(address))
     server.sessions = [server.new_session(), server.new_session(hostile.PLAYER)]
     try:
         yield server
