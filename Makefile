@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run play test lint typecheck pytest protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench soak traces clean
+	node-test cpp-test clients-test bench bench-hostile soak fuzz traces clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
@@ -51,6 +51,12 @@ test: protos-check buf lint typecheck clients-test pytest
 
 bench: $(STAMP) ## server CPU per streamed token, telemetry on vs off
 	$(PY) bench/stream_cpu.py
+
+bench-hostile: $(STAMP) ## issue 8's hostile requests: wall time, server CPU, health latency
+	$(PY) bench/hostile.py $(ARGS)
+
+fuzz: $(STAMP) ## the long fuzz run; prints the worst request's server CPU and the health p99
+	$(PY) -m pytest tests/fuzz -q -o timeout=7200 --hypothesis-profile=long $(ARGS)
 
 soak: $(STAMP) ## chaos soak through a real server (bench/chaos_soak.py --help)
 	$(PY) bench/chaos_soak.py $(ARGS)

@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, settings
 
 from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
 from narrator_server.testing import hostile
+from narrator_server.testing.healthwatch import HealthWatch
 
-from .harness import FuzzServer, HealthWatch, report
+from .harness import FuzzServer, report
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
