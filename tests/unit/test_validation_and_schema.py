@@ -11,9 +11,11 @@ import pytest
 from narrator_server.core.decisions import Choice, DecisionRules
 from narrator_server.core.errors import InvalidArgument
 from narrator_server.core.models import Character, DecisionOption, Scene
+from narrator_server.core.offload import WorkFailed
 from narrator_server.core.schema_args import Unbuildable, example_for
 from narrator_server.core.schema_limits import LIMITS
 from narrator_server.core.schema_tasks import build_arguments, check_answer, check_option
+from narrator_server.core.schema_work import SchemaWork
 from narrator_server.core.validation import Limits, check_decide, option_schemas
 from narrator_server.testing.hostile import SCHEMAS as HOSTILE
 
@@ -207,3 +209,40 @@ def test_example_budget_counts_repeated_values() -> None:
     value = example_for(schema)
     assert len(value) == 64
     assert all(len(row) == 64 for row in value)  # 64 x 64 values: within MAX_VALUES
+
+
+class Overrunning:
+    """An Offload whose every item overran its budget."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def map(self, fn: Any, items: Any, *, each: float, total: float) -> list[Any]:
+        self.calls += 1
+        return [WorkFailed(overrun=True)] * len(items)
+
+
+async def test_work_over_budget_is_a_clear_answer() -> None:
+    """A schema whose check overruns is refused; an answer whose check overruns is invalid;
+    fallback arguments that cannot be built in time are `{}` (after a second try)."""
+    offload = Overrunning()
+    work = SchemaWork(offload, budget=0.1)
+    with pytest.raises(InvalidArgument) as caught:
+        await check_decide("s", "q?", (option("a", SCHEMAS[0]),), "", Scene(), Limits(), "", work)
+    (violation,) = caught.value.violations
+    assert violation.field == "options[0].arguments_schema"
+    assert violation.description == "took longer than 100 ms to check: simplify it"
+    rules = DecisionRules({"a": SCHEMAS[0]}, "a", work)
+    assert await rules.check("{}") == "the answer took longer than 100 ms to check"
+    decision = await rules.fallback(Scene())
+    assert decision.arguments_json == "{}"
+    assert offload.calls == 4  # options, answer, and the fallback's two tries
+
+
+async def test_options_without_schemas_need_no_worker() -> None:
+    offload = Overrunning()
+    schemas = await check_decide(
+        "s", "q?", (option("a"), option("b")), "", Scene(), Limits(), "", SchemaWork(offload)
+    )
+    assert schemas == {"a": None, "b": None}
+    assert offload.calls == 0
