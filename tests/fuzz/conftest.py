@@ -77,9 +77,14 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzServer]:
     channel = grpc.insecure_channel(address)
     stub = pb_grpc.NarratorServiceStub(channel)
     server = FuzzServer(process, address, data_dir, log, channel, stub, HealthWatch(address))
-    # The harness (generating requests) yields the CPU to the server and the health watch.
+    # What is measured is the server's own latency, not the machine's: the harness (which
+    # generates the load) yields the CPU to the server and the health watch, and those two
+    # go ahead of unrelated processes where the harness may raise their priority (as root).
     priority = os.getpriority(os.PRIO_PROCESS, 0)
     os.setpriority(os.PRIO_PROCESS, 0, priority + 10)
+    for pid in (process.pid, server.health.pid):
+        with contextlib.suppress(PermissionError):
+            os.setpriority(os.PRIO_PROCESS, pid, priority - 5)
     server.sessions = [server.new_session(), server.new_session(hostile.PLAYER)]
     try:
         yield server

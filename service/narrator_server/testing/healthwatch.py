@@ -54,6 +54,7 @@ class HealthWatch:
         )  # fmt: skip
         assert self._process.stdout is not None
         assert self._process.stdout.readline().strip() == "ready"
+        self.pid = self._process.pid
         self.samples: list[tuple[float, float]] = []  # (start, latency; inf: no answer)
 
     def stop(self) -> None:
