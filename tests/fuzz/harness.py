@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from narrator.v1 import narrator_service_pb2 as pb
-from narrator.v1 import session_pb2
+from narrator.v1 import session_pb2, turn_pb2
+from narrator_server.testing import hostile
 from narrator_server.testing.healthwatch import HealthWatch, cpu_seconds, percentile
 
 if TYPE_CHECKING:
@@ -52,6 +53,14 @@ class FuzzServer:
             timeout=30,
         )
         return str(response.session.session_id)
+
+    def warm_up(self) -> None:
+        """One valid Decide with a schema: the first schema worker starts outside the calls."""
+        schema, _ = hostile.SCHEMAS["pydantic model"]
+        option = turn_pb2.DecisionOption(id="act", arguments_schema=schema)
+        request = pb.DecideRequest(session_id=self.sessions[0], question="q", options=[option])
+        for _ in self.stub.Decide(request, timeout=60):
+            pass
 
     def cpu(self) -> float:
         return cpu_seconds(self.process.pid)
