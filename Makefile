@@ -3,8 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run play test lint typecheck pytest protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench bench-hostile soak fuzz traces clean
+.PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
+	node-test cpp-test clients-test bench bench-store bench-auth bench-hostile soak fuzz prose \
+	traces postgres clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
@@ -36,7 +37,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy service clients/python
 
-pytest: $(STAMP)
+postgres: $(STAMP) engines ## a private PostgreSQL in $NARRATOR_DATA_DIR/postgres (prints its URL; Ctrl+C stops it)
+	$(PY) -m narrator_server.testing.postgres $(ARGS)
+
+engines: ## install the Debian packages of PostgreSQL, Redis and nginx when missing
+	scripts/engines.sh
+
+pytest: $(STAMP) engines
 	$(PY) -m pytest -q
 
 node-test: $(STAMP) ## the Node.js client's tests against a real server
@@ -52,6 +59,10 @@ test: protos-check buf lint typecheck clients-test pytest
 bench: $(STAMP) ## server CPU per streamed token, telemetry on vs off
 	$(PY) bench/stream_cpu.py
 
+bench-store: $(STAMP) engines ## store calls per turn on SQLite and PostgreSQL (bench/store.py --help)
+	$(PY) bench/store.py $(ARGS)
+bench-auth: $(STAMP) ## server CPU per call with API keys and quotas vs NARRATOR_AUTH=off
+	$(PY) bench/auth_cost.py $(ARGS)
 bench-hostile: $(STAMP) ## issue 8's hostile requests: wall time, server CPU, health latency
 	$(PY) bench/hostile.py $(ARGS)
 
@@ -60,6 +71,9 @@ fuzz: $(STAMP) ## the long fuzz run; prints the worst request's server CPU and t
 
 soak: $(STAMP) ## chaos soak through a real server (bench/chaos_soak.py --help)
 	$(PY) bench/chaos_soak.py $(ARGS)
+
+prose: $(STAMP) ## the offline narrator's prose over a scripted session (bench/prose_quality.py --help)
+	$(PY) bench/prose_quality.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -16,18 +16,25 @@ from grpc_reflection.v1alpha import reflection
 
 from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
 
+from . import access, listening
+from .api.auth import AuthInterceptor, AuthMode
 from .api.decoding import DecodingInterceptor
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
 from .core.errors import StoreUnavailable
+from .core.keyring import KeyRing
 from .core.models import ContentRating
 from .core.narrator import Narrator, NarratorConfig
 from .core.planning import PlanConfig
+from .core.quotas import Quotas
 from .core.schema_work import SchemaWork
 from .core.validation import Limits
 from .providers import factory
-from .store.sqlite import SqliteStore
+from .quotas.local import LocalQuotaCounter
+from .store.postgres import PostgresStore, describe
+from .store.sqlite import DB_FILE, SqliteStore
 from .telemetry import logs
+from .telemetry.keys import observe_keys
 from .telemetry.setup import TelemetryRuntime
 from .turnlog.local import LocalTurnLog
 from .workers.pool import WorkerPool
@@ -37,7 +44,9 @@ if TYPE_CHECKING:
 
     import openai
 
+    from .core.keys import KeyStore
     from .core.ports import ChatProvider
+    from .core.quotas import QuotaCounter
     from .core.storage import SessionStore
     from .core.turnlog import TurnLog
     from .settings import Settings
@@ -48,8 +57,32 @@ HEALTH_INTERVAL_S = 2.0
 SWEEP_INTERVAL_S = 30.0
 
 
+_LISTEN_TODO = "stop the other server, or set NARRATOR_HOST/NARRATOR_PORT (port 0 picks a free one)"
+
+
 class StartupError(Exception):
     """The service cannot start; the message says what, where and what to do (one line)."""
+
+
+async def open_store(settings: Settings) -> SessionStore:
+    """PostgreSQL when NARRATOR_DATABASE_URL is set, else SQLite in the data dir; a store that
+    cannot be opened is a `StartupError` saying what to fix."""
+    s = settings
+    if s.database_url:
+        try:
+            return await PostgresStore.open(
+                s.database_url, pool_size=s.database_pool, timeout=s.database_timeout_s
+            )
+        except StoreUnavailable as error:
+            raise StartupError(
+                f"cannot use the PostgreSQL database {describe(s.database_url)}: {error}; "
+                "check NARRATOR_DATABASE_URL and that the database is up"
+            ) from None
+    path = (s.data_dir / DB_FILE).absolute()
+    try:
+        return await SqliteStore.open(path, server=True)
+    except StoreUnavailable as error:  # says what is wrong and what to do
+        raise StartupError(f"cannot open the database {path}: {error}") from None
 
 
 class App:
@@ -61,10 +94,16 @@ class App:
         *,
         provider: ChatProvider | None = None,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        quota_counter: QuotaCounter | None = None,
     ) -> None:
         self.settings = settings
         self._provider_override = provider
         self._interceptors = interceptors
+        self._quota_counter = quota_counter
+        self.keyring: KeyRing | None = None
+        self.key_store: KeyStore | None = None
+        self.quotas: Quotas | None = None
+        self._key_refresh: access.KeyRefresh | None = None
         self._server: grpc.aio.Server | None = None
         self.store: SessionStore | None = None
         self.turn_log: TurnLog | None = None
@@ -76,21 +115,50 @@ class App:
         self.telemetry: TelemetryRuntime | None = None
         self.workers: WorkerPool | None = None
         self.port = 0
+        self._started_at = 0.0
+        self._swept = False  # the turns a stopped server left running were marked
 
-    async def _open_store(self) -> SessionStore:
-        path = self.settings.data_dir / "narrator.sqlite3"
+    async def _open_access(
+        self, store: SessionStore
+    ) -> tuple[AuthMode, grpc.ServerCredentials | None]:
+        """The keys as stored now, the authentication mode and the TLS credentials."""
+        keys: KeyStore | None = getattr(store, "keys", None)
+        if keys is None:
+            await self._close_resources()
+            raise StartupError("this store keeps no API keys")
+        self.key_store = keys
+        self.keyring = keyring = KeyRing(keys)
         try:
-            return await SqliteStore.open(path)
-        except StoreUnavailable as error:
-            raise StartupError(
-                f"cannot open the database {path}: {error}; fix it, move it away or set "
-                "NARRATOR_DATA_DIR to a writable directory"
-            ) from None
+            await keyring.refresh()
+            return access.auth_mode(self.settings, keyring), access.server_credentials(
+                self.settings
+            )
+        except (StoreUnavailable, access.AccessError) as error:
+            await self._close_resources()
+            raise StartupError(str(error)) from None
 
     async def start(self) -> int:
+        """Opens everything and listens; on any failure, closes what was opened."""
+        try:
+            return await self._start()
+        except BaseException:
+            await self._close_resources()
+            raise
+
+    async def _start(self) -> int:
         s = self.settings
-        self.store = store = await self._open_store()
-        self.turn_log = turn_log = LocalTurnLog()
+        # First: a busy port fails the start at once, before anything is opened or logged.
+        if problem := listening.why_not(s.host, s.port):
+            raise StartupError(f"cannot listen on {s.host}:{s.port}: {problem}; {_LISTEN_TODO}")
+        self._started_at = time.time()
+        self.store = store = await open_store(s)
+        mode, credentials = await self._open_access(store)
+        assert self.keyring is not None
+        counter = self._quota_counter
+        self.quotas = quotas = Quotas(
+            LocalQuotaCounter() if counter is None else counter, self.keyring.usage
+        )
+        self.turn_log = turn_log = LocalTurnLog(keep_s=s.resume_window_s)
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
         self.workers = WorkerPool(s.schema_workers)
@@ -114,16 +182,16 @@ class App:
                 default_rating=ContentRating(s.content_rating),
                 max_turn_chars=s.max_turn_chars,
             ),
+            quotas=quotas,
             schema_work=schema_work,
         )
-        interrupted = await narrator.engine.sweep(time.time())
-        if interrupted:
-            log.warning("turns left running by a stopped server marked interrupted",
-                        extra={"count": interrupted})  # fmt: skip
-        # Outermost first: telemetry sees every call; a request that cannot be decoded is
-        # answered INVALID_ARGUMENT before any other interceptor or servicer sees it.
+        observe_keys(runtime.telemetry.meter, self.keyring.usage)
+        # Outermost first. Telemetry outside authentication: refused calls get a span and an
+        # audit line too. A request that cannot be decoded (or holds an over-long list) is
+        # answered INVALID_ARGUMENT once its caller is admitted, before any servicer sees it.
         interceptors = [
             TelemetryInterceptor(runtime.telemetry),
+            AuthInterceptor(self.keyring, quotas, mode),
             DecodingInterceptor(),
             *self._interceptors,
         ]
@@ -138,20 +206,25 @@ class App:
         )
         address = f"{s.host}:{s.port}"
         try:
-            self.port = server.add_insecure_port(address)
+            if credentials is None:
+                self.port = server.add_insecure_port(address)
+            else:
+                self.port = server.add_secure_port(address, credentials)
         except RuntimeError:
-            await self._close_resources()
             raise StartupError(
                 f"cannot listen on {address}: the port is in use or the address is not this "
-                "machine's; stop the other server or set NARRATOR_PORT (0 picks a free port)"
+                f"machine's; {_LISTEN_TODO}"
             ) from None
+        await self.check_health_now()  # also marks the turns a stopped server left running
         await server.start()
         self._server = server
         # What start-up built (modules, descriptors, settings) lives as long as the process:
         # out of the collector's sight, a full collection pauses the event loop far less.
         gc.freeze()
-        await self._set_health(True)
         self._maintenance = asyncio.get_running_loop().create_task(self._maintain())
+        assert self.key_store is not None
+        self._key_refresh = access.KeyRefresh(self.keyring, self.key_store, s.key_refresh_s)
+        self._key_refresh.start()
         return self.port
 
     async def _set_health(self, serving: bool) -> None:
@@ -170,34 +243,47 @@ class App:
             log.info("health is SERVING again")
 
     async def _maintain(self) -> None:
-        """Health follows the store's ability to write; turns it could not take are retried;
-        turns left running by a dead server are marked interrupted."""
-        assert self.store is not None
+        """Every HEALTH_INTERVAL_S: health follows the store's ability to write, turns it
+        could not take are retried; every SWEEP_INTERVAL_S turns left running by a dead
+        server are marked interrupted."""
         assert self.narrator is not None
         last_sweep = time.monotonic()
         while True:
             await asyncio.sleep(HEALTH_INTERVAL_S)
             try:
-                await self.store.check_writable()
-                await self.narrator.engine.retry_unsaved()
-                await self._set_health(True)
+                await self.check_health_now()
                 if time.monotonic() - last_sweep > SWEEP_INTERVAL_S:
                     last_sweep = time.monotonic()
                     older = time.time() - self.settings.resume_window_s - 2 * self.settings.lease_s
                     await self.narrator.engine.sweep(older)
             except StoreUnavailable:
                 await self._set_health(False)
+            except Exception:  # a bug must not stop health checks for good
+                log.exception("a maintenance round failed")
 
     async def check_health_now(self) -> None:
-        """One maintenance round at once (tests and operators' probes)."""
+        """One health round at once (start, the maintenance loop, tests): SERVING only when
+        the store can write, every turn it could not take is stored, and the turns a stopped
+        server left running were marked interrupted."""
         assert self.store is not None
         assert self.narrator is not None
         try:
             await self.store.check_writable()
             await self.narrator.engine.retry_unsaved()
+            if not self._swept:
+                interrupted = await self.narrator.engine.sweep(self._started_at)
+                self._swept = True
+                if interrupted:
+                    log.warning("turns left running by a stopped server marked interrupted",
+                                extra={"count": interrupted})  # fmt: skip
             await self._set_health(True)
         except StoreUnavailable:
             await self._set_health(False)
+
+    async def refresh_keys(self) -> None:
+        """One key refresh round at once: created and revoked keys, usage written (tests)."""
+        assert self._key_refresh is not None
+        await self._key_refresh.once()
 
     def open_streams(self) -> tuple[int, int]:
         """Streams being served and turns still running (both 0 when the server is idle)."""
@@ -220,6 +306,9 @@ class App:
             self._server = None
         if self.narrator is not None and not await self.narrator.drain():
             log.error("some turns could not be stored before shutdown")
+        if self._key_refresh is not None:
+            await self._key_refresh.stop()  # the last usage is written
+            self._key_refresh = None
         await self._close_resources()
 
     async def _close_resources(self) -> None:

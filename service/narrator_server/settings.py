@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -21,8 +22,10 @@ from pydantic import (
     Field,
     StrictStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -58,6 +61,7 @@ class _UpstreamEntry(BaseModel):
     api_key_env: StrictStr = ""
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 Seconds = Annotated[float, Field(ge=0)]
 Positive = Annotated[int, Field(ge=1)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -66,13 +70,19 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 class Settings(BaseModel):
     """Every tunable of the service. Field aliases are the environment variables."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+    # No inf or nan anywhere: an infinite grace or timeout is never what an operator meant.
+    model_config = ConfigDict(
+        frozen=True, populate_by_name=True, extra="forbid", allow_inf_nan=False
+    )
 
     # Listening and storage.
     host: str = Field("127.0.0.1", alias="NARRATOR_HOST", min_length=1)
     port: int = Field(50051, alias="NARRATOR_PORT", ge=0, le=65535)
     data_dir: Path = Field(Path(".data"), alias="NARRATOR_DATA_DIR")
     database_url: str = Field("", alias="NARRATOR_DATABASE_URL", repr=False)
+    database_timeout_s: float = Field(5.0, alias="NARRATOR_DATABASE_TIMEOUT_S", gt=0, le=60)
+    # 0: derived from NARRATOR_MAX_STREAMS (see `database_pool`).
+    database_pool_size: int = Field(0, alias="NARRATOR_DATABASE_POOL_SIZE", ge=0, le=500)
     redis_url: str = Field("", alias="NARRATOR_REDIS_URL", repr=False)
     redis_timeout_s: float = Field(1.0, alias="NARRATOR_REDIS_TIMEOUT_S", gt=0, le=30)
     lease_s: float = Field(3.0, alias="NARRATOR_LEASE_S", ge=0.5, le=60)
@@ -146,6 +156,16 @@ class Settings(BaseModel):
     otel_service_name: str = Field("", alias="OTEL_SERVICE_NAME")
     capture_content: bool = Field(False, alias="OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _whole_numbers(cls, value: object, info: ValidationInfo) -> object:
+        """A port, a count or a limit is written as a whole number ("1.0" is not one)."""
+        name = info.field_name or ""
+        integer = cls.model_fields[name].annotation is int
+        if integer and isinstance(value, str) and not _INTEGER.fullmatch(value.strip()):
+            raise PydanticCustomError("whole_number", "input should be a whole number")
+        return value
+
     @field_validator("log_format", "auth", "content_rating", "moderation", mode="before")
     @classmethod
     def _fold_case(cls, value: object) -> object:
@@ -155,6 +175,20 @@ class Settings(BaseModel):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and urlsplit(value).scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @property
+    def database_pool(self) -> int:
+        """Connections per server: a call holds one for a few milliseconds, so a sixteenth
+        of the streams (4 to 16) keeps several replicas within PostgreSQL's default 100."""
+        return self.database_pool_size or min(16, max(4, self.max_streams // 16))
 
     @property
     def uses_upstream(self) -> bool:
@@ -248,12 +282,25 @@ def _upstreams(env: Mapping[str, str], model: str) -> tuple[UpstreamSettings, ..
         raise SettingsError(f"NARRATOR_UPSTREAMS: must be {shape}, with at least one")
     chain = []
     for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise SettingsError(
+                f'NARRATOR_UPSTREAMS[{i}]: must be a {{"name", "base_url", "model", '
+                '"api_key_env"} object'
+            )
         try:
             entry = _UpstreamEntry.model_validate(item)
         except ValidationError as error:
             first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "entry"
-            raise SettingsError(f"NARRATOR_UPSTREAMS[{i}].{where}: {first['msg']}") from None
+            where = ".".join(str(p) for p in first["loc"])
+            if first["type"] == "extra_forbidden":
+                raise SettingsError(
+                    f"NARRATOR_UPSTREAMS[{i}].{where}: unknown field (the fields are name, "
+                    "base_url, model and api_key_env)"
+                ) from None
+            msg = str(first["msg"])
+            raise SettingsError(
+                f"NARRATOR_UPSTREAMS[{i}].{where}: {msg[:1].lower() + msg[1:]}"
+            ) from None
         if entry.api_key_env and not env.get(entry.api_key_env, "").strip():
             raise SettingsError(f"NARRATOR_UPSTREAMS[{i}]: {entry.api_key_env} is not set")
         if entry.base_url and urlsplit(entry.base_url).scheme not in ("http", "https"):

@@ -71,7 +71,12 @@ class HealthWatch:
 
 def main() -> None:
     stop = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+
+    def wait_for_eof() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    threading.Thread(target=wait_for_eof, daemon=True).start()
     samples: list[tuple[float, float | None]] = []
     with grpc.insecure_channel(sys.argv[1]) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
