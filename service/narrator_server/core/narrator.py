@@ -47,7 +47,7 @@ class NarratorConfig:
     resume_window: float = 10.0
     max_recoveries: int = 2
     default_rating: ContentRating = ContentRating.TEEN
-    max_turn_chars: int = 20_000
+    max_turn_chars: int = 131_072
 
 
 class Narrator:

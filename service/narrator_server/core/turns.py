@@ -76,7 +76,7 @@ class TurnRunner:
         provider: ChatProvider,
         max_recoveries: int = 2,
         schemas: SchemaWork | None = None,
-        max_text_chars: int = 20_000,
+        max_text_chars: int = 131_072,
     ) -> None:
         self._provider = provider
         self._max_recoveries = max_recoveries
