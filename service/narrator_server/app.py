@@ -17,16 +17,18 @@ from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
 
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
-from .core.errors import StoreUnavailable
+from .core.errors import CoordinationUnavailable, StoreUnavailable
 from .core.models import ContentRating
 from .core.narrator import Narrator, NarratorConfig
 from .core.planning import PlanConfig
 from .core.validation import Limits
 from .providers import factory
+from .shared import redis_client
 from .store.sqlite import SqliteStore
 from .telemetry import logs
 from .telemetry.setup import TelemetryRuntime
 from .turnlog.local import LocalTurnLog
+from .turnlog.redis import RedisTurnLog
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -66,8 +68,10 @@ class App:
         self.turn_log: TurnLog | None = None
         self.narrator: Narrator | None = None
         self._clients: list[openai.AsyncOpenAI] = []
+        self.redis: redis_client.Redis | None = None
         self._health = health.aio.HealthServicer()
         self._serving: bool | None = None
+        self._unhealthy = ""
         self._maintenance: asyncio.Task[None] | None = None
         self.telemetry: TelemetryRuntime | None = None
         self.port = 0
@@ -82,10 +86,19 @@ class App:
                 "NARRATOR_DATA_DIR to a writable directory"
             ) from None
 
+    def _open_turn_log(self) -> TurnLog:
+        """Redis when NARRATOR_REDIS_URL is set (every replica shares running turns), else in
+        process. Nothing connects yet: an unreachable Redis shows in health, not at start."""
+        s = self.settings
+        if not s.redis_url:
+            return LocalTurnLog()
+        self.redis = redis_client.connect(s.redis_url, s.redis_timeout_s)
+        return RedisTurnLog(self.redis, lease=s.lease_s, resume_window=s.resume_window_s)
+
     async def start(self) -> int:
         s = self.settings
         self.store = store = await self._open_store()
-        self.turn_log = turn_log = LocalTurnLog()
+        self.turn_log = turn_log = self._open_turn_log()
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
         provider, self._clients = factory.build(s, runtime.telemetry)
@@ -107,7 +120,10 @@ class App:
                 default_rating=ContentRating(s.content_rating),
             ),
         )
-        interrupted = await narrator.engine.sweep(time.time())
+        try:
+            interrupted = await narrator.engine.sweep(time.time())
+        except CoordinationUnavailable:
+            interrupted = 0  # swept later, once Redis answers
         if interrupted:
             log.warning("turns left running by a stopped server marked interrupted",
                         extra={"count": interrupted})  # fmt: skip
@@ -147,7 +163,7 @@ class App:
         for name in ("", SERVICE):
             await self._health.set(name, status)
         if not serving:
-            log.error("health is NOT_SERVING: the store cannot write")
+            log.error("health is NOT_SERVING", extra={"reason": self._unhealthy})
         elif before is not None:
             log.info("health is SERVING again")
 
@@ -159,27 +175,33 @@ class App:
         last_sweep = time.monotonic()
         while True:
             await asyncio.sleep(HEALTH_INTERVAL_S)
-            try:
-                await self.store.check_writable()
-                await self.narrator.engine.retry_unsaved()
-                await self._set_health(True)
-                if time.monotonic() - last_sweep > SWEEP_INTERVAL_S:
-                    last_sweep = time.monotonic()
-                    older = time.time() - self.settings.resume_window_s - 2 * self.settings.lease_s
+            if await self.check_health_now() and (time.monotonic() - last_sweep > SWEEP_INTERVAL_S):
+                last_sweep = time.monotonic()
+                older = time.time() - self.settings.resume_window_s - 2 * self.settings.lease_s
+                with contextlib.suppress(StoreUnavailable, CoordinationUnavailable):
                     await self.narrator.engine.sweep(older)
-            except StoreUnavailable:
-                await self._set_health(False)
 
-    async def check_health_now(self) -> None:
-        """One maintenance round at once (tests and operators' probes)."""
+    async def check_health_now(self) -> bool:
+        """One maintenance round at once (tests and operators' probes): SERVING while the
+        store can write and the turn log (Redis, if used) answers."""
         assert self.store is not None
         assert self.narrator is not None
+        assert self.turn_log is not None
         try:
             await self.store.check_writable()
             await self.narrator.engine.retry_unsaved()
-            await self._set_health(True)
         except StoreUnavailable:
+            self._unhealthy = "the store cannot write"
             await self._set_health(False)
+            return False
+        try:
+            await self.turn_log.check()
+        except CoordinationUnavailable:
+            self._unhealthy = "Redis cannot be reached: new turns are refused"
+            await self._set_health(False)
+            return False
+        await self._set_health(True)
+        return True
 
     def open_streams(self) -> tuple[int, int]:
         """Streams being served and turns still running (both 0 when the server is idle)."""
@@ -211,6 +233,9 @@ class App:
         if self.turn_log is not None:
             await self.turn_log.close()
             self.turn_log = None
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis = None
         if self.store is not None:
             await self.store.close()
             self.store = None

@@ -237,6 +237,7 @@ class RedisTurnLog:
         buffer = writer.buffer
         buffer.retract()
         buffer.end(ProducerLost(tuple(buffer.events)))
+        buffer.publish(len(buffer.events))  # wakes the followers for the end
         if writer.finished is not None:
             _resolve(writer.finished)
         self._forget(writer)
