@@ -89,6 +89,7 @@ class RedisServer:
     def stop(self) -> None:
         """Stops the server (its data is thrown away: there is no persistence)."""
         if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a paused server cannot stop
             self.process.terminate()
             try:
                 self.process.wait(timeout=30)

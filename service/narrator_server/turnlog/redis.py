@@ -206,7 +206,7 @@ class RedisTurnLog:
                 keys=[k.lease, k.events, k.running, k.session_running],
                 args=[w.token, MAX_STREAM_ENTRIES,
                       self._ended_ttl_ms if release else self._running_ttl_ms, int(release),
-                      k.member, buffer.info.turn_id, w.written, *payloads],
+                      k.member, buffer.info.turn_id, self._lease_ms, w.written, *payloads],
                 client=pipe,
             )  # fmt: skip
             calls.append((w, upto, end))
@@ -232,7 +232,12 @@ class RedisTurnLog:
         info = writer.buffer.info
         log.warning(
             "this server lost a turn's lease; another one continues it",
-            extra={"session_id": info.session_id, "turn_id": info.turn_id},
+            extra={
+                "session_id": info.session_id,
+                "turn_id": info.turn_id,
+                "replica": self.replica,
+                "token": writer.token,
+            },
         )
         buffer = writer.buffer
         buffer.retract()

@@ -93,19 +93,25 @@ return 1
 )
 
 # Appends events (fenced: only the lease's holder), skipping indexes already recorded (a write
-# whose reply was lost is retried); with release=1 the turn ended: lease, slot and running
+# whose reply was lost is retried); a lease that expired while Redis could not be reached is
+# taken back when nobody wrote since. With release=1 the turn ended: lease, slot and running
 # entry go, and the stream expires after the resume window.
 # KEYS lease events running session_running
-# ARGV token maxlen ttl release member turn_id first_index payload...
+# ARGV token maxlen ttl release member turn_id lease_ms first_index payload...
 # -> 1 written, -1 the lease belongs to someone else (the turn was taken over)
 FLUSH = (
     _LAST_INDEX
     + """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-local last = last_index(KEYS[2]) or -1
-local first = tonumber(ARGV[7])
-for n = 8, #ARGV do
-  local index = first + n - 8
+local first = tonumber(ARGV[8])
+local holder = redis.call('GET', KEYS[1])
+local last = last_index(KEYS[2])
+if holder ~= ARGV[1] then
+  if holder or last == nil or last ~= first - 1 then return -1 end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[7])
+end
+last = last or -1
+for n = 9, #ARGV do
+  local index = first + n - 9
   if index > last then
     redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'i', index, 'e', ARGV[n])
   end
