@@ -23,7 +23,9 @@ from .core.narrator import Narrator, NarratorConfig
 from .core.planning import PlanConfig
 from .core.validation import Limits
 from .providers import factory
+from .providers.breaker_sync import BreakerSync
 from .shared import redis_client
+from .shared.redis_breakers import RedisBreakers
 from .store.sqlite import SqliteStore
 from .telemetry import logs
 from .telemetry.setup import TelemetryRuntime
@@ -69,6 +71,7 @@ class App:
         self.narrator: Narrator | None = None
         self._clients: list[openai.AsyncOpenAI] = []
         self.redis: redis_client.Redis | None = None
+        self._breakers: BreakerSync | None = None
         self._health = health.aio.HealthServicer()
         self._serving: bool | None = None
         self._unhealthy = ""
@@ -102,6 +105,10 @@ class App:
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
         provider, self._clients = factory.build(s, runtime.telemetry)
+        if self.redis is not None:  # every replica stops calling an upstream one found dead
+            self._breakers = BreakerSync(provider.upstreams, RedisBreakers(self.redis))
+            provider.on_open = self._breakers.opened
+            self._breakers.start()
         self.narrator = narrator = Narrator(
             self._provider_override or provider,
             store,
@@ -230,6 +237,9 @@ class App:
         for client in self._clients:
             await client.close()
         self._clients = []
+        if self._breakers is not None:
+            await self._breakers.close()
+            self._breakers = None
         if self.turn_log is not None:
             await self.turn_log.close()
             self.turn_log = None

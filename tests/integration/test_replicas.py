@@ -12,6 +12,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import session_pb2, turn_pb2
+from narrator_server.settings import UpstreamSettings
+from narrator_server.testing.replies import Reply
 from narrator_server.turnlog.redis import RedisTurnLog
 
 from ..support import assert_stream_order, collect, details, new_session, serve, settings
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
+    from narrator_server.testing.fake_openai import FakeOpenAI
     from narrator_server.testing.redis_server import RedisServer
 
     from ..support import Running
@@ -153,3 +156,23 @@ async def test_while_redis_is_down_new_turns_are_refused_and_running_ones_finish
     assert down.status == health_pb2.HealthCheckResponse.NOT_SERVING
     assert up.status == health_pb2.HealthCheckResponse.SERVING
     assert after.events[-1] == "completed"
+
+
+async def test_every_server_stops_calling_an_upstream_one_of_them_found_dead(
+    tmp_path: Path, redis_url: str, upstream: FakeOpenAI
+) -> None:
+    upstream.default = Reply(status=503)
+    dead = (UpstreamSettings("openai", upstream.base_url, "fake-dm-1", "k"),)
+    async with two_servers(
+        tmp_path, redis_url, upstreams=dead, breaker_failures=1, retry_max_attempts=1,
+        breaker_cooldown_s=60, offline_pace_ms=0,
+    ) as (a, b):  # fmt: skip
+        session_id = await new_session(a.stub)
+        first = await collect(a.stub.Narrate(narrate(session_id)))  # fails over to offline
+        calls = len(upstream.received)
+        assert b.app._breakers is not None
+        await b.app._breakers.sync_now()
+        second = await collect(b.stub.Narrate(narrate(session_id)))
+    assert calls == 1
+    assert first.of("started")[0].provider == second.of("started")[0].provider == "offline"
+    assert len(upstream.received) == calls  # B did not even try it
