@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench soak traces clean
+	node-test cpp-test clients-test bench bench-store bench-auth soak traces postgres clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
@@ -36,6 +36,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy service clients/python
 
+postgres: $(STAMP) engines ## a private PostgreSQL in $NARRATOR_DATA_DIR/postgres (prints its URL; Ctrl+C stops it)
+	$(PY) -m narrator_server.testing.postgres $(ARGS)
+
 engines: ## install the Debian packages of PostgreSQL, Redis and nginx when missing
 	scripts/engines.sh
 
@@ -54,6 +57,11 @@ test: protos-check buf lint typecheck clients-test pytest
 
 bench: $(STAMP) ## server CPU per streamed token, telemetry on vs off
 	$(PY) bench/stream_cpu.py
+
+bench-store: $(STAMP) engines ## store calls per turn on SQLite and PostgreSQL (bench/store.py --help)
+	$(PY) bench/store.py $(ARGS)
+bench-auth: $(STAMP) ## server CPU per call with API keys and quotas vs NARRATOR_AUTH=off
+	$(PY) bench/auth_cost.py $(ARGS)
 
 soak: $(STAMP) ## chaos soak through a real server (bench/chaos_soak.py --help)
 	$(PY) bench/chaos_soak.py $(ARGS)

@@ -15,19 +15,26 @@ from grpc_reflection.v1alpha import reflection
 
 from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
 
+from . import access
+from .api.auth import AuthInterceptor, AuthMode
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
 from .core.errors import CoordinationUnavailable, StoreUnavailable
+from .core.keyring import KeyRing
 from .core.models import ContentRating
 from .core.narrator import Narrator, NarratorConfig
 from .core.planning import PlanConfig
+from .core.quotas import Quotas
 from .core.validation import Limits
 from .providers import factory
 from .providers.breaker_sync import BreakerSync
+from .quotas.local import LocalQuotaCounter
 from .shared import redis_client
 from .shared.redis_breakers import RedisBreakers
-from .store.sqlite import SqliteStore
+from .store.postgres import PostgresStore, describe
+from .store.sqlite import DB_FILE, SqliteStore
 from .telemetry import logs
+from .telemetry.keys import observe_keys
 from .telemetry.setup import TelemetryRuntime
 from .turnlog.local import LocalTurnLog
 from .turnlog.redis import RedisTurnLog
@@ -37,7 +44,9 @@ if TYPE_CHECKING:
 
     import openai
 
+    from .core.keys import KeyStore
     from .core.ports import ChatProvider
+    from .core.quotas import QuotaCounter
     from .core.storage import SessionStore
     from .core.turnlog import TurnLog
     from .settings import Settings
@@ -52,6 +61,30 @@ class StartupError(Exception):
     """The service cannot start; the message says what, where and what to do (one line)."""
 
 
+async def open_store(settings: Settings) -> SessionStore:
+    """PostgreSQL when NARRATOR_DATABASE_URL is set, else SQLite in the data dir; a store that
+    cannot be opened is a `StartupError` saying what to fix."""
+    s = settings
+    if s.database_url:
+        try:
+            return await PostgresStore.open(
+                s.database_url, pool_size=s.database_pool, timeout=s.database_timeout_s
+            )
+        except StoreUnavailable as error:
+            raise StartupError(
+                f"cannot use the PostgreSQL database {describe(s.database_url)}: {error}; "
+                "check NARRATOR_DATABASE_URL and that the database is up"
+            ) from None
+    path = s.data_dir / DB_FILE
+    try:
+        return await SqliteStore.open(path)
+    except StoreUnavailable as error:
+        raise StartupError(
+            f"cannot open the database {path}: {error}; fix it, move it away or set "
+            "NARRATOR_DATA_DIR to a writable directory"
+        ) from None
+
+
 class App:
     """The running service. `start()`, then `stop()` (or `serve()` until SIGTERM/SIGINT)."""
 
@@ -61,10 +94,16 @@ class App:
         *,
         provider: ChatProvider | None = None,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        quota_counter: QuotaCounter | None = None,
     ) -> None:
         self.settings = settings
         self._provider_override = provider
         self._interceptors = interceptors
+        self._quota_counter = quota_counter
+        self.keyring: KeyRing | None = None
+        self.key_store: KeyStore | None = None
+        self.quotas: Quotas | None = None
+        self._key_refresh: access.KeyRefresh | None = None
         self._server: grpc.aio.Server | None = None
         self.store: SessionStore | None = None
         self.turn_log: TurnLog | None = None
@@ -79,28 +118,43 @@ class App:
         self.telemetry: TelemetryRuntime | None = None
         self.port = 0
 
-    async def _open_store(self) -> SessionStore:
-        path = self.settings.data_dir / "narrator.sqlite3"
+    async def _open_access(
+        self, store: SessionStore
+    ) -> tuple[AuthMode, grpc.ServerCredentials | None]:
+        """The keys as stored now, the authentication mode and the TLS credentials."""
+        keys: KeyStore | None = getattr(store, "keys", None)
+        if keys is None:
+            await self._close_resources()
+            raise StartupError("this store keeps no API keys")
+        self.key_store = keys
+        self.keyring = keyring = KeyRing(keys)
         try:
-            return await SqliteStore.open(path)
-        except StoreUnavailable as error:
-            raise StartupError(
-                f"cannot open the database {path}: {error}; fix it, move it away or set "
-                "NARRATOR_DATA_DIR to a writable directory"
-            ) from None
+            await keyring.refresh()
+            return access.auth_mode(self.settings, keyring), access.server_credentials(
+                self.settings
+            )
+        except (StoreUnavailable, access.AccessError) as error:
+            await self._close_resources()
+            raise StartupError(str(error)) from None
 
     def _open_turn_log(self) -> TurnLog:
         """Redis when NARRATOR_REDIS_URL is set (every replica shares running turns), else in
         process. Nothing connects yet: an unreachable Redis shows in health, not at start."""
         s = self.settings
         if not s.redis_url:
-            return LocalTurnLog()
+            return LocalTurnLog(keep_s=s.resume_window_s)
         self.redis = redis_client.connect(s.redis_url, s.redis_timeout_s)
         return RedisTurnLog(self.redis, lease=s.lease_s, resume_window=s.resume_window_s)
 
     async def start(self) -> int:
         s = self.settings
-        self.store = store = await self._open_store()
+        self.store = store = await open_store(s)
+        mode, credentials = await self._open_access(store)
+        assert self.keyring is not None
+        counter = self._quota_counter
+        self.quotas = quotas = Quotas(
+            LocalQuotaCounter() if counter is None else counter, self.keyring.usage
+        )
         self.turn_log = turn_log = self._open_turn_log()
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
@@ -126,6 +180,7 @@ class App:
                 max_recoveries=s.max_recoveries,
                 default_rating=ContentRating(s.content_rating),
             ),
+            quotas=quotas,
         )
         try:
             interrupted = await narrator.engine.sweep(time.time())
@@ -134,7 +189,13 @@ class App:
         if interrupted:
             log.warning("turns left running by a stopped server marked interrupted",
                         extra={"count": interrupted})  # fmt: skip
-        interceptors = [TelemetryInterceptor(runtime.telemetry), *self._interceptors]
+        observe_keys(runtime.telemetry.meter, self.keyring.usage)
+        # Telemetry outside authentication: refused calls get a span and an audit line too.
+        interceptors = [
+            TelemetryInterceptor(runtime.telemetry),
+            AuthInterceptor(self.keyring, quotas, mode),
+            *self._interceptors,
+        ]
         # No SO_REUSEPORT: a second server on a busy port must fail, not split the clients.
         server = grpc.aio.server(interceptors=interceptors, options=[("grpc.so_reuseport", 0)])
         narrator_service_pb2_grpc.add_NarratorServiceServicer_to_server(
@@ -146,7 +207,10 @@ class App:
         )
         address = f"{s.host}:{s.port}"
         try:
-            self.port = server.add_insecure_port(address)
+            if credentials is None:
+                self.port = server.add_insecure_port(address)
+            else:
+                self.port = server.add_secure_port(address, credentials)
         except RuntimeError:
             await self._close_resources()
             raise StartupError(
@@ -157,6 +221,9 @@ class App:
         self._server = server
         await self._set_health(True)
         self._maintenance = asyncio.get_running_loop().create_task(self._maintain())
+        assert self.key_store is not None
+        self._key_refresh = access.KeyRefresh(self.keyring, self.key_store, s.key_refresh_s)
+        self._key_refresh.start()
         return self.port
 
     async def _set_health(self, serving: bool) -> None:
@@ -210,6 +277,11 @@ class App:
         await self._set_health(True)
         return True
 
+    async def refresh_keys(self) -> None:
+        """One key refresh round at once: created and revoked keys, usage written (tests)."""
+        assert self._key_refresh is not None
+        await self._key_refresh.once()
+
     def open_streams(self) -> tuple[int, int]:
         """Streams being served and turns still running (both 0 when the server is idle)."""
         if self.narrator is None:
@@ -231,6 +303,9 @@ class App:
             self._server = None
         if self.narrator is not None and not await self.narrator.drain():
             log.error("some turns could not be stored before shutdown")
+        if self._key_refresh is not None:
+            await self._key_refresh.stop()  # the last usage is written
+            self._key_refresh = None
         await self._close_resources()
 
     async def _close_resources(self) -> None:

@@ -1,4 +1,4 @@
-"""Two servers in this process sharing Redis and one store: any turn through any server."""
+"""Two servers in this process sharing Redis and PostgreSQL: any turn through any server."""
 
 from __future__ import annotations
 
@@ -29,13 +29,18 @@ if TYPE_CHECKING:
     from ..support import Running
 
 
+@pytest.fixture
+def shared(redis_url: str, postgres_url: str) -> dict[str, str]:
+    return {"redis_url": redis_url, "database_url": postgres_url}
+
+
 @contextlib.asynccontextmanager
 async def two_servers(
-    tmp_path: Path, redis_url: str, **overrides: Any
+    tmp_path: Path, shared: dict[str, str], **overrides: Any
 ) -> AsyncIterator[tuple[Running, Running]]:
     base: dict[str, Any] = {"telemetry": False, "offline_pace_ms": 15, "lease_s": 0.6,
                             "redis_timeout_s": 0.3}  # fmt: skip
-    config = settings(tmp_path, redis_url=redis_url, **(base | overrides))
+    config = settings(tmp_path, **(base | shared | overrides))
     async with serve(config) as a, serve(config) as b:
         yield a, b
 
@@ -47,9 +52,9 @@ async def stored(s: Running, session_id: str) -> session_pb2.Turn:
 
 
 async def test_a_session_made_on_one_server_is_narrated_on_another(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, shared: dict[str, str]
 ) -> None:
-    async with two_servers(tmp_path, redis_url, offline_pace_ms=0) as (a, b):
+    async with two_servers(tmp_path, shared, offline_pace_ms=0) as (a, b):
         session_id = await new_session(a.stub)
         got = await collect(b.stub.Narrate(narrate(session_id)))
         turn = await stored(a, session_id)
@@ -58,9 +63,9 @@ async def test_a_session_made_on_one_server_is_narrated_on_another(
 
 
 async def test_a_turn_resumed_on_another_server_continues_without_a_second_request(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, shared: dict[str, str]
 ) -> None:
-    async with two_servers(tmp_path, redis_url) as (a, b):
+    async with two_servers(tmp_path, shared) as (a, b):
         session_id = await new_session(a.stub)
         first = a.stub.Narrate(narrate(session_id, "turn-1"))
         before = await read_deltas(first, 3)
@@ -76,9 +81,9 @@ async def test_a_turn_resumed_on_another_server_continues_without_a_second_reque
 
 
 async def test_a_turn_whose_server_lost_its_lease_is_continued_by_the_taker_for_everyone(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, shared: dict[str, str]
 ) -> None:
-    async with two_servers(tmp_path, redis_url, offline_pace_ms=100) as (a, b):
+    async with two_servers(tmp_path, shared, offline_pace_ms=100) as (a, b):
         session_id = await new_session(a.stub)
         original = a.stub.Narrate(narrate(session_id, "turn-1"))
         head = await read_deltas(original, 2)
@@ -108,9 +113,9 @@ async def test_a_turn_whose_server_lost_its_lease_is_continued_by_the_taker_for_
 
 
 async def test_a_watcher_on_one_server_sees_turns_narrated_on_another(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, shared: dict[str, str]
 ) -> None:
-    async with two_servers(tmp_path, redis_url) as (a, b):
+    async with two_servers(tmp_path, shared) as (a, b):
         session_id = await new_session(a.stub)
         watch = b.stub.WatchSession(pb.WatchSessionRequest(session_id=session_id))
         narrated = await collect(a.stub.Narrate(narrate(session_id)))
@@ -127,9 +132,9 @@ async def test_a_watcher_on_one_server_sees_turns_narrated_on_another(
 
 
 async def test_while_redis_is_down_new_turns_are_refused_and_running_ones_finish(
-    tmp_path: Path, redis_url: str, redis_instance: RedisServer
+    tmp_path: Path, shared: dict[str, str], redis_instance: RedisServer
 ) -> None:
-    async with two_servers(tmp_path, redis_url) as (a, b):
+    async with two_servers(tmp_path, shared) as (a, b):
         session_id = await new_session(a.stub)
         running = a.stub.Narrate(narrate(session_id, "turn-1"))
         await read_deltas(running, 2)
@@ -159,12 +164,12 @@ async def test_while_redis_is_down_new_turns_are_refused_and_running_ones_finish
 
 
 async def test_every_server_stops_calling_an_upstream_one_of_them_found_dead(
-    tmp_path: Path, redis_url: str, upstream: FakeOpenAI
+    tmp_path: Path, shared: dict[str, str], upstream: FakeOpenAI
 ) -> None:
     upstream.default = Reply(status=503)
     dead = (UpstreamSettings("openai", upstream.base_url, "fake-dm-1", "k"),)
     async with two_servers(
-        tmp_path, redis_url, upstreams=dead, breaker_failures=1, retry_max_attempts=1,
+        tmp_path, shared, upstreams=dead, breaker_failures=1, retry_max_attempts=1,
         breaker_cooldown_s=60, offline_pace_ms=0,
     ) as (a, b):  # fmt: skip
         session_id = await new_session(a.stub)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .models import Caller, DecisionOption, PlayerCharacter, Scene, Setting, TurnEvent
     from .planning import Planner
     from .ports import ChatProvider
+    from .quotas import Quotas
     from .storage import SessionStore
     from .turnlog import TurnLog
     from .watch import WatchedEvent
@@ -57,6 +58,7 @@ class Narrator:
         turn_log: TurnLog,
         config: NarratorConfig | None = None,
         planner: Planner | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self._store = store
         self._log = turn_log
@@ -67,6 +69,7 @@ class Narrator:
             turn_log,
             planner or HistoryPlanner(store, c.plan),
             EngineConfig(max_running=c.max_streams, resume_window=c.resume_window),
+            quotas,
         )
         self._streams = 0
         self._watchers = 0
@@ -193,7 +196,12 @@ class Narrator:
             if regenerate:
                 spec = await self._regeneration(spec, turn_id)
             turn = self.engine.open(
-                session, spec, turn_id=turn_id, after_seq=after_seq, deadline=deadline or Deadline()
+                session,
+                spec,
+                turn_id=turn_id,
+                after_seq=after_seq,
+                deadline=deadline or Deadline(),
+                caller=caller,
             )
             async with aclosing(turn) as events:
                 async for event in events:

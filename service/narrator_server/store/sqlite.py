@@ -20,11 +20,13 @@ from .codec import (
     SESSION_COLUMNS,
     TURN_COLUMN_COUNT,
     TURN_COLUMNS,
+    TURN_UPDATE,
     session_from_row,
     session_row,
     turn_from_row,
     turn_row,
 )
+from .sqlite_keys import SqliteKeyStore
 from .sqlite_schema import migrate
 
 if TYPE_CHECKING:
@@ -35,14 +37,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+DB_FILE = "narrator.sqlite3"  # in NARRATOR_DATA_DIR
 
 _PLACEHOLDERS = ", ".join("?" * TURN_COLUMN_COUNT)
-_UPDATE = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in TURN_COLUMNS.split(",")[2:])
-
-
-def to_signed64(value: int) -> int:
-    """SQLite integers are signed 64-bit; seeds are unsigned (read back with `% 2**64`)."""
-    return value - 2**64 if value >= 2**63 else value
 
 
 def _explain(error: sqlite3.Error) -> str:
@@ -61,12 +58,14 @@ def _explain(error: sqlite3.Error) -> str:
 
 
 class SqliteStore:
-    """`SessionStore` on a SQLite file. Calls run on a single worker thread, in order."""
+    """`SessionStore` on a SQLite file (and its `KeyStore`, `keys`). Calls run on a single
+    worker thread, in order."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
+        self.keys = SqliteKeyStore(self)
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -118,7 +117,7 @@ class SqliteStore:
         return self._db
 
     async def create_session(self, session: Session) -> None:
-        row = session_row(session, to_signed64(session.seed))
+        row = session_row(session)
         marks = ", ".join("?" * len(row))
         await self._call(
             self.db.execute, f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({marks})", row
@@ -202,7 +201,7 @@ class SqliteStore:
             self.db.execute,
             f"INSERT INTO turns ({TURN_COLUMNS}) SELECT {_PLACEHOLDERS}"
             " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
-            f" ON CONFLICT (session_id, id) DO UPDATE SET {_UPDATE}",
+            f" ON CONFLICT (session_id, id) DO UPDATE SET {TURN_UPDATE}",
             (*turn_row(turn), turn.session_id),
         )
 

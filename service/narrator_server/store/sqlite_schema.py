@@ -86,7 +86,36 @@ CREATE INDEX turns_running ON turns(status) WHERE status = 'running';
 CREATE TABLE probe (id INTEGER PRIMARY KEY, at REAL NOT NULL);
 """
 
-MIGRATIONS: dict[int, str] = {2: _V2}
+# Version 3: API keys (only a hash of each secret), their daily usage, and a revision number
+# that moves with every created or revoked key (what a server polls to refresh its keys).
+_V3 = """
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    requests_per_minute INTEGER NOT NULL DEFAULT 0,
+    tokens_per_minute INTEGER NOT NULL DEFAULT 0,
+    tokens_per_day INTEGER NOT NULL DEFAULT 0,
+    player_requests_per_minute INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    last_used_at REAL,
+    revoked_at REAL
+);
+CREATE UNIQUE INDEX api_keys_active_name ON api_keys(name) WHERE revoked_at IS NULL;
+CREATE TABLE api_key_usage (
+    key_id TEXT NOT NULL REFERENCES api_keys(id),
+    day TEXT NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (key_id, day)
+);
+CREATE TABLE api_key_revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT INTO api_key_revision (id, value) VALUES (1, 0);
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3}
 VERSION = max(MIGRATIONS)
 
 

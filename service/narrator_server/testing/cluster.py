@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -92,14 +91,15 @@ class Cluster:
             self.redis_url = self._redis.url
 
     def replica_env(self, name: str) -> dict[str, str]:
-        environ = {k: v for k, v in os.environ.items() if k not in _OURS}
-        return environ | dict(self.env) | {
+        """`env` (the caller's environment: settings, OPENAI_*, PATH), then this cluster's."""
+        ours = {
             "NARRATOR_PORT": "0",
             "NARRATOR_METRICS_PORT": "-1",
             "NARRATOR_DATA_DIR": str(self.directory / name),
             "NARRATOR_DATABASE_URL": self.database_url,
             "NARRATOR_REDIS_URL": self.redis_url,
         }
+        return {k: v for k, v in self.env.items() if k not in _OURS} | ours
 
     def start_replica(self, **env: str) -> Replica:
         """One more replica (not added to a running load balancer)."""
