@@ -4,7 +4,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench bench-store bench-auth soak traces postgres clean
+	node-test cpp-test clients-test bench bench-store bench-auth bench-cluster soak traces postgres \
+	cluster clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
@@ -54,6 +55,9 @@ cpp-test: $(STAMP) ## build the C++ client and run its example against a real se
 clients-test: node-test cpp-test
 
 test: protos-check buf lint typecheck clients-test pytest
+
+cluster: $(STAMP) engines ## PostgreSQL, Redis, NARRATOR_REPLICAS replicas and nginx on NARRATOR_PORT (docs/deploy.md)
+	$(PY) scripts/cluster.py
 
 bench: $(STAMP) ## server CPU per streamed token, telemetry on vs off
 	$(PY) bench/stream_cpu.py

@@ -75,7 +75,9 @@ class RedisServer:
             "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no",
             "--logfile", str(self.log), "--maxmemory-policy", "noeviction",
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        # It dies with the process that started it, even by SIGKILL: nothing is left behind.
+        guard = ["setpriv", "--pdeathsig=KILL", "--"] if shutil.which("setpriv") else []
+        self.process = subprocess.Popen([*guard, *args], stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + READY_WAIT_S
         while not _answers(self.port):
             if self.process.poll() is not None:
@@ -118,7 +120,8 @@ class RedisServer:
 
 
 def start(directory: Path | None = None, *, port: int = 0) -> RedisServer:
-    """Starts a private server with its log in `directory` (a temporary one when None)."""
+    """Starts a private server with its log in `directory` (a temporary one when None). It
+    stops when the thread that started it ends: call this from the main thread."""
     temporary = directory is None
     directory = Path(tempfile.mkdtemp(prefix="narrator-redis-")) if directory is None else directory
     directory.mkdir(parents=True, exist_ok=True)
