@@ -67,6 +67,9 @@ bench-store: $(STAMP) engines ## store calls per turn on SQLite and PostgreSQL (
 bench-auth: $(STAMP) ## server CPU per call with API keys and quotas vs NARRATOR_AUTH=off
 	$(PY) bench/auth_cost.py $(ARGS)
 
+bench-cluster: $(STAMP) engines ## replicas: throughput with 1 and 2, Redis turn log cost, takeover time (bench/cluster.py --help)
+	$(PY) bench/cluster.py $(ARGS)
+
 soak: $(STAMP) ## chaos soak through a real server (bench/chaos_soak.py --help)
 	$(PY) bench/chaos_soak.py $(ARGS)
 
