@@ -57,6 +57,25 @@ HEALTH_INTERVAL_S = 2.0
 SWEEP_INTERVAL_S = 30.0
 
 
+def server_options(s: Settings) -> list[tuple[str, int]]:
+    """gRPC server options. No SO_REUSEPORT: a second server on a busy port must fail, not
+    split the clients. Clients' keepalive pings every 10 s or more are welcome, even between
+    calls (proxies drop idle connections). With a maximum connection age, connections end
+    with GOAWAY (their streams get the shutdown grace), so clients spread over new replicas."""
+    options = [
+        ("grpc.so_reuseport", 0),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_ping_strikes", 0),
+    ]
+    if s.max_connection_age_s:
+        options += [
+            ("grpc.max_connection_age_ms", int(s.max_connection_age_s * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(s.shutdown_grace_s * 1000)),
+        ]
+    return options
+
+
 class StartupError(Exception):
     """The service cannot start; the message says what, where and what to do (one line)."""
 
@@ -196,8 +215,7 @@ class App:
             AuthInterceptor(self.keyring, quotas, mode),
             *self._interceptors,
         ]
-        # No SO_REUSEPORT: a second server on a busy port must fail, not split the clients.
-        server = grpc.aio.server(interceptors=interceptors, options=[("grpc.so_reuseport", 0)])
+        server = grpc.aio.server(interceptors=interceptors, options=server_options(s))
         narrator_service_pb2_grpc.add_NarratorServiceServicer_to_server(
             NarratorServicer(narrator), server
         )
