@@ -68,6 +68,9 @@ def request(session_id: str, turn_id: str = "", after: int = 0) -> pb.NarrateReq
     )
 
 
+failures: dict[str, int] = {}  # calls that failed, by status code
+
+
 async def throughput(address: str, seconds: float, concurrency: int) -> tuple[float, float]:
     """Streams completed per second and tokens (deltas' words) per second."""
     async with grpc.aio.insecure_channel(address) as channel:
@@ -79,10 +82,13 @@ async def throughput(address: str, seconds: float, concurrency: int) -> tuple[fl
         async def worker() -> None:
             nonlocal streams, tokens
             while time.monotonic() < end:
-                async for message in stub.Narrate(request(session_id)):
-                    if message.WhichOneof("event") == "delta":
-                        tokens += len(message.delta.text.split())
-                streams += 1
+                try:
+                    async for message in stub.Narrate(request(session_id)):
+                        if message.WhichOneof("event") == "delta":
+                            tokens += len(message.delta.text.split())
+                    streams += 1
+                except grpc.aio.AioRpcError as error:
+                    failures[error.code().name] = failures.get(error.code().name, 0) + 1
 
         started = time.monotonic()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -241,6 +247,7 @@ def main() -> None:
           "share them)")  # fmt: skip
     for line in lines:
         print(line)
+    print(f"failed calls during the throughput runs: {failures or 'none'}")
 
 
 if __name__ == "__main__":

@@ -34,11 +34,14 @@ http {{
     upstream narrator {{
 {servers}
         keepalive 64;
+        keepalive_requests 1000000;
+        keepalive_timeout {timeout};
     }}
     server {{
         listen 127.0.0.1:{port} http2;
         http2_max_concurrent_streams 1024;
         keepalive_timeout {timeout};
+        keepalive_requests 1000000;  # a game's connection lives long; never cut it by count
         client_body_timeout {timeout};
         client_max_body_size 8m;
         location / {{
