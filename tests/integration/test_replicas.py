@@ -181,3 +181,19 @@ async def test_every_server_stops_calling_an_upstream_one_of_them_found_dead(
     assert calls == 1
     assert first.of("started")[0].provider == second.of("started")[0].provider == "offline"
     assert len(upstream.received) == calls  # B did not even try it
+
+
+async def test_a_turn_its_caller_left_goes_on_while_another_server_still_follows_it(
+    tmp_path: Path, shared: dict[str, str]
+) -> None:
+    async with two_servers(tmp_path, shared, resume_window_s=0.3, offline_pace_ms=40) as (a, b):
+        session_id = await new_session(a.stub)
+        original = a.stub.Narrate(narrate(session_id, "turn-1"))
+        await read_deltas(original, 1)
+        elsewhere = b.stub.Narrate(narrate(session_id, "turn-1", after=1))
+        await read_deltas(elsewhere, 2)
+        original.cancel()  # its server's only follower left; the window passes
+        rest = await collect(elsewhere)
+        turn = await stored(a, session_id)
+    assert rest.events[-1] == "completed"
+    assert turn.status == session_pb2.TURN_STATUS_COMPLETED
