@@ -95,8 +95,9 @@ async def test_a_turn_whose_server_lost_its_lease_is_continued_by_the_taker_for_
         call = b.stub.Narrate(narrate(session_id, "turn-1", after=2))
         stream = aiter(call)
         head_b = [await anext(stream), await anext(stream)]  # B took the turn over and speaks
-        log._tasks = [asyncio.create_task(log._flusher())]  # A wakes up: its writes are fenced
-        log._wake.set()
+        producers = log._producers  # A wakes up: its writes are fenced
+        producers.tasks = [asyncio.create_task(producers._flusher())]
+        producers._wake.set()
         resumed, rest = await asyncio.gather(collect(stream), collect(original))
         resumed.messages[:0] = head_b
         resumed.events[:0] = ["started", "delta"]
