@@ -31,6 +31,7 @@ from .providers.breaker_sync import BreakerSync
 from .quotas.local import LocalQuotaCounter
 from .shared import redis_client
 from .shared.redis_breakers import RedisBreakers
+from .shared.redis_quotas import RedisQuotaCounter
 from .store.postgres import PostgresStore, describe
 from .store.sqlite import DB_FILE, SqliteStore
 from .telemetry import logs
@@ -160,9 +161,8 @@ class App:
         """Redis when NARRATOR_REDIS_URL is set (every replica shares running turns), else in
         process. Nothing connects yet: an unreachable Redis shows in health, not at start."""
         s = self.settings
-        if not s.redis_url:
+        if self.redis is None:
             return LocalTurnLog(keep_s=s.resume_window_s)
-        self.redis = redis_client.connect(s.redis_url, s.redis_timeout_s)
         return RedisTurnLog(self.redis, lease=s.lease_s, resume_window=s.resume_window_s)
 
     async def start(self) -> int:
@@ -170,10 +170,12 @@ class App:
         self.store = store = await open_store(s)
         mode, credentials = await self._open_access(store)
         assert self.keyring is not None
-        counter = self._quota_counter
-        self.quotas = quotas = Quotas(
-            LocalQuotaCounter() if counter is None else counter, self.keyring.usage
-        )
+        if s.redis_url:
+            self.redis = redis_client.connect(s.redis_url, s.redis_timeout_s)
+        counter = self._quota_counter or (
+            RedisQuotaCounter(self.redis) if self.redis is not None else LocalQuotaCounter()
+        )  # with Redis, N replicas share every limit instead of multiplying it
+        self.quotas = quotas = Quotas(counter, self.keyring.usage)
         self.turn_log = turn_log = self._open_turn_log()
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()

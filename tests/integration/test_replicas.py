@@ -16,7 +16,17 @@ from narrator_server.settings import UpstreamSettings
 from narrator_server.testing.replies import Reply
 from narrator_server.turnlog.redis import RedisTurnLog
 
-from ..support import assert_stream_order, collect, details, new_session, serve, settings
+from ..support import (
+    add_key,
+    assert_stream_order,
+    bearer,
+    collect,
+    details,
+    new_session,
+    serve,
+    settings,
+)
+from .rpcs import REQUESTS
 from .test_resume import narrate, read_deltas
 
 if TYPE_CHECKING:
@@ -198,3 +208,18 @@ async def test_a_turn_its_caller_left_goes_on_while_another_server_still_follows
         turn = await stored(a, session_id)
     assert rest.events[-1] == "completed"
     assert turn.status == session_pb2.TURN_STATUS_COMPLETED
+
+
+async def test_a_quota_holds_across_servers(tmp_path: Path, shared: dict[str, str]) -> None:
+    async with two_servers(tmp_path, shared, auth="required") as (a, b):
+        token = await add_key(a.app, "studio", requests_per_minute=3)
+        await b.app.refresh_keys()
+        created = await a.stub.CreateSession(REQUESTS["CreateSession"](""), metadata=bearer(token))
+        session_id = created.session.session_id
+        get = pb.GetSessionRequest(session_id=session_id)
+        await b.stub.GetSession(get, metadata=bearer(token))
+        await a.stub.GetSession(get, metadata=bearer(token))
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await b.stub.GetSession(get, metadata=bearer(token))
+    assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "quota of 3 requests per minute" in str(refused.value.details())

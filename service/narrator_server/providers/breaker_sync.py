@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..core.errors import CoordinationUnavailable
+from ..shared.redis_client import stop_tasks
 
 if TYPE_CHECKING:
     from ..core.breaker import SharedBreakers
@@ -58,16 +59,12 @@ class BreakerSync:
                 )
 
     async def _run(self) -> None:
-        while True:
+        while self._loop is not None:
             await asyncio.sleep(self._interval)
             with contextlib.suppress(CoordinationUnavailable):
                 await self.sync_now()
 
     async def close(self) -> None:
         tasks = [t for t in (self._loop, *self._tasks) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         self._loop = None
+        await stop_tasks(tasks)

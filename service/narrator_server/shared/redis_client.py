@@ -6,6 +6,7 @@ Redis fails a call within that time instead of hanging it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from redis.exceptions import RedisError
 from ..core.errors import CoordinationUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
 log = logging.getLogger(__name__)
 Redis = aioredis.Redis
@@ -58,3 +59,17 @@ async def ping(client: Redis) -> None:
     """Raises `CoordinationUnavailable` unless Redis answers now."""
     with translated():
         await client.ping()
+
+
+async def stop_tasks(tasks: Iterable[asyncio.Task[None]]) -> None:
+    """Cancels background tasks and waits for them, without trusting a task to end on its
+    first cancellation (a Redis client may turn one into a connection error; the loops also
+    check their `closing` flag)."""
+    pending = {t for t in tasks if not t.done()}
+    for _ in range(10):
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
+    log.error("background tasks did not stop", extra={"count": len(pending)})

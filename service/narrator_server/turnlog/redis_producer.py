@@ -11,13 +11,12 @@ followers go on, and the writes are retried.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING
 
 from ..core.turnlog import ProducerLost
-from ..shared.redis_client import FAILURES
+from ..shared.redis_client import FAILURES, stop_tasks
 from . import redis_codec, redis_scripts
 
 if TYPE_CHECKING:
@@ -79,6 +78,7 @@ class Producers:
         self._dirty: dict[RedisWriter, None] = {}
         self._wake = asyncio.Event()
         self.healthy = True
+        self.closing = False
         loop = asyncio.get_running_loop()
         self.tasks = [
             loop.create_task(self._flusher(), name="turnlog-flusher"),
@@ -115,7 +115,7 @@ class Producers:
             self.forget(writer)
 
     async def _flusher(self) -> None:
-        while True:
+        while not self.closing:
             await self._wake.wait()
             self._wake.clear()
             writers, self._dirty = list(self._dirty), {}
@@ -192,7 +192,7 @@ class Producers:
         self.forget(writer)
 
     async def _heartbeats(self) -> None:
-        while True:
+        while not self.closing:
             await asyncio.sleep(self._interval)
             try:
                 await self._beat()
@@ -235,10 +235,8 @@ class Producers:
             return False  # nobody elsewhere can follow it while Redis is away
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self.closing = True
+        await stop_tasks(self.tasks)
 
 
 def now_ms() -> int:

@@ -19,7 +19,7 @@ from ..core.errors import CoordinationUnavailable, Overloaded, TurnAborted
 from ..core.models import TurnKind
 from ..core.turnbuffer import TurnBuffer
 from ..core.turnlog import ProducerLost, SessionClosed, TurnInfo
-from ..shared.redis_client import FAILURES, unavailable
+from ..shared.redis_client import FAILURES, stop_tasks, unavailable
 from . import redis_codec
 
 if TYPE_CHECKING:
@@ -149,11 +149,12 @@ class Reader:
         self._feeds: dict[str, Feed] = {}
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def add(self, feed: Feed) -> None:
         self._feeds[feed.key] = feed
         self._changed.set()
-        if self._task is None or self._task.done():
+        if not self._closing and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(self._run(), name="redis-reader")
 
     def remove(self, feed: Feed) -> None:
@@ -169,7 +170,7 @@ class Reader:
             await pipe.execute()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             if not self._feeds:
                 self._changed.clear()
                 await self._changed.wait()
@@ -225,8 +226,7 @@ class Reader:
             self.remove(mirror)
 
     async def close(self) -> None:
+        self._closing = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task])
         self._fail_all(CoordinationUnavailable("the server is stopping"))
