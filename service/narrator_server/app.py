@@ -172,9 +172,10 @@ class App:
         assert self.keyring is not None
         if s.redis_url:
             self.redis = redis_client.connect(s.redis_url, s.redis_timeout_s)
-        counter = self._quota_counter or (
-            RedisQuotaCounter(self.redis) if self.redis is not None else LocalQuotaCounter()
-        )  # with Redis, N replicas share every limit instead of multiplying it
+        counter = self._quota_counter
+        if counter is None:  # with Redis, N replicas share every limit instead of multiplying it
+            shared = self.redis
+            counter = LocalQuotaCounter() if shared is None else RedisQuotaCounter(shared)
         self.quotas = quotas = Quotas(counter, self.keyring.usage)
         self.turn_log = turn_log = self._open_turn_log()
         self.telemetry = runtime = TelemetryRuntime(s)
