@@ -4,8 +4,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench bench-store bench-auth bench-cluster soak traces postgres \
-	cluster clean
+	node-test cpp-test clients-test bench bench-store bench-auth bench-cluster soak prose traces \
+	postgres cluster clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
@@ -72,6 +72,9 @@ bench-cluster: $(STAMP) engines ## replicas: throughput with 1 and 2, Redis turn
 
 soak: $(STAMP) ## chaos soak through a real server (bench/chaos_soak.py --help)
 	$(PY) bench/chaos_soak.py $(ARGS)
+
+prose: $(STAMP) ## the offline narrator's prose over a scripted session (bench/prose_quality.py --help)
+	$(PY) bench/prose_quality.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

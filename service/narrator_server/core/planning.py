@@ -97,7 +97,14 @@ class HistoryPlanner:
         turns = [t for t in turns if t.turn_id not in (turn_id, spec.replaces_turn_id)]
         history = prompt.fit_history(turns, c.history_token_budget)
         ctx = TurnContext(
-            session, turn_id, session.turn_count, spec.kind, spec.input, spec.scene, spec.options
+            session,
+            turn_id,
+            session.turn_count,
+            spec.kind,
+            spec.input,
+            spec.scene,
+            spec.options,
+            recent=tuple(turns),
         )
         if spec.kind is TurnKind.NARRATION:
             messages = prompt.narration_messages(session, history, spec.scene, spec.input)
