@@ -18,14 +18,16 @@ from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
 
 from . import access, listening
 from .api.auth import AuthInterceptor, AuthMode
+from .api.decoding import DecodingInterceptor
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
-from .core.errors import StoreUnavailable
+from .core.errors import CoordinationUnavailable, StoreUnavailable
 from .core.keyring import KeyRing
 from .core.models import ContentRating
 from .core.narrator import Narrator, NarratorConfig
 from .core.planning import PlanConfig
 from .core.quotas import Quotas
+from .core.schema_work import SchemaWork
 from .core.validation import Limits
 from .providers import factory
 from .quotas.local import LocalQuotaCounter
@@ -34,6 +36,7 @@ from .telemetry import logs
 from .telemetry.keys import observe_keys
 from .telemetry.setup import TelemetryRuntime
 from .turnlog.local import LocalTurnLog
+from .workers.pool import WorkerPool
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -45,13 +48,34 @@ if TYPE_CHECKING:
     from .core.quotas import QuotaCounter
     from .core.storage import SessionStore
     from .core.turnlog import TurnLog
+    from .providers.breaker_sync import BreakerSync
     from .providers.chain import ProviderChain
     from .settings import Settings
+    from .shared import redis_client
 
 log = logging.getLogger(__name__)
 SERVICE = narrator_service_pb2.DESCRIPTOR.services_by_name["NarratorService"].full_name
 HEALTH_INTERVAL_S = 2.0
 SWEEP_INTERVAL_S = 30.0
+
+
+def server_options(s: Settings) -> list[tuple[str, int]]:
+    """gRPC server options. No SO_REUSEPORT: a second server on a busy port must fail, not
+    split the clients. Clients' keepalive pings every 10 s or more are welcome, even between
+    calls (proxies drop idle connections). With a maximum connection age, connections end
+    with GOAWAY (their streams get the shutdown grace), so clients spread over new replicas."""
+    options = [
+        ("grpc.so_reuseport", 0),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_ping_strikes", 0),
+    ]
+    if s.max_connection_age_s:
+        options += [
+            ("grpc.max_connection_age_ms", int(s.max_connection_age_s * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(s.shutdown_grace_s * 1000)),
+        ]
+    return options
 
 
 _LISTEN_TODO = "stop the other server, or set NARRATOR_HOST/NARRATOR_PORT (port 0 picks a free one)"
@@ -109,13 +133,17 @@ class App:
         self.turn_log: TurnLog | None = None
         self.narrator: Narrator | None = None
         self._clients: list[openai.AsyncOpenAI] = []
+        self.redis: redis_client.Redis | None = None
+        self._breakers: BreakerSync | None = None
         self._health = health.aio.HealthServicer()
         self._serving: bool | None = None
+        self._unhealthy = ""
         self._maintenance: asyncio.Task[None] | None = None
         self._probe: asyncio.Task[None] | None = None
         self._chain: ProviderChain | None = None
         self._upstream_serving: dict[str, bool] = {}
         self.telemetry: TelemetryRuntime | None = None
+        self.workers: WorkerPool | None = None
         self.port = 0
         self._started_at = 0.0
         self._swept = False  # the turns a stopped server left running were marked
@@ -139,6 +167,16 @@ class App:
             await self._close_resources()
             raise StartupError(str(error)) from None
 
+    def _open_turn_log(self) -> TurnLog:
+        """Redis when NARRATOR_REDIS_URL is set (every replica shares running turns), else in
+        process. Nothing connects yet: an unreachable Redis shows in health, not at start."""
+        s = self.settings
+        if self.redis is None:
+            return LocalTurnLog(keep_s=s.resume_window_s)
+        from .turnlog.redis import RedisTurnLog
+
+        return RedisTurnLog(self.redis, lease=s.lease_s, resume_window=s.resume_window_s)
+
     async def start(self) -> int:
         """Opens everything and listens; on any failure, closes what was opened."""
         try:
@@ -156,15 +194,33 @@ class App:
         self.store = store = await open_store(s)
         mode, credentials = await self._open_access(store)
         assert self.keyring is not None
+        # Redis adapters are imported only when Redis is used (the client costs memory).
+        if s.redis_url:
+            from .shared import redis_client
+
+            self.redis = redis_client.connect(s.redis_url, s.redis_timeout_s)
         counter = self._quota_counter
-        self.quotas = quotas = Quotas(
-            LocalQuotaCounter() if counter is None else counter, self.keyring.usage
-        )
-        self.turn_log = turn_log = LocalTurnLog(keep_s=s.resume_window_s)
+        if counter is None:  # with Redis, N replicas share every limit instead of multiplying it
+            counter = LocalQuotaCounter()
+            if self.redis is not None:
+                from .shared.redis_quotas import RedisQuotaCounter
+
+                counter = RedisQuotaCounter(self.redis)
+        self.quotas = quotas = Quotas(counter, self.keyring.usage)
+        self.turn_log = turn_log = self._open_turn_log()
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
-        provider, self._clients = factory.build(s, runtime.telemetry)
+        self.workers = WorkerPool(s.schema_workers)
+        schema_work = SchemaWork(self.workers, s.schema_budget_ms / 1000)
+        provider, self._clients = factory.build(s, runtime.telemetry, schema_work)
         self._chain = provider
+        if self.redis is not None:  # every replica stops calling an upstream one found dead
+            from .providers.breaker_sync import BreakerSync
+            from .shared.redis_breakers import RedisBreakers
+
+            self._breakers = BreakerSync(provider.upstreams, RedisBreakers(self.redis))
+            provider.on_open = self._breakers.opened
+            self._breakers.start()
         self.narrator = narrator = Narrator(
             self._provider_override or provider,
             store,
@@ -181,18 +237,22 @@ class App:
                 resume_window=s.resume_window_s,
                 max_recoveries=s.max_recoveries,
                 default_rating=ContentRating(s.content_rating),
+                max_turn_chars=s.max_turn_chars,
             ),
             quotas=quotas,
+            schema_work=schema_work,
         )
         observe_keys(runtime.telemetry.meter, self.keyring.usage)
-        # Telemetry outside authentication: refused calls get a span and an audit line too.
+        # Outermost first. Telemetry outside authentication: refused calls get a span and an
+        # audit line too. A request that cannot be decoded (or holds an over-long list) is
+        # answered INVALID_ARGUMENT once its caller is admitted, before any servicer sees it.
         interceptors = [
             TelemetryInterceptor(runtime.telemetry),
             AuthInterceptor(self.keyring, quotas, mode),
+            DecodingInterceptor(),
             *self._interceptors,
         ]
-        # No SO_REUSEPORT: a second server on a busy port must fail, not split the clients.
-        server = grpc.aio.server(interceptors=interceptors, options=[("grpc.so_reuseport", 0)])
+        server = grpc.aio.server(interceptors=interceptors, options=server_options(s))
         narrator_service_pb2_grpc.add_NarratorServiceServicer_to_server(
             NarratorServicer(narrator), server
         )
@@ -214,7 +274,9 @@ class App:
         await self.check_health_now()  # also marks the turns a stopped server left running
         await server.start()
         self._server = server
-        await self._set_health(True)
+        # What start-up built (modules, descriptors, settings) lives as long as the process:
+        # out of the collector's sight, a full collection pauses the event loop far less.
+        gc.freeze()
         loop = asyncio.get_running_loop()
         self._maintenance = loop.create_task(self._maintain())
         self._probe = loop.create_task(self._probe_upstreams())
@@ -253,7 +315,7 @@ class App:
         for name in ("", SERVICE):
             await self._health.set(name, status)
         if not serving:
-            log.error("health is NOT_SERVING: the store cannot write")
+            log.error("health is NOT_SERVING", extra={"reason": self._unhealthy})
         elif before is not None:
             log.info("health is SERVING again")
 
@@ -265,37 +327,46 @@ class App:
         last_sweep = time.monotonic()
         while True:
             await asyncio.sleep(HEALTH_INTERVAL_S)
-            await self._set_upstream_health()
             try:
-                await self.check_health_now()
-                if time.monotonic() - last_sweep > SWEEP_INTERVAL_S:
+                healthy = await self.check_health_now()
+                if healthy and time.monotonic() - last_sweep > SWEEP_INTERVAL_S:
                     last_sweep = time.monotonic()
                     older = time.time() - self.settings.resume_window_s - 2 * self.settings.lease_s
                     await self.narrator.engine.sweep(older)
-            except StoreUnavailable:
+            except (StoreUnavailable, CoordinationUnavailable):
                 await self._set_health(False)
             except Exception:  # a bug must not stop health checks for good
                 log.exception("a maintenance round failed")
 
-    async def check_health_now(self) -> None:
+    async def check_health_now(self) -> bool:
         """One health round at once (start, the maintenance loop, tests): SERVING only when
-        the store can write, every turn it could not take is stored, and the turns a stopped
-        server left running were marked interrupted."""
+        the store can write, every turn it could not take is stored, the turns a stopped
+        server left running were marked interrupted, and the turn log (Redis, if used)
+        answers."""
         assert self.store is not None
         assert self.narrator is not None
+        assert self.turn_log is not None
         await self._set_upstream_health()
         try:
             await self.store.check_writable()
             await self.narrator.engine.retry_unsaved()
+            await self.turn_log.check()
             if not self._swept:
                 interrupted = await self.narrator.engine.sweep(self._started_at)
                 self._swept = True
                 if interrupted:
                     log.warning("turns left running by a stopped server marked interrupted",
                                 extra={"count": interrupted})  # fmt: skip
-            await self._set_health(True)
-        except StoreUnavailable:
+        except (StoreUnavailable, CoordinationUnavailable) as error:
+            self._unhealthy = (
+                "the store cannot write"
+                if isinstance(error, StoreUnavailable)
+                else "Redis cannot be reached: new turns are refused"
+            )
             await self._set_health(False)
+            return False
+        await self._set_health(True)
+        return True
 
     async def refresh_keys(self) -> None:
         """One key refresh round at once: created and revoked keys, usage written (tests)."""
@@ -334,12 +405,21 @@ class App:
         await self._close_resources()
 
     async def _close_resources(self) -> None:
+        if self.workers is not None:
+            await self.workers.close()
+            self.workers = None
         for client in self._clients:
             await client.close()
         self._clients = []
+        if self._breakers is not None:
+            await self._breakers.close()
+            self._breakers = None
         if self.turn_log is not None:
             await self.turn_log.close()
             self.turn_log = None
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis = None
         if self.store is not None:
             await self.store.close()
             self.store = None
@@ -349,9 +429,6 @@ class App:
 
     async def serve(self) -> None:
         port = await self.start()
-        # What start-up built lives as long as the process: frozen, the collector no longer
-        # scans it each time a turn's short-lived objects trigger a collection.
-        gc.freeze()
         s = self.settings
         print(f"narrator listening on {s.host}:{port}", flush=True)
         metrics = self.telemetry.metrics_port if self.telemetry else None

@@ -28,6 +28,8 @@ from .models import (
 from .ports import StreamFinished, StreamOpened, TextChunk
 from .prompt import continuation_messages, estimated_usage, repair_message
 from .rationale import RationaleExtractor
+from .schema_tasks import MAX_ANSWER_CHARS
+from .schema_work import SchemaWork
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
@@ -64,16 +66,29 @@ def _reason(error: BaseException) -> RecoveryReason:
 
 
 class TurnRunner:
-    """Yields `TurnStarted`, the text (as `str` pieces), `DecisionMade`, `TurnCompleted`."""
+    """Yields `TurnStarted`, the text (as `str` pieces), `DecisionMade`, `TurnCompleted`.
 
-    def __init__(self, provider: ChatProvider, max_recoveries: int = 2) -> None:
+    A turn's text stops at `max_text_chars` (the stream is cut, the turn finishes LENGTH), and
+    a decision's raw answer at `MAX_ANSWER_CHARS`: no turn is ever larger than that.
+    """
+
+    def __init__(
+        self,
+        provider: ChatProvider,
+        max_recoveries: int = 2,
+        schemas: SchemaWork | None = None,
+        max_text_chars: int = 131_072,
+    ) -> None:
         self._provider = provider
         self._max_recoveries = max_recoveries
+        self._schemas = schemas or SchemaWork()
+        self._max_text = max_text_chars
 
     async def run(
         self, request: ChatRequest, rules: DecisionRules | None, p: Progress
     ) -> AsyncGenerator[TurnEvent | str]:
         attempt, takeovers = request, 0
+        rules = rules.bind(self._schemas) if rules is not None else None
         # A decision taken over from another server concludes by its repair request.
         interrupted = p.started and rules is not None
         while not interrupted:
@@ -119,6 +134,8 @@ class TurnRunner:
         extractor = RationaleExtractor() if rules else None
         seam = Seam(request.continuation) if request.continuation and not rules else None
         shown, said, opened, finished = p.text, 0, False, False
+        room = self._max_text - sum(len(t) for t in shown)
+        raw_room = MAX_ANSWER_CHARS - sum(len(t) for t in p.raw)
         try:
             async with aclosing(self._provider.stream(request)) as events:
                 async for event in events:
@@ -126,11 +143,21 @@ class TurnRunner:
                         text = event.text
                         said += len(text)
                         if extractor is not None:
-                            p.raw.append(text)
+                            p.raw.append(text[: max(raw_room, 0)])
+                            raw_room -= len(text)
                             text = extractor.feed(text)
                         if seam is not None:
                             text = seam.feed(text)
+                        if len(text) > room or raw_room < 0:
+                            text = text[: max(room, 0)]
+                            if text:
+                                shown.append(text)
+                                yield text
+                            p.finish = FinishReason.LENGTH
+                            log.warning("the turn reached its size limit; its text is cut there")
+                            return  # closing the provider's stream ends the upstream request
                         if text:
+                            room -= len(text)
                             shown.append(text)
                             yield text
                     elif isinstance(event, StreamOpened):
@@ -142,13 +169,13 @@ class TurnRunner:
                         finished = True
                         p.finish = event.finish_reason
                         p.usage += event.usage
-                        tail = seam.flush() if seam is not None else ""
+                        tail = seam.flush()[: max(room, 0)] if seam is not None else ""
                         if tail:
                             shown.append(tail)
                             yield tail
         finally:
             if opened and not finished:
-                # Broken or cancelled: what it used is the server's estimate, never nothing.
+                # Broken, cut or cancelled: what it used is the server's estimate, never nothing.
                 p.usage += estimated_usage(request.messages, -(-said // 4))
 
     @staticmethod
@@ -176,12 +203,16 @@ class TurnRunner:
             request, messages=request.messages + repair_message(raw, first)
         )
         parts: list[str] = []
+        room = MAX_ANSWER_CHARS
         usage = Usage()
         try:
             async with aclosing(self._provider.stream(repair)) as events:
                 async for event in events:
                     if isinstance(event, TextChunk):
-                        parts.append(event.text)
+                        parts.append(event.text[: max(room, 0)])
+                        room -= len(event.text)
+                        if room < 0:
+                            break
                     elif isinstance(event, StreamOpened) and interrupted:
                         p.pending = p.pending or RecoveryReason.UPSTREAM_FAILED
                         self._opened(p, event)

@@ -15,6 +15,7 @@ from .retry import RetryPolicy
 from .stall import StallPolicy
 
 if TYPE_CHECKING:
+    from ..core.schema_work import SchemaWork
     from ..settings import Settings
     from ..telemetry import Telemetry
 
@@ -31,7 +32,7 @@ def openai_client(base_url: str, api_key: str) -> openai.AsyncOpenAI:
 
 
 def build(
-    settings: Settings, telemetry: Telemetry
+    settings: Settings, telemetry: Telemetry, schemas: SchemaWork | None = None
 ) -> tuple[ProviderChain, list[openai.AsyncOpenAI]]:
     """The provider for every turn, and the upstream clients to close at shutdown (one shared
     client per upstream, its connection pool sized for the stream limit)."""
@@ -64,12 +65,9 @@ def build(
             stalls=stalls,
             name=upstream.name,
         )
-        upstreams.append(
-            Upstream(
-                upstream.name, provider, CircuitBreaker(breaker), upstream.host, upstream.model
-            )
-        )
-    offline = OfflineProvider(s.offline_pace_ms / 1000, telemetry)
+        breakers = CircuitBreaker(breaker)
+        upstreams.append(Upstream(upstream.name, provider, breakers, upstream.host, upstream.model))
+    offline = OfflineProvider(s.offline_pace_ms / 1000, telemetry, schemas)
     fallback = offline if s.fallback or not upstreams else None
     chain = ProviderChain(upstreams, fallback, UpstreamSlots(s.max_upstream_requests), telemetry)
     return chain, clients

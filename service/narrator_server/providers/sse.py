@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..core.encoding import encodable
 from ..core.errors import UpstreamUnavailable
 from ..core.models import FinishReason, Usage
 
@@ -19,6 +20,17 @@ _FINISH = {
     "length": FinishReason.LENGTH,
     "content_filter": FinishReason.CONTENT_FILTER,
 }
+
+
+_MAX_COUNT = 2**32 - 1  # the contract's uint32
+
+
+def _count(value: Any) -> int:
+    """A token count as the upstream sent it, within the contract's range (0 when absent or
+    not a number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return 0
+    return int(min(max(value, 0), _MAX_COUNT))
 
 
 class ChunkParser:
@@ -81,10 +93,10 @@ class ChunkParser:
         if "error" in chunk:
             raise UpstreamUnavailable("upstream reported an error mid-stream")
         if not self.model:
-            self.model = str(chunk.get("model") or "")
-            self.response_id = str(chunk.get("id") or "")
+            self.model = encodable(str(chunk.get("model") or ""))[:200]
+            self.response_id = encodable(str(chunk.get("id") or ""))[:200]
         usage = chunk.get("usage")
-        if usage:
+        if isinstance(usage, dict):
             self.usage = _usage(usage)
         choices = chunk.get("choices")
         if not choices:
@@ -97,7 +109,7 @@ class ChunkParser:
         text = delta.get("content")
         if text:
             self.chunks += 1
-            return str(text)
+            return encodable(str(text))
         if delta.get("refusal"):
             # A refusal is not narration: the turn ends as filtered, the refusal unsaid.
             self.refused = True
@@ -106,14 +118,15 @@ class ChunkParser:
         calls = delta.get("tool_calls")
         if calls:
             self.chunks += 1
-            return str((calls[0].get("function") or {}).get("arguments") or "")
+            return encodable(str((calls[0].get("function") or {}).get("arguments") or ""))
         return ""
 
 
 def _usage(usage: dict[str, Any]) -> Usage:
-    details = usage.get("prompt_tokens_details") or {}
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else 0
     return Usage(
-        int(usage.get("prompt_tokens") or 0),
-        int(usage.get("completion_tokens") or 0),
-        cached_input_tokens=int(details.get("cached_tokens") or 0),
+        _count(usage.get("prompt_tokens")),
+        _count(usage.get("completion_tokens")),
+        cached_input_tokens=_count(cached),
     )
