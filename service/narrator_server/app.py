@@ -17,10 +17,15 @@ from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
 
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
+from .core.assembly import Budgets
 from .core.errors import StoreUnavailable
+from .core.lore import LoreLimits
+from .core.memory import MemoryConfig
 from .core.models import ContentRating
 from .core.narrator import Narrator, NarratorConfig
 from .core.planning import PlanConfig
+from .core.savegame import MAX_DOCUMENT_BYTES
+from .core.summaries import SummaryConfig
 from .core.validation import Limits
 from .providers import factory
 from .store.sqlite import SqliteStore
@@ -33,8 +38,8 @@ if TYPE_CHECKING:
 
     import openai
 
+    from .core.memory_storage import CampaignStore
     from .core.ports import ChatProvider
-    from .core.storage import SessionStore
     from .core.turnlog import TurnLog
     from .settings import Settings
 
@@ -62,7 +67,7 @@ class App:
         self._provider_override = provider
         self._interceptors = interceptors
         self._server: grpc.aio.Server | None = None
-        self.store: SessionStore | None = None
+        self.store: CampaignStore | None = None
         self.turn_log: TurnLog | None = None
         self.narrator: Narrator | None = None
         self._clients: list[openai.AsyncOpenAI] = []
@@ -72,7 +77,7 @@ class App:
         self.telemetry: TelemetryRuntime | None = None
         self.port = 0
 
-    async def _open_store(self) -> SessionStore:
+    async def _open_store(self) -> CampaignStore:
         path = self.settings.data_dir / "narrator.sqlite3"
         try:
             return await SqliteStore.open(path)
@@ -95,10 +100,16 @@ class App:
             turn_log,
             NarratorConfig(
                 limits=Limits(max_input_chars=s.max_input_chars),
-                plan=PlanConfig(
-                    history_token_budget=s.history_token_budget,
-                    max_tokens=s.max_tokens,
-                    temperature=s.temperature,
+                plan=PlanConfig(max_tokens=s.max_tokens, temperature=s.temperature),
+                memory=MemoryConfig(
+                    budgets=Budgets(
+                        prompt=s.prompt_token_budget,
+                        history=s.history_token_budget,
+                        lore=s.lore_token_budget,
+                        summary=s.summary_token_budget,
+                    ),
+                    summary=SummaryConfig(budget_tokens=s.summary_token_budget),
+                    lore=LoreLimits(max_entries=s.lore_max_entries),
                 ),
                 max_streams=s.max_streams,
                 watch_buffer=s.watch_buffer,
@@ -113,7 +124,12 @@ class App:
                         extra={"count": interrupted})  # fmt: skip
         interceptors = [TelemetryInterceptor(runtime.telemetry), *self._interceptors]
         # No SO_REUSEPORT: a second server on a busy port must fail, not split the clients.
-        server = grpc.aio.server(interceptors=interceptors, options=[("grpc.so_reuseport", 0)])
+        # Messages up to a save game's size (ImportSession) plus room for its envelope.
+        options = [
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", MAX_DOCUMENT_BYTES + 64 * 1024),
+        ]
+        server = grpc.aio.server(interceptors=interceptors, options=options)
         narrator_service_pb2_grpc.add_NarratorServiceServicer_to_server(
             NarratorServicer(narrator), server
         )

@@ -15,6 +15,8 @@ from ..core import errors
 TABLE: tuple[tuple[type[errors.NarratorError], grpc.StatusCode], ...] = (
     (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.SessionNotFound, grpc.StatusCode.NOT_FOUND),
+    (errors.LoreEntryNotFound, grpc.StatusCode.NOT_FOUND),
+    (errors.TurnNotFound, grpc.StatusCode.NOT_FOUND),
     (errors.UpstreamRateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.TurnAborted, grpc.StatusCode.ABORTED),

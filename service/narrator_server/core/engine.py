@@ -219,6 +219,9 @@ class TurnEngine:
             raise
         if turn.status is TurnStatus.COMPLETED and turn.replaces_turn_id:
             await self._store.supersede_turn(turn.session_id, turn.replaces_turn_id)
+        # The memory records what the turn's request held and folds old turns (in the
+        # background); it never raises.
+        await self._planner.record(turn)
 
     def _saved(self, save: asyncio.Future[None]) -> None:
         if not save.cancelled():

@@ -63,6 +63,8 @@ class ChatRequest:
     continuation: str = ""
     # The turn's last chance: a provider that cannot fail (the offline narrator) should speak.
     last_chance: bool = False
+    # Background work (a summary): low priority, and never answered by the offline narrator.
+    background: bool = False
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,11 @@ TURN_COLUMNS = (
 TURN_COLUMN_COUNT = TURN_COLUMNS.count(",") + 1
 
 
+def to_signed64(value: int) -> int:
+    """SQL integers are signed 64-bit; seeds are unsigned (read back with `% 2**64`)."""
+    return value - 2**64 if value >= 2**63 else value
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 

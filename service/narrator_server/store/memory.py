@@ -1,4 +1,5 @@
-"""In-memory session store: the fake of `SessionStore` for core tests (nothing survives)."""
+"""In-memory store: the fake of `SessionStore` and `MemoryStorage` for core tests (nothing
+survives)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import SessionNotFound
 from ..core.models import TurnStatus
+from .memory_campaign import CampaignMemoryMixin
 
 if TYPE_CHECKING:
     from ..core.models import Session, Turn
 
 
-class MemoryStore:
+class MemoryStore(CampaignMemoryMixin):
     def __init__(self) -> None:
         self.sessions: dict[str, Session] = {}
         self.turns: dict[str, list[Turn]] = {}  # by session, in the order they started
+        self._init_memory()
 
     async def create_session(self, session: Session) -> None:
         self.sessions[session.session_id] = session
@@ -34,6 +37,7 @@ class MemoryStore:
 
     async def delete_session(self, session_id: str) -> bool:
         self.turns.pop(session_id, None)
+        self._forget(session_id)
         return self.sessions.pop(session_id, None) is not None
 
     async def recent_completed_turns(self, session_id: str, limit: int) -> list[Turn]:

@@ -22,13 +22,15 @@ from .codec import (
     TURN_COLUMNS,
     session_from_row,
     session_row,
+    to_signed64,
     turn_from_row,
     turn_row,
 )
+from .sqlite_memory import SqliteMemoryMixin
 from .sqlite_schema import migrate
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from ..core.models import Session, Turn
@@ -38,11 +40,6 @@ log = logging.getLogger(__name__)
 
 _PLACEHOLDERS = ", ".join("?" * TURN_COLUMN_COUNT)
 _UPDATE = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in TURN_COLUMNS.split(",")[2:])
-
-
-def to_signed64(value: int) -> int:
-    """SQLite integers are signed 64-bit; seeds are unsigned (read back with `% 2**64`)."""
-    return value - 2**64 if value >= 2**63 else value
 
 
 def _explain(error: sqlite3.Error) -> str:
@@ -60,8 +57,9 @@ def _explain(error: sqlite3.Error) -> str:
     return "the database cannot be used"
 
 
-class SqliteStore:
-    """`SessionStore` on a SQLite file. Calls run on a single worker thread, in order."""
+class SqliteStore(SqliteMemoryMixin):
+    """`SessionStore` and `MemoryStorage` on a SQLite file. Calls run on a single worker
+    thread, in order."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -116,6 +114,18 @@ class SqliteStore:
         if self._db is None:
             raise StoreUnavailable("the store is closed")
         return self._db
+
+    @contextlib.contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        """One transaction on the worker thread: committed, or rolled back on any error."""
+        db = self.db
+        db.execute(begin)
+        try:
+            yield db
+        except BaseException:
+            db.rollback()
+            raise
+        db.execute("COMMIT")
 
     async def create_session(self, session: Session) -> None:
         row = session_row(session, to_signed64(session.seed))
