@@ -3,7 +3,7 @@
 It keeps what a story needs later: promises (sentences with a vow, a deal, a debt), the
 people and places named, and the items the player acted on. Its summary is a few labelled
 lines that it reads back when it folds the next turns, so nothing is lost between folds;
-past the budget the oldest entries of the least important lines go first.
+past the budget each line keeps its share, losing its oldest entries first.
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ _NOT_NAMES = {
     "but", "and", "or", "if", "so", "with", "from", "to", "for", "no", "not", "yes", "now",
     "player", "decision", "chosen", "scene", "fact", "present", "location",
 }  # fmt: skip
-# Lines in order of importance: the last ones give way first when the budget is short.
 LABELS = ("Promises", "People", "Places", "Items", "Earlier")
+# Each line's share of the budget: when the text is too long, the line furthest over its
+# share loses its oldest entry, so no kind of memory crowds the others out.
+_SHARES = {"Promises": 0.35, "People": 0.2, "Places": 0.12, "Items": 0.23, "Earlier": 0.1}
 _SEPARATOR = {"Promises": " | ", "Earlier": " "}
 
 
@@ -63,7 +65,9 @@ def parse(summary: str) -> dict[str, list[str]]:
     other = []
     for line in summary.splitlines():
         label, _, rest = line.partition(": ")
-        if label in lines and rest:
+        if label == "Earlier" and rest:
+            other.append(rest.strip())
+        elif label in lines and rest:
             lines[label] += [x for x in rest.split(_SEPARATOR.get(label, ", ")) if x]
         elif line.strip():
             other.append(line.strip())
@@ -111,16 +115,17 @@ def fold(previous: str, turns: list[Turn], budget_tokens: int) -> str:
 
 
 def _fit(lines: dict[str, list[str]], budget_tokens: int) -> str:
-    """Drops the oldest entries of the least important lines until the text fits."""
+    """Drops the oldest entries of the lines most over their share until the text fits."""
     text = render(lines)
-    for label in reversed(LABELS):
+    while estimate_tokens(text) > budget_tokens:
+        used = {k: sum(len(x) + 2 for x in v) for k, v in lines.items() if v}
+        label = max(used, key=lambda k: used[k] / _SHARES[k])
         items = lines[label]
-        while items and estimate_tokens(text) > budget_tokens:
-            if label == "Earlier":  # free prose: its oldest words go first
-                words = items[0].split()
-                rest = words[max(1, len(words) // 4) :]
-                items[:] = [" ".join(rest)] if rest else []
-            else:
-                items.pop(0)
-            text = render(lines)
+        if label == "Earlier":  # free prose: its oldest words go first
+            words = items[0].split()
+            rest = words[max(1, len(words) // 4) :]
+            items[:] = [" ".join(rest)] if rest else []
+        else:
+            items.pop(0)
+        text = render(lines)
     return text
