@@ -57,7 +57,8 @@ def test_the_matcher_cache_serves_a_revision_until_it_changes() -> None:
     assert cache.get("s", 3, None) is first
     assert cache.get("s", 4, None) is None  # stale: the caller reads the lore again
     second = cache.get("s", 4, (entry("a", "elf"),))
-    assert second is not first and second.match(["an elf"])
+    assert second is not first
+    assert second.match(["an elf"])
     cache.get("t", 1, ())
     cache.get("u", 1, ())
     assert cache.revision("s") == -1  # least recently used is dropped

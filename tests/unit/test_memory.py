@@ -114,12 +114,14 @@ async def test_turns_that_leave_the_window_are_folded_by_the_model_in_the_backgr
     assert summary.first_turn_id == store.turns[sid][0].turn_id
     assert summary.turn_count >= 3
     asked = [r for r in provider.requests if r.background]
-    assert asked and "Player action: action 0" in asked[0].messages[-1].content
+    assert asked
+    assert "Player action: action 0" in asked[0].messages[-1].content
     assert all(not r.background for r in provider.requests if r not in asked)
     await play(narrator, sid, "and then")
     sections = (await narrator.turn_context(LOCAL, sid, store.turns[sid][-1].turn_id)).sections
     (shown,) = [s for s in sections if s.kind is SectionKind.SUMMARY]
-    assert shown.text == "Ash owes Mirela a boat." and shown.turn_id == summary.last_turn_id
+    assert shown.text == "Ash owes Mirela a boat."
+    assert shown.turn_id == summary.last_turn_id
     history = [s.turn_id for s in sections if s.kind is SectionKind.HISTORY]
     covered = [t.turn_id for t in store.turns[sid][: summary.turn_count]]
     assert not set(history) & set(covered)  # nothing both summarized and in the window
@@ -170,7 +172,8 @@ async def test_summary_jobs_are_one_per_session_and_capped_over_the_server() -> 
     assert len(started) == 1  # the global cap: the other session's job waits for the slot
     gate.set()
     await summarizer.wait_idle()
-    assert store.summaries[sid] and store.summaries[other]
+    assert store.summaries[sid]
+    assert store.summaries[other]
     assert len(started) == 2
 
 
@@ -210,7 +213,8 @@ async def test_a_turn_context_is_what_its_request_held_and_a_preview_records_not
 
     assert prompt.messages_of(view.sections) == provider.requests[0].messages
     preview = await narrator.turn_context(LOCAL, sid, "")
-    assert preview.turn_id == "" and SectionKind.HISTORY in [s.kind for s in preview.sections]
+    assert preview.turn_id == ""
+    assert SectionKind.HISTORY in [s.kind for s in preview.sections]
     assert len(store.contexts[sid]) == 1
     with pytest.raises(Exception, match="not found"):
         await narrator.turn_context(LOCAL, sid, "nope")
@@ -223,7 +227,9 @@ async def test_the_lore_book_checks_bounds_tenancy_and_pages() -> None:
     cfg = dataclasses.replace(config(), memory=MemoryConfig(lore=LoreLimits(max_entries=3)))
     narrator, _, sid = await setup(cfg=cfg)
     stored = await narrator.put_lore(LOCAL, sid, LoreEntry("", (" Mirela ",), "A smuggler.", 5))
-    assert stored.entry_id and stored.keys == ("Mirela",) and stored.updated_at > 0
+    assert stored.entry_id
+    assert stored.keys == ("Mirela",)
+    assert stored.updated_at > 0
     with pytest.raises(InvalidArgument):
         await narrator.put_lore(LOCAL, sid, LoreEntry("", (), "keyless"))
     with pytest.raises(LoreEntryNotFound):
@@ -239,9 +245,11 @@ async def test_the_lore_book_checks_bounds_tenancy_and_pages() -> None:
     replaced = await narrator.put_lore(LOCAL, sid, dataclasses.replace(stored, priority=0))
     assert replaced.entry_id == stored.entry_id
     page, token = await narrator.list_lore(LOCAL, sid, page_size=2)
-    assert [e.content for e in page] == ["c", "b"] and token
+    assert [e.content for e in page] == ["c", "b"]
+    assert token
     rest, end = await narrator.list_lore(LOCAL, sid, page_size=2, page_token=token)
-    assert [e.content for e in rest] == ["A smuggler."] and end == ""
+    assert [e.content for e in rest] == ["A smuggler."]
+    assert end == ""
     with pytest.raises(InvalidArgument):
         await narrator.list_lore(LOCAL, sid, page_token="garbage")
     await narrator.delete_lore(LOCAL, sid, stored.entry_id)
@@ -261,5 +269,6 @@ async def test_a_regenerated_turn_replaces_the_last_one_and_leaves_memory() -> N
     assert "Player action: two" not in [m.content for m in reroll]
     await play(narrator, sid, "three")
     history = [m.content for m in provider.requests[-1].messages if m.role == "user"]
-    assert "Player action: two, again" in history and "Player action: two" not in history
+    assert "Player action: two, again" in history
+    assert "Player action: two" not in history
     assert first.status is TurnStatus.COMPLETED
