@@ -46,10 +46,10 @@ class MemoryStorage(Protocol):
         """Deletes an entry (bumping the revision); False when there was none."""
 
     async def turns_between(
-        self, session_id: str, after: float, through: float, limit: int
+        self, session_id: str, after: float, before: float, limit: int
     ) -> list[Turn]:
-        """Completed, current turns that started after `after` and at or before `through`,
-        oldest first, at most `limit`."""
+        """Completed, current turns that started after `after` and before `before`, oldest
+        first, at most `limit`."""
 
     async def save_summary(self, session_id: str, summary: Summary, keep: int) -> None:
         """Stores a new summary (keeping the newest `keep`); nothing when the session is gone."""

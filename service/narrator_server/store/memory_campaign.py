@@ -81,9 +81,9 @@ class CampaignMemoryMixin:
         return True
 
     async def turns_between(
-        self, session_id: str, after: float, through: float, limit: int
+        self, session_id: str, after: float, before: float, limit: int
     ) -> list[Turn]:
-        return [t for t in self._current(session_id) if after < t.created_at <= through][:limit]
+        return [t for t in self._current(session_id) if after < t.created_at < before][:limit]
 
     async def save_summary(self, session_id: str, summary: Summary, keep: int) -> None:
         if session_id in self.sessions:

@@ -153,18 +153,18 @@ class SqliteMemoryMixin:
         return bool(gone)
 
     async def turns_between(
-        self, session_id: str, after: float, through: float, limit: int
+        self, session_id: str, after: float, before: float, limit: int
     ) -> list[Turn]:
-        turns: list[Turn] = await self._call(self._turns_between, session_id, after, through, limit)
+        turns: list[Turn] = await self._call(self._turns_between, session_id, after, before, limit)
         return turns
 
     def _turns_between(
-        self, session_id: str, after: float, through: float, limit: int
+        self, session_id: str, after: float, before: float, limit: int
     ) -> list[Turn]:
         rows = self.db.execute(
             f"SELECT {TURN_COLUMNS} FROM turns WHERE session_id = ? AND {_CURRENT}"
-            " AND created_at > ? AND created_at <= ? ORDER BY created_at, rowid LIMIT ?",
-            (session_id, after, through, limit),
+            " AND created_at > ? AND created_at < ? ORDER BY created_at, rowid LIMIT ?",
+            (session_id, after, before, limit),
         ).fetchall()
         return [turn_from_row(r) for r in rows]
 
