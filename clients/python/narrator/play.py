@@ -1,7 +1,8 @@
 """`make play`: a small terminal dungeon narrated by the service, streamed word by word.
 
 Type what you do. `/decide` asks the DM what the creature in the room does, `/next` walks to
-the next room, `/quit` leaves. Ctrl+C skips the narration being told.
+the next room, `/context` shows what the narrator knew for the last turn, `/quit` leaves.
+Ctrl+C skips the narration being told.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from . import DecisionMade, NarratorClient, NarratorError, TextDelta, TurnStarted, character, scene
+from .context import render
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -84,6 +86,7 @@ class Game:
         self.console = console
         self.room = 0
         self.telling: asyncio.Task[None] | None = None
+        self.last_turn = ""
 
     def scene(self) -> scene_pb2.Scene:
         room = ROOMS[self.room]
@@ -93,6 +96,7 @@ class Game:
         typewriter = Typewriter(self.console)
         async for event in events:
             if isinstance(event, TurnStarted):
+                self.last_turn = event.turn_id
                 self.console.print(f"[dim]({event.provider} · {event.model})[/dim]")
             elif isinstance(event, TextDelta):
                 typewriter.write(event.text)
@@ -132,6 +136,9 @@ class Game:
             if line == "/next":
                 self.room = (self.room + 1) % len(ROOMS)
                 self.console.print(f"[cyan]You move on to {ROOMS[self.room].location}.[/cyan]\n")
+            elif line == "/context":
+                context = await self.client.turn_context(session_id, self.last_turn)
+                self.console.print(render(context), markup=False, highlight=False)
             elif line == "/decide":
                 name = room.creature[0]
                 await self.turn(self.client.decide(
