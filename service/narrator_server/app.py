@@ -111,6 +111,7 @@ class App:
                     summary=SummaryConfig(budget_tokens=s.summary_token_budget),
                     lore=LoreLimits(max_entries=s.lore_max_entries),
                 ),
+                model_summaries=s.uses_upstream,
                 max_streams=s.max_streams,
                 watch_buffer=s.watch_buffer,
                 resume_window=s.resume_window_s,

@@ -61,8 +61,13 @@ async def test_a_save_game_over_four_mib_goes_both_ways(client: NarratorClient) 
     text = "word " * 20_000
     document["turns"] = [
         {
-            "turn_id": f"t{i}", "kind": "narration", "input": f"step {i}", "text": text,
-            "status": "completed", "created_at": 1000.0 + i, "delta_lengths": [len(text)],
+            "turn_id": f"t{i}",
+            "kind": "narration",
+            "input": f"step {i}",
+            "text": text,
+            "status": "completed",
+            "created_at": 1000.0 + i,
+            "delta_lengths": [len(text)],
         }  # fmt: skip
         for i in range(50)
     ]

@@ -44,6 +44,8 @@ class NarratorConfig:
     limits: validation.Limits = field(default_factory=validation.Limits)
     plan: PlanConfig = field(default_factory=PlanConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    # Summaries are asked of the provider (else only the offline summarizer writes them).
+    model_summaries: bool = True
     max_streams: int = 256
     max_watchers: int = 1024
     watch_buffer: int = 2048
@@ -66,7 +68,7 @@ class Narrator:
         self._store = store
         self._log = turn_log
         self._config = c = config or NarratorConfig()
-        self.memory = CampaignMemory(store, provider, c.memory)
+        self.memory = CampaignMemory(store, provider if c.model_summaries else None, c.memory)
         self._lore = LoreBook(self.owned, store, self.memory)
         self._saves = SaveGames(self.owned, store, c.limits, c.memory.lore)
         self.engine = TurnEngine(

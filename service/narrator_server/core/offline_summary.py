@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 _PROMISE = re.compile(
     r"\b(promis\w*|swear\w*|swore|sworn|vow\w*|oath|owe\w*|debt|deal|bargain\w*|pledg\w*|"
-    r"agree\w*|must|will return|bound to)\b",
+    r"agree\w*|will return|bound to|(?:give|gave|given)\s+(?:\w+\s+)?word)\b",
     re.IGNORECASE,
 )
 _NAME = re.compile(r"\b[A-Z][\w'-]+(?:\s+(?:of\s+|the\s+)?[A-Z][\w'-]+)*")
@@ -36,8 +36,18 @@ _NOT_NAMES = {
 LABELS = ("Promises", "People", "Places", "Items", "Earlier")
 # Each line's share of the budget: when the text is too long, the line furthest over its
 # share loses its oldest entry, so no kind of memory crowds the others out.
-_SHARES = {"Promises": 0.35, "People": 0.2, "Places": 0.12, "Items": 0.23, "Earlier": 0.1}
+_SHARES = {"Promises": 0.55, "People": 0.18, "Places": 0.07, "Items": 0.15, "Earlier": 0.05}
 _SEPARATOR = {"Promises": " | ", "Earlier": " "}
+
+
+_WORDS = re.compile(r"[a-z']+")
+
+
+def _restates(sentence: str, asked: set[str]) -> bool:
+    """Whether a sentence of the narration mostly repeats the player's action (the promise
+    is kept once, in the player's words)."""
+    words = set(_WORDS.findall(sentence.lower()))
+    return bool(words) and len(words & asked) >= len(words) / 2
 
 
 def _sentences(text: str) -> list[str]:
@@ -103,9 +113,12 @@ def fold(previous: str, turns: list[Turn], budget_tokens: int) -> str:
                 _add(lines["Places"], place.strip()[:80])
         for character in turn.scene.characters:
             _add(lines["People"], character.name.strip()[:60])
+        asked = set(_WORDS.findall(turn.input.lower()))
         for text in (turn.input, turn.text):
             for sentence in _sentences(text):
-                if _PROMISE.search(sentence):
+                if _PROMISE.search(sentence) and not (
+                    text is turn.text and _restates(sentence, asked)
+                ):
                     _add(lines["Promises"], sentence.replace("|", "/")[:200])
             for name in _names(text):
                 _add(lines["People"], name[:60])
