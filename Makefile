@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run play test lint typecheck pytest protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench soak traces clean
+	node-test cpp-test clients-test bench bench-memory soak traces clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
@@ -51,6 +51,9 @@ test: protos-check buf lint typecheck clients-test pytest
 
 bench: $(STAMP) ## server CPU per streamed token, telemetry on vs off
 	$(PY) bench/stream_cpu.py
+
+bench-memory: $(STAMP) ## memory recall, prompt size and recall time over a 200-turn campaign
+	$(PY) bench/memory_recall.py $(ARGS)
 
 soak: $(STAMP) ## chaos soak through a real server (bench/chaos_soak.py --help)
 	$(PY) bench/chaos_soak.py $(ARGS)

@@ -69,21 +69,36 @@ ACTION_FACTS = [
 ]  # fmt: skip
 # (key, lore content, needing action, detail)
 LORE_FACTS = [
-    ("Mirela", "Mirela is secretly the heir of the drowned king.", "I ask Mirela about her past", "heir of the drowned king"),
-    ("Black Gate", "The Black Gate opens only under a new moon.", "I push against the Black Gate", "new moon"),
-    ("Ashen Tower", "The Ashen Tower is guarded by a blind gargoyle.", "I climb toward the Ashen Tower", "blind gargoyle"),
-    ("Whisperwood", "Whisperwood trees repeat the last lie told beneath them.", "I enter Whisperwood", "last lie"),
-    ("Gorran", "Gorran the smith forged the king's cursed blade.", "I visit Gorran", "cursed blade"),
-    ("Sunken Library", "The Sunken Library keeps one dry room, behind the map of stars.", "I swim into the Sunken Library", "map of stars"),
-    ("Lady Vex", "Lady Vex pays in counterfeit silver.", "Lady Vex offers me a purse", "counterfeit silver"),
-    ("Thornwall", "Thornwall's bridge collapses under more than three riders.", "We ride toward Thornwall", "three riders"),
-    ("Emberfall", "Emberfall burned because its mayor sold the water rights.", "I ask a beggar about Emberfall", "water rights"),
-    ("Kestrel", "Kestrel is a spy for the Salt Court.", "Kestrel joins my table", "Salt Court"),
-    ("Saltmarsh", "Saltmarsh eels are poisonous when cooked.", "I buy eels in Saltmarsh", "poisonous"),
-    ("Iron Choir", "The Iron Choir sings to keep the dead asleep.", "I hear the Iron Choir", "dead asleep"),
-    ("Hollow King", "The Hollow King cannot cross running water.", "The Hollow King rides after me", "running water"),
-    ("Pale Lantern", "The Pale Lantern shows the way to whoever holds it last.", "I raise the Pale Lantern", "holds it last"),
-    ("Wyrm Road", "The Wyrm Road is tolled by bandits in blue masks.", "I set out on the Wyrm Road", "blue masks"),
+    ("Mirela", "Mirela is secretly the heir of the drowned king.",
+     "I ask Mirela about her past", "heir of the drowned king"),
+    ("Black Gate", "The Black Gate opens only under a new moon.",
+     "I push against the Black Gate", "new moon"),
+    ("Ashen Tower", "The Ashen Tower is guarded by a blind gargoyle.",
+     "I climb toward the Ashen Tower", "blind gargoyle"),
+    ("Whisperwood", "Whisperwood trees repeat the last lie told beneath them.",
+     "I enter Whisperwood", "last lie"),
+    ('Gorran', "Gorran the smith forged the king's cursed blade.",
+     'I visit Gorran', 'cursed blade'),
+    ("Sunken Library", "The Sunken Library keeps one dry room, behind the map of stars.",
+     "I swim into the Sunken Library", "map of stars"),
+    ("Lady Vex", "Lady Vex pays in counterfeit silver.",
+     "Lady Vex offers me a purse", "counterfeit silver"),
+    ('Thornwall', "Thornwall's bridge collapses under more than three riders.",
+     'We ride toward Thornwall', 'three riders'),
+    ("Emberfall", "Emberfall burned because its mayor sold the water rights.",
+     "I ask a beggar about Emberfall", "water rights"),
+    ("Kestrel", "Kestrel is a spy for the Salt Court.",
+     "Kestrel joins my table", "Salt Court"),
+    ("Saltmarsh", "Saltmarsh eels are poisonous when cooked.",
+     "I buy eels in Saltmarsh", "poisonous"),
+    ("Iron Choir", "The Iron Choir sings to keep the dead asleep.",
+     "I hear the Iron Choir", "dead asleep"),
+    ("Hollow King", "The Hollow King cannot cross running water.",
+     "The Hollow King rides after me", "running water"),
+    ("Pale Lantern", "The Pale Lantern shows the way to whoever holds it last.",
+     "I raise the Pale Lantern", "holds it last"),
+    ("Wyrm Road", "The Wyrm Road is tolled by bandits in blue masks.",
+     "I set out on the Wyrm Road", "blue masks"),
 ]  # fmt: skip
 NPCS = [
     "Hobb", "Tamsin", "Ulric", "Neve", "Bram", "Odile", "Corvin", "Yara", "Edric", "Sable",
@@ -200,8 +215,10 @@ async def campaign(turns: int, lore_count: int, data: Path, seed: int) -> None:
             )
             recalled.append((detail, detail.casefold() in memory_text.casefold(), index))
     found = sum(ok for _, ok, _ in recalled)
-    print(f"campaign: {turns} turns, {lore_count} lore entries, budgets: prompt {budgets.prompt}, "
-          f"history {budgets.history}, lore {budgets.lore}, summary {budgets.summary} tokens")  # fmt: skip
+    print(
+        f"campaign: {turns} turns, {lore_count} lore entries, budgets: prompt {budgets.prompt}, "
+        f"history {budgets.history}, lore {budgets.lore}, summary {budgets.summary} tokens"
+    )
     print(f"recall: {found}/{len(recalled)} = {100 * found / len(recalled):.1f}% (goal >= 95%)")
     for detail, ok, index in recalled:
         if not ok:
@@ -239,7 +256,7 @@ async def measure_recall(
         walls.append(time.perf_counter() - wall)
     walls, cpus = walls[50:], cpus[50:]  # warm
     print(
-        f"recall time per turn (200 turns, 500 lore): wall median {statistics.median(walls) * 1e3:.2f} ms, "
+        f"recall time per turn: wall median {statistics.median(walls) * 1e3:.2f} ms, "
         f"p95 {sorted(walls)[int(len(walls) * 0.95)] * 1e3:.2f} ms (goal <= 2 ms); "
         f"event-loop CPU median {statistics.median(cpus) * 1e3:.2f} ms"
     )

@@ -68,7 +68,7 @@ async def test_a_save_game_over_four_mib_goes_both_ways(client: NarratorClient) 
             "status": "completed",
             "created_at": 1000.0 + i,
             "delta_lengths": [len(text)],
-        }  # fmt: skip
+        }
         for i in range(50)
     ]
     big = json.dumps(document)
