@@ -378,6 +378,7 @@ class TurnEngine:
         for key, turn in list(self.unsaved.items()):
             await self._store.save_turn(turn)
             self.unsaved.pop(key, None)
+            await self._planner.record(turn)
         return not self.unsaved
 
     async def drain(self, timeout: float | None = None) -> bool:

@@ -153,10 +153,11 @@ class CampaignMemory:
             self.summarizer.request(pending.session, pending.summary, pending.fold_before)
 
     async def context(self, session_id: str, turn_id: str) -> tuple[Section, ...] | None:
-        pending = self._pending.get((session_id, turn_id))
-        if pending is not None:
-            return pending.sections
-        return await self._storage.turn_context(session_id, turn_id)
+        recorded = await self._storage.turn_context(session_id, turn_id)
+        if recorded is not None:
+            return recorded
+        pending = self._pending.get((session_id, turn_id))  # still running here
+        return pending.sections if pending is not None else None
 
     def lore_changed(self, session_id: str) -> None:
         """A lore write on this server: the next recall reads the lore again."""

@@ -182,11 +182,11 @@ class SaveGames:
         saved = await self._store.export_session(session_id)
         if saved is None:
             raise SessionNotFound(session_id)
-        text = await asyncio.to_thread(_dump, saved)
-        if len(text.encode()) > MAX_DOCUMENT_BYTES:
+        text, size = await asyncio.to_thread(_dump, saved)
+        if size > MAX_DOCUMENT_BYTES:
             raise FailedPrecondition(
-                f"the session is too large to export ({len(text) >> 20} MiB; the limit is "
-                f"{MAX_DOCUMENT_BYTES >> 20} MiB)"
+                f"the session is too large to export ({size} bytes; the limit is "
+                f"{MAX_DOCUMENT_BYTES})"
             )
         return text
 
@@ -201,6 +201,8 @@ class SaveGames:
         return await self._owned(caller, saved.session.session_id)
 
 
-def _dump(saved: SavedSession) -> str:
+def _dump(saved: SavedSession) -> tuple[str, int]:
+    """The document and its size in bytes (blocking: run it in a worker thread)."""
     data = to_document(saved).model_dump(mode="json")
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text, len(text.encode())
