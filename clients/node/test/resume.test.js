@@ -109,18 +109,17 @@ describe('resume', () => {
     assert.equal((await ctx.client.getSession(sessionId)).turnCount, 1);
   });
 
-  test('a turnId used by another session is INVALID_ARGUMENT on turn_id', async () => {
+  test('a turnId is scoped to its session: another session may use the same one', async () => {
     const a = await ctx.client.createSession({ setting: SETTING, player: PLAYER });
     const b = await ctx.client.createSession({ setting: SETTING, player: PLAYER });
     await allEvents(ctx.client.narrate({ sessionId: a.sessionId, action: 'I light a torch', turnId: 'taken-1' }));
-    const err = await expectNarratorError(
-      allEvents(ctx.client.narrate({ sessionId: b.sessionId, action: 'I light a torch', turnId: 'taken-1' })),
-      'INVALID_ARGUMENT',
+    const events = await allEvents(
+      ctx.client.narrate({ sessionId: b.sessionId, action: 'I light a torch', turnId: 'taken-1' }),
     );
-    const v = err.fieldViolations.find((f) => f.field === 'turn_id');
-    assert.ok(v, `no violation on "turn_id": ${JSON.stringify(err.fieldViolations)}`);
-    assert.ok(v.description, 'empty description');
-    assert.equal((await ctx.client.getSession(b.sessionId)).turnCount, 0);
+    const started = events.find((e) => e.type === 'started');
+    assert.equal(started?.resumed, false, 'a new turn of session b, not a replay of session a');
+    assert.equal((await ctx.client.getSession(a.sessionId)).turnCount, 1);
+    assert.equal((await ctx.client.getSession(b.sessionId)).turnCount, 1);
   });
 
   test('an invalid turnId is INVALID_ARGUMENT on turn_id', async () => {
