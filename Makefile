@@ -3,8 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run play test lint typecheck pytest protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench bench-memory soak traces clean
+.PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
+	node-test cpp-test clients-test bench bench-memory bench-store soak traces postgres clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
@@ -36,7 +36,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy service clients/python
 
-pytest: $(STAMP)
+postgres: $(STAMP) engines ## a private PostgreSQL in $NARRATOR_DATA_DIR/postgres (prints its URL; Ctrl+C stops it)
+	$(PY) -m narrator_server.testing.postgres $(ARGS)
+
+engines: ## install the Debian packages of PostgreSQL, Redis and nginx when missing
+	scripts/engines.sh
+
+pytest: $(STAMP) engines
 	$(PY) -m pytest -q
 
 node-test: $(STAMP) ## the Node.js client's tests against a real server
@@ -54,6 +60,9 @@ bench: $(STAMP) ## server CPU per streamed token, telemetry on vs off
 
 bench-memory: $(STAMP) ## memory recall, prompt size and recall time over a 200-turn campaign
 	$(PY) bench/memory_recall.py $(ARGS)
+
+bench-store: $(STAMP) engines ## store calls per turn on SQLite and PostgreSQL (bench/store.py --help)
+	$(PY) bench/store.py $(ARGS)
 
 soak: $(STAMP) ## chaos soak through a real server (bench/chaos_soak.py --help)
 	$(PY) bench/chaos_soak.py $(ARGS)

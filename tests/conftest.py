@@ -9,6 +9,9 @@ from narrator_server.testing.fake_openai import FakeOpenAI
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+# Private engines (each run starts its own): `postgres_server`, `postgres_url`, `own_postgres`.
+pytest_plugins = ["tests.engines.postgres"]
+
 
 @pytest.fixture
 async def upstream() -> AsyncIterator[FakeOpenAI]:

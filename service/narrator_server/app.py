@@ -28,6 +28,7 @@ from .core.savegame import MAX_DOCUMENT_BYTES
 from .core.summaries import SummaryConfig
 from .core.validation import Limits
 from .providers import factory
+from .store.postgres import PostgresStore, describe
 from .store.sqlite import SqliteStore
 from .telemetry import logs
 from .telemetry.setup import TelemetryRuntime
@@ -51,6 +52,30 @@ SWEEP_INTERVAL_S = 30.0
 
 class StartupError(Exception):
     """The service cannot start; the message says what, where and what to do (one line)."""
+
+
+async def open_store(settings: Settings) -> CampaignStore:
+    """PostgreSQL when NARRATOR_DATABASE_URL is set, else SQLite in the data dir; a store that
+    cannot be opened is a `StartupError` saying what to fix."""
+    s = settings
+    if s.database_url:
+        try:
+            return await PostgresStore.open(
+                s.database_url, pool_size=s.database_pool, timeout=s.database_timeout_s
+            )
+        except StoreUnavailable as error:
+            raise StartupError(
+                f"cannot use the PostgreSQL database {describe(s.database_url)}: {error}; "
+                "check NARRATOR_DATABASE_URL and that the database is up"
+            ) from None
+    path = s.data_dir / "narrator.sqlite3"
+    try:
+        return await SqliteStore.open(path)
+    except StoreUnavailable as error:
+        raise StartupError(
+            f"cannot open the database {path}: {error}; fix it, move it away or set "
+            "NARRATOR_DATA_DIR to a writable directory"
+        ) from None
 
 
 class App:
@@ -77,20 +102,10 @@ class App:
         self.telemetry: TelemetryRuntime | None = None
         self.port = 0
 
-    async def _open_store(self) -> CampaignStore:
-        path = self.settings.data_dir / "narrator.sqlite3"
-        try:
-            return await SqliteStore.open(path)
-        except StoreUnavailable as error:
-            raise StartupError(
-                f"cannot open the database {path}: {error}; fix it, move it away or set "
-                "NARRATOR_DATA_DIR to a writable directory"
-            ) from None
-
     async def start(self) -> int:
         s = self.settings
-        self.store = store = await self._open_store()
-        self.turn_log = turn_log = LocalTurnLog()
+        self.store = store = await open_store(s)
+        self.turn_log = turn_log = LocalTurnLog(keep_s=s.resume_window_s)
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
         provider, self._clients = factory.build(s, runtime.telemetry)

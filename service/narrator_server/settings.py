@@ -73,6 +73,9 @@ class Settings(BaseModel):
     port: int = Field(50051, alias="NARRATOR_PORT", ge=0, le=65535)
     data_dir: Path = Field(Path(".data"), alias="NARRATOR_DATA_DIR")
     database_url: str = Field("", alias="NARRATOR_DATABASE_URL", repr=False)
+    database_timeout_s: float = Field(5.0, alias="NARRATOR_DATABASE_TIMEOUT_S", gt=0, le=60)
+    # 0: derived from NARRATOR_MAX_STREAMS (see `database_pool`).
+    database_pool_size: int = Field(0, alias="NARRATOR_DATABASE_POOL_SIZE", ge=0, le=500)
     redis_url: str = Field("", alias="NARRATOR_REDIS_URL", repr=False)
     redis_timeout_s: float = Field(1.0, alias="NARRATOR_REDIS_TIMEOUT_S", gt=0, le=30)
     lease_s: float = Field(3.0, alias="NARRATOR_LEASE_S", ge=0.5, le=60)
@@ -153,6 +156,20 @@ class Settings(BaseModel):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and urlsplit(value).scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @property
+    def database_pool(self) -> int:
+        """Connections per server: a call holds one for a few milliseconds, so a sixteenth
+        of the streams (4 to 16) keeps several replicas within PostgreSQL's default 100."""
+        return self.database_pool_size or min(16, max(4, self.max_streams // 16))
 
     @property
     def uses_upstream(self) -> bool:

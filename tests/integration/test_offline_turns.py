@@ -37,8 +37,10 @@ OPTIONS = [
 ]
 
 
-async def test_narrate_streams_in_order_from_the_offline_narrator(tmp_path: Path) -> None:
-    async with serve(settings(tmp_path)) as s:
+async def test_narrate_streams_in_order_from_the_offline_narrator(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with serve(settings(tmp_path, database_url=database_url)) as s:
         session_id = await new_session(s.stub)
         got = await collect(
             s.stub.Narrate(
@@ -54,8 +56,10 @@ async def test_narrate_streams_in_order_from_the_offline_narrator(tmp_path: Path
         assert "you open the coffin" in got.text.lower()
 
 
-async def test_decide_gives_an_allowed_option_with_valid_arguments(tmp_path: Path) -> None:
-    async with serve(settings(tmp_path)) as s:
+async def test_decide_gives_an_allowed_option_with_valid_arguments(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with serve(settings(tmp_path, database_url=database_url)) as s:
         session_id = await new_session(s.stub)
         for question in ("What does Grub do?", "Grub is cornered and hostile: what now?"):
             got = await collect(
@@ -97,8 +101,10 @@ async def test_hostile_scene_makes_the_offline_decider_attack(tmp_path: Path) ->
         assert json.loads(decision.arguments_json)["target"] == "Ash"  # the player
 
 
-async def test_client_cancel_stores_the_turn_as_cancelled(tmp_path: Path) -> None:
-    async with serve(settings(tmp_path, offline_pace_ms=20)) as s:
+async def test_client_cancel_stores_the_turn_as_cancelled(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with serve(settings(tmp_path, offline_pace_ms=20, database_url=database_url)) as s:
         session_id = await new_session(s.stub)
         call = s.stub.Narrate(pb.NarrateRequest(session_id=session_id, action="I run", scene=SCENE))
         seen = []
@@ -111,7 +117,8 @@ async def test_client_cancel_stores_the_turn_as_cancelled(tmp_path: Path) -> Non
         turn = None
         for _ in range(200):  # the server learns of the cancel asynchronously
             session = (await s.stub.GetSession(pb.GetSessionRequest(session_id=session_id))).session
-            if session.recent_turns:
+            running = session_pb2.TURN_STATUS_RUNNING  # claimed when it started
+            if session.recent_turns and session.recent_turns[0].status != running:
                 turn = session.recent_turns[0]
                 break
             await asyncio.sleep(0.01)

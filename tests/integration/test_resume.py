@@ -43,10 +43,10 @@ async def read_deltas(call: Any, count: int) -> list[Any]:
 
 
 async def test_resuming_a_completed_turn_replays_it_without_a_model_request(
-    tmp_path: Path, upstream: FakeOpenAI
+    tmp_path: Path, database_url: str, upstream: FakeOpenAI
 ) -> None:
     upstream.script(Reply(text=WORDS, usage=(90, 41)))
-    async with serve(upstream_settings(tmp_path, upstream)) as s:
+    async with serve(upstream_settings(tmp_path, upstream, database_url=database_url)) as s:
         session_id = await new_session(s.stub)
         first = await collect(s.stub.Narrate(narrate(session_id, "turn-1")))
         again = await collect(s.stub.Narrate(narrate(session_id, "turn-1", after=5)))
@@ -62,10 +62,10 @@ async def test_resuming_a_completed_turn_replays_it_without_a_model_request(
 
 
 async def test_resuming_a_live_turn_delivers_exactly_the_missing_deltas(
-    tmp_path: Path, upstream: FakeOpenAI
+    tmp_path: Path, database_url: str, upstream: FakeOpenAI
 ) -> None:
     upstream.script(Reply(text=WORDS, pace=0.02))
-    async with serve(upstream_settings(tmp_path, upstream)) as s:
+    async with serve(upstream_settings(tmp_path, upstream, database_url=database_url)) as s:
         session_id = await new_session(s.stub)
         lost = s.stub.Narrate(narrate(session_id, "turn-live"))
         before = await read_deltas(lost, 3)
@@ -100,10 +100,12 @@ async def test_two_followers_see_the_same_turn(tmp_path: Path, upstream: FakeOpe
 
 
 async def test_an_abandoned_resumable_turn_is_cancelled_after_the_window(
-    tmp_path: Path, upstream: FakeOpenAI
+    tmp_path: Path, database_url: str, upstream: FakeOpenAI
 ) -> None:
     upstream.script(Reply(text=WORDS, pace=0.05))
-    async with serve(upstream_settings(tmp_path, upstream, resume_window_s=0.2)) as s:
+    async with serve(
+        upstream_settings(tmp_path, upstream, resume_window_s=0.2, database_url=database_url)
+    ) as s:
         session_id = await new_session(s.stub)
         call = s.stub.Narrate(narrate(session_id, "gone"))
         await read_deltas(call, 1)
@@ -117,9 +119,9 @@ async def test_an_abandoned_resumable_turn_is_cancelled_after_the_window(
     assert upstream.received[0].chunks_sent < 41
 
 
-async def test_turn_ids_are_scoped_to_their_session(tmp_path: Path) -> None:
+async def test_turn_ids_are_scoped_to_their_session(tmp_path: Path, database_url: str) -> None:
     """The same turn id in another session is another turn: no oracle, no overwrite."""
-    async with serve(settings(tmp_path)) as s:
+    async with serve(settings(tmp_path, database_url=database_url)) as s:
         mine, theirs = await new_session(s.stub), await new_session(s.stub)
         first = await collect(s.stub.Narrate(narrate(mine, "t-1")))
         other = await collect(s.stub.Narrate(narrate(theirs, "t-1", after=2)))
@@ -134,10 +136,10 @@ async def test_turn_ids_are_scoped_to_their_session(tmp_path: Path) -> None:
         assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_decide_is_resumable_too(tmp_path: Path) -> None:
+async def test_decide_is_resumable_too(tmp_path: Path, database_url: str) -> None:
     request = pb.DecideRequest(question="Now?", scene=SCENE, turn_id="d-1")
     request.options.add(id="wait", description="wait")
-    async with serve(settings(tmp_path)) as s:
+    async with serve(settings(tmp_path, database_url=database_url)) as s:
         request.session_id = await new_session(s.stub)
         first = await collect(s.stub.Decide(request))
         last = len(first.of("delta"))

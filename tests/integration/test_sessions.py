@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-async def test_create_get_delete(tmp_path: Path) -> None:
-    async with serve(settings(tmp_path)) as s:
+async def test_create_get_delete(tmp_path: Path, database_url: str) -> None:
+    async with serve(settings(tmp_path, database_url=database_url)) as s:
         session_id = await new_session(s.stub, seed=42)
         got = (await s.stub.GetSession(pb.GetSessionRequest(session_id=session_id))).session
         assert got.session_id == session_id
@@ -43,8 +43,10 @@ async def test_server_chooses_a_seed_when_none_is_given(tmp_path: Path) -> None:
         assert response.session.seed != 0
 
 
-async def test_recent_turns_are_listed_oldest_first_and_limited(tmp_path: Path) -> None:
-    async with serve(settings(tmp_path)) as s:
+async def test_recent_turns_are_listed_oldest_first_and_limited(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with serve(settings(tmp_path, database_url=database_url)) as s:
         session_id = await new_session(s.stub)
         actions = [f"I light torch number {i}" for i in range(4)]
         for action in actions:
@@ -64,24 +66,24 @@ async def test_recent_turns_are_listed_oldest_first_and_limited(tmp_path: Path) 
         assert turn.text
 
 
-async def test_sessions_and_turns_survive_a_restart(tmp_path: Path) -> None:
-    async with serve(settings(tmp_path)) as s:
+async def test_sessions_and_turns_survive_a_restart(tmp_path: Path, database_url: str) -> None:
+    async with serve(settings(tmp_path, database_url=database_url)) as s:
         session_id = await new_session(s.stub)
         first = await collect(
             s.stub.Narrate(
                 pb.NarrateRequest(session_id=session_id, action="I wade in", scene=SCENE)
             )
         )
-    async with serve(settings(tmp_path)) as s:
+    async with serve(settings(tmp_path, database_url=database_url)) as s:
         got = (await s.stub.GetSession(pb.GetSessionRequest(session_id=session_id))).session
         assert got.turn_count == 1
         assert got.recent_turns[0].text == first.text
 
 
 @pytest.mark.parametrize("rpc", ["GetSession", "DeleteSession"])
-async def test_unknown_or_empty_session(tmp_path: Path, rpc: str) -> None:
+async def test_unknown_or_empty_session(tmp_path: Path, database_url: str, rpc: str) -> None:
     request_type = getattr(pb, f"{rpc}Request")
-    async with serve(settings(tmp_path)) as s:
+    async with serve(settings(tmp_path, database_url=database_url)) as s:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await getattr(s.stub, rpc)(request_type(session_id="nope"))
         assert caught.value.code() is grpc.StatusCode.NOT_FOUND

@@ -50,7 +50,10 @@ def narrate(session_id: str, action: str = "I step into the water") -> pb.Narrat
 async def stored_turn(stub: Any, session_id: str) -> session_pb2.Turn:
     for _ in range(500):  # a cancelled turn is stored once the server sees the cancel
         session = (await stub.GetSession(pb.GetSessionRequest(session_id=session_id))).session
-        if session.recent_turns:
+        if (
+            session.recent_turns
+            and session.recent_turns[-1].status != session_pb2.TURN_STATUS_RUNNING
+        ):
             return session.recent_turns[-1]
         await asyncio.sleep(0.01)
     raise AssertionError("the turn was never stored")

@@ -109,17 +109,23 @@ describe('resume', () => {
     assert.equal((await ctx.client.getSession(sessionId)).turnCount, 1);
   });
 
-  test('a turnId is scoped to its session: another session may use the same one', async () => {
+  test('a turnId is scoped to its session: another session using it starts its own turn', async () => {
     const a = await ctx.client.createSession({ setting: SETTING, player: PLAYER });
     const b = await ctx.client.createSession({ setting: SETTING, player: PLAYER });
-    await allEvents(ctx.client.narrate({ sessionId: a.sessionId, action: 'I light a torch', turnId: 'taken-1' }));
-    const events = await allEvents(
-      ctx.client.narrate({ sessionId: b.sessionId, action: 'I light a torch', turnId: 'taken-1' }),
+    const mine = await all(ctx.client.narrate({ sessionId: a.sessionId, action: 'I light a torch', turnId: 'taken-1' }));
+    const theirs = await all(
+      ctx.client.narrate({ sessionId: b.sessionId, action: 'I light a torch', turnId: 'taken-1', resumeAfterSeq: 2 }),
     );
-    const started = events.find((e) => e.type === 'started');
-    assert.equal(started?.resumed, false, 'a new turn of session b, not a replay of session a');
-    assert.equal((await ctx.client.getSession(a.sessionId)).turnCount, 1);
-    assert.equal((await ctx.client.getSession(b.sessionId)).turnCount, 1);
+    assert.equal(theirs[0].type, 'started');
+    assert.equal(theirs[0].resumed, false);
+    assert.equal(deltasOf(theirs)[0].seq, 1);
+    assert.equal(theirs.at(-1).type, 'completed');
+    for (const [sessionId, events] of [[a.sessionId, mine], [b.sessionId, theirs]]) {
+      const session = await ctx.client.getSession(sessionId, 5);
+      assert.equal(session.turnCount, 1);
+      assert.equal(session.recentTurns[0].turnId, 'taken-1');
+      assert.equal(session.recentTurns[0].text, joined(deltasOf(events)));
+    }
   });
 
   test('an invalid turnId is INVALID_ARGUMENT on turn_id', async () => {

@@ -6,6 +6,7 @@ Column order is `SESSION_COLUMNS` / `TURN_COLUMNS`; structured values are JSON t
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..core.models import (
@@ -36,15 +37,14 @@ TURN_COLUMNS = (
     " recoveries, delta_lengths, options, default_option_id, replaces_turn_id, superseded"
 )
 TURN_COLUMN_COUNT = TURN_COLUMNS.count(",") + 1
-
-
-def to_signed64(value: int) -> int:
-    """SQL integers are signed 64-bit; seeds are unsigned (read back with `% 2**64`)."""
-    return value - 2**64 if value >= 2**63 else value
+# The upsert of a turn (same in SQLite and PostgreSQL): every column but the key.
+TURN_UPDATE = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in TURN_COLUMNS.split(",")[2:])
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # ensure_ascii=False keeps the text readable; lone surrogates are escaped either way.
+    return clean(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
 def scene_to_json(scene: Scene) -> str:
@@ -70,12 +70,25 @@ def scene_from_json(text: str) -> Scene:
     )
 
 
-def session_row(session: Session, seed: int) -> tuple[Any, ...]:
-    """`seed` as the adapter stores it (SQL integers are signed 64-bit)."""
+def to_signed64(value: int) -> int:
+    """SQL integers are signed 64-bit; seeds are unsigned (read back with `% 2**64`)."""
+    return value - 2**64 if value >= 2**63 else value
+
+
+def clean(text: str) -> str:
+    """Text every SQL driver can encode: a lone surrogate (which a model's JSON escapes can
+    produce) becomes U+FFFD instead of failing the write."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def session_row(session: Session) -> tuple[Any, ...]:
     s = session
     return (
-        s.session_id, s.tenant, s.setting.world, s.setting.tone, s.player.name,
-        s.player.description, seed, s.created_at, s.content_rating.value,
+        s.session_id, s.tenant, clean(s.setting.world), clean(s.setting.tone),
+        clean(s.player.name), clean(s.player.description), to_signed64(s.seed), s.created_at,
+        s.content_rating.value,
     )  # fmt: skip
 
 
@@ -96,15 +109,16 @@ def session_from_row(row: tuple[Any, ...], turn_count: int, recent: tuple[Turn, 
 def turn_row(turn: Turn) -> tuple[Any, ...]:
     t, d = turn, turn.decision
     return (
-        t.turn_id, t.session_id, t.kind.value, t.input, scene_to_json(t.scene), t.text,
-        t.status.value, t.provider, t.model, t.usage.input_tokens, t.usage.output_tokens,
-        int(t.usage.estimated), t.usage.cached_input_tokens, t.finish_reason.value,
+        t.turn_id, t.session_id, t.kind.value, clean(t.input), scene_to_json(t.scene),
+        clean(t.text), t.status.value, t.provider, t.model, t.usage.input_tokens,
+        t.usage.output_tokens, t.usage.estimated, t.usage.cached_input_tokens,
+        t.finish_reason.value,
         _dumps([d.option_id, d.arguments_json, d.source.value]) if d else None,
         t.created_at,
         _dumps([[r.provider, r.model, r.after_seq, r.reason.value] for r in t.recoveries]),
         _dumps(list(t.delta_lengths)),
         _dumps([[o.id, o.description, o.arguments_schema] for o in t.options]),
-        t.default_option_id, t.replaces_turn_id, int(t.superseded),
+        t.default_option_id, t.replaces_turn_id, t.superseded,
     )  # fmt: skip
 
 

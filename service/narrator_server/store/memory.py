@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from ..core.errors import SessionNotFound
+from ..core.errors import SessionNotFound, StoreUnavailable
 from ..core.models import TurnStatus
 from .memory_campaign import CampaignMemoryMixin
 
@@ -17,14 +17,28 @@ if TYPE_CHECKING:
 class MemoryStore(CampaignMemoryMixin):
     def __init__(self) -> None:
         self.sessions: dict[str, Session] = {}
-        self.turns: dict[str, list[Turn]] = {}  # by session, in the order they started
+        # By session, in the order they started (ties: the order they were first stored).
+        self.turns: dict[str, list[Turn]] = {}
+        self.closed = False
         self._init_memory()
 
+    def _open(self) -> None:
+        if self.closed:
+            raise StoreUnavailable("the store is closed")
+
+    def _insert(self, turns: list[Turn], turn: Turn) -> None:
+        at = len(turns)
+        while at and turns[at - 1].created_at > turn.created_at:
+            at -= 1
+        turns.insert(at, turn)
+
     async def create_session(self, session: Session) -> None:
+        self._open()
         self.sessions[session.session_id] = session
         self.turns[session.session_id] = []
 
     async def get_session(self, session_id: str, recent_turn_limit: int) -> Session | None:
+        self._open()
         session = self.sessions.get(session_id)
         if session is None:
             return None
@@ -33,31 +47,36 @@ class MemoryStore(CampaignMemoryMixin):
         return dataclasses.replace(session, turn_count=len(turns), recent_turns=recent)
 
     async def get_turn(self, session_id: str, turn_id: str) -> Turn | None:
+        self._open()
         return next((t for t in self.turns.get(session_id, ()) if t.turn_id == turn_id), None)
 
     async def delete_session(self, session_id: str) -> bool:
+        self._open()
         self.turns.pop(session_id, None)
         self._forget(session_id)
         return self.sessions.pop(session_id, None) is not None
 
     async def recent_completed_turns(self, session_id: str, limit: int) -> list[Turn]:
+        self._open()
         done = [
             t
             for t in self.turns.get(session_id, [])
             if t.status is TurnStatus.COMPLETED and not t.superseded
         ]
-        return list(reversed(done))[:limit]
+        return list(reversed(done))[:limit] if limit > 0 else []
 
     async def claim_turn(self, turn: Turn) -> Turn | None:
+        self._open()
         if turn.session_id not in self.sessions:
             raise SessionNotFound(turn.session_id)
         existing = await self.get_turn(turn.session_id, turn.turn_id)
         if existing is not None:
             return existing
-        self.turns[turn.session_id].append(turn)
+        self._insert(self.turns[turn.session_id], turn)
         return None
 
     async def save_turn(self, turn: Turn) -> None:
+        self._open()
         turns = self.turns.get(turn.session_id)
         if turns is None:
             return
@@ -65,9 +84,10 @@ class MemoryStore(CampaignMemoryMixin):
             if old.turn_id == turn.turn_id:
                 turns[i] = turn
                 return
-        turns.append(turn)
+        self._insert(turns, turn)
 
     async def running_turns(self, started_before: float) -> list[Turn]:
+        self._open()
         return [
             t
             for turns in self.turns.values()
@@ -76,13 +96,14 @@ class MemoryStore(CampaignMemoryMixin):
         ]
 
     async def supersede_turn(self, session_id: str, turn_id: str) -> None:
+        self._open()
         turns = self.turns.get(session_id, [])
         for i, old in enumerate(turns):
             if old.turn_id == turn_id:
                 turns[i] = dataclasses.replace(old, superseded=True)
 
     async def check_writable(self) -> None:
-        pass
+        self._open()
 
     async def close(self) -> None:
-        pass
+        self.closed = True

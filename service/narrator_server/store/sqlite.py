@@ -20,9 +20,9 @@ from .codec import (
     SESSION_COLUMNS,
     TURN_COLUMN_COUNT,
     TURN_COLUMNS,
+    TURN_UPDATE,
     session_from_row,
     session_row,
-    to_signed64,
     turn_from_row,
     turn_row,
 )
@@ -39,7 +39,6 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 _PLACEHOLDERS = ", ".join("?" * TURN_COLUMN_COUNT)
-_UPDATE = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in TURN_COLUMNS.split(",")[2:])
 
 
 def _explain(error: sqlite3.Error) -> str:
@@ -128,7 +127,7 @@ class SqliteStore(SqliteMemoryMixin):
         db.execute("COMMIT")
 
     async def create_session(self, session: Session) -> None:
-        row = session_row(session, to_signed64(session.seed))
+        row = session_row(session)
         marks = ", ".join("?" * len(row))
         await self._call(
             self.db.execute, f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({marks})", row
@@ -212,7 +211,7 @@ class SqliteStore(SqliteMemoryMixin):
             self.db.execute,
             f"INSERT INTO turns ({TURN_COLUMNS}) SELECT {_PLACEHOLDERS}"
             " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
-            f" ON CONFLICT (session_id, id) DO UPDATE SET {_UPDATE}",
+            f" ON CONFLICT (session_id, id) DO UPDATE SET {TURN_UPDATE}",
             (*turn_row(turn), turn.session_id),
         )
 

@@ -17,7 +17,6 @@ from .codec import (
     TURN_COLUMNS,
     session_from_row,
     session_row,
-    to_signed64,
     turn_from_row,
     turn_row,
 )
@@ -244,7 +243,7 @@ class SqliteMemoryMixin:
     def _import(self, saved: SavedSession) -> None:
         s = saved.session
         with self._transaction("BEGIN IMMEDIATE") as db:
-            row = session_row(s, to_signed64(s.seed))
+            row = session_row(s)
             marks = ", ".join("?" * len(row))
             db.execute(f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({marks})", row)
             turn_marks = ", ".join("?" * (TURN_COLUMNS.count(",") + 1))

@@ -35,32 +35,44 @@ class LocalWriter:
 
 
 class LocalTurnLog:
-    """`TurnLog` in this process: buffers by (session, turn), watchers by session."""
+    """`TurnLog` in this process: buffers by (session, turn), watchers by session. An ended
+    turn's buffer is kept for `keep_s` seconds, so late followers and watchers still get it."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_s: float = 10.0) -> None:
+        self._keep_s = keep_s
         self._turns: dict[Key, TurnBuffer] = {}
+        self._running: set[Key] = set()
         self._watchers: dict[str, set[asyncio.Queue[TurnInfo | SessionClosed]]] = {}
 
     @property
     def running(self) -> int:
-        return len(self._turns)
+        return len(self._running)
 
     async def start(self, info: TurnInfo, max_running: int) -> LocalWriter:
         key = (info.session_id, info.turn_id)
         if key in self._turns:
             raise TurnClaimed(info.turn_id)
-        if len(self._turns) >= max_running:
+        if len(self._running) >= max_running:
             raise Overloaded(f"the server is at its limit of {max_running} running turns")
         buffer = TurnBuffer(info)
         self._turns[key] = buffer
+        self._running.add(key)
         for queue in self._watchers.get(info.session_id, ()):
             queue.put_nowait(info)
         return LocalWriter(self, buffer)
 
     def _finished(self, buffer: TurnBuffer) -> None:
         key = (buffer.info.session_id, buffer.info.turn_id)
-        if self._turns.get(key) is buffer:
-            del self._turns[key]
+        self._running.discard(key)
+
+        def forget() -> None:
+            if self._turns.get(key) is buffer:
+                del self._turns[key]
+
+        if self._keep_s > 0:
+            asyncio.get_running_loop().call_later(self._keep_s, forget)
+        else:
+            forget()
 
     def follow(self, session_id: str, turn_id: str) -> AsyncGenerator[TurnEvent]:
         buffer = self._turns.get((session_id, turn_id))
@@ -73,9 +85,9 @@ class LocalTurnLog:
 
     async def watch(self, session_id: str) -> AsyncGenerator[TurnInfo | SessionClosed]:
         queue: asyncio.Queue[TurnInfo | SessionClosed] = asyncio.Queue()
-        for (sid, _), buffer in list(self._turns.items()):
-            if sid == session_id:
-                queue.put_nowait(buffer.info)
+        for key in list(self._running):
+            if key[0] == session_id:
+                queue.put_nowait(self._turns[key].info)
         watchers = self._watchers.setdefault(session_id, set())
         watchers.add(queue)
         try:
@@ -89,12 +101,16 @@ class LocalTurnLog:
             if not watchers:
                 self._watchers.pop(session_id, None)
 
+    def watching(self, session_id: str) -> int:
+        """How many watchers of the session this process has."""
+        return len(self._watchers.get(session_id, ()))
+
     async def close_session(self, session_id: str) -> None:
         for queue in self._watchers.get(session_id, ()):
             queue.put_nowait(SessionClosed(session_id))
 
     async def alive(self, session_id: str, turn_id: str) -> bool:
-        return (session_id, turn_id) in self._turns
+        return (session_id, turn_id) in self._running
 
     async def close(self) -> None:
         pass

@@ -1,11 +1,11 @@
-"""The memory storage methods on SQLite (a real file) and on the in-memory fake: the same
-contract for both."""
+"""The campaign memory's storage (`MemoryStorage`) on every adapter: lore, summaries, recorded
+contexts, save games; and the SQLite migration that adds it."""
 
 from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
@@ -28,14 +28,13 @@ from narrator_server.core.models import (
     TurnStatus,
     Usage,
 )
-from narrator_server.store.memory import MemoryStore
 from narrator_server.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
     from pathlib import Path
 
     from narrator_server.core.memory_storage import CampaignStore
+    from narrator_server.core.storage import SessionStore
 
 SESSION = Session("s1", Setting("world"), PlayerCharacter("Ash"), 2**64 - 5, 1.0, tenant="t")
 
@@ -51,16 +50,12 @@ def lore(entry_id: str, priority: int = 0, at: float = 1.0) -> LoreEntry:
     return LoreEntry(entry_id, ("k",), f"content {entry_id}", priority, False, at)
 
 
-@pytest.fixture(params=["sqlite", "memory"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CampaignStore]:
-    s: CampaignStore = (
-        await SqliteStore.open(tmp_path / "db.sqlite3")
-        if request.param == "sqlite"
-        else MemoryStore()
-    )
-    await s.create_session(SESSION)
-    yield s
-    await s.close()
+@pytest.fixture
+async def store(store: SessionStore) -> CampaignStore:
+    """The contract's store of each adapter, with one session."""
+    campaign = cast("CampaignStore", store)
+    await campaign.create_session(SESSION)
+    return campaign
 
 
 async def test_recall_reads_turns_summary_and_lore_unless_the_revision_is_current(

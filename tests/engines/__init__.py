@@ -1,0 +1,1 @@
+"""Fixtures that start real engines privately (each test run its own, on free ports)."""
