@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench bench-memory bench-store soak traces postgres clean
+	node-test cpp-test clients-test bench bench-memory bench-store bench-auth soak traces postgres clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
@@ -63,6 +63,8 @@ bench-memory: $(STAMP) ## memory recall, prompt size and recall time over a 200-
 
 bench-store: $(STAMP) engines ## store calls per turn on SQLite and PostgreSQL (bench/store.py --help)
 	$(PY) bench/store.py $(ARGS)
+bench-auth: $(STAMP) ## server CPU per call with API keys and quotas vs NARRATOR_AUTH=off
+	$(PY) bench/auth_cost.py $(ARGS)
 
 soak: $(STAMP) ## chaos soak through a real server (bench/chaos_soak.py --help)
 	$(PY) bench/chaos_soak.py $(ARGS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,8 @@ from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
 from narrator.v1 import scene_pb2, session_pb2
 from narrator_server.app import App
+from narrator_server.core.keys import new_key
+from narrator_server.core.models import KeyLimits
 from narrator_server.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,8 +38,8 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def serve(config: Settings) -> AsyncIterator[Running]:
-    app = App(config)
+async def serve(config: Settings, **app_options: Any) -> AsyncIterator[Running]:
+    app = App(config, **app_options)
     port = await app.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
@@ -106,9 +109,35 @@ def details(error: grpc.aio.AioRpcError) -> list[Any]:
     assert status is not None
     out: list[Any] = []
     for detail in status.details:
-        for kind in (error_details_pb2.BadRequest, error_details_pb2.RetryInfo):
+        for kind in (
+            error_details_pb2.BadRequest,
+            error_details_pb2.QuotaFailure,
+            error_details_pb2.RetryInfo,
+        ):
             if detail.Is(kind.DESCRIPTOR):
                 message = kind()
                 detail.Unpack(message)
                 out.append(message)
     return out
+
+
+Metadata = tuple[tuple[str, str], ...]
+
+
+def bearer(token: str, player: str = "") -> Metadata:
+    """Call metadata for an API key (and the player a backend acts for)."""
+    player_entry = (("x-narrator-player", player),) if player else ()
+    return (("authorization", f"Bearer {token}"), *player_entry)
+
+
+async def add_key(app: App, name: str, tenant: str = "", **limits: int) -> str:
+    """Creates a key in the running server's store, refreshes its keys; returns the token."""
+    assert app.key_store is not None
+    key, token = new_key(name, tenant, KeyLimits(**limits), time.time())
+    await app.key_store.create_key(key)
+    await app.refresh_keys()
+    return token
+
+
+def key_id(token: str) -> str:
+    return token.split("_")[1]

@@ -1,6 +1,10 @@
-"""`python -m narrator_server` (or `narrator`): serve, or show recent traces.
+"""`python -m narrator_server` (or `narrator`): serve, manage API keys, show recent traces.
 
 narrator [serve]                       run the service (settings from the environment)
+narrator keys create NAME [--tenant T] [--requests-per-minute N] [--tokens-per-minute N]
+                          [--tokens-per-day N] [--player-requests-per-minute N]
+narrator keys list
+narrator keys revoke ID|NAME
 narrator traces [--session ID] [--trace ID] [--limit N]
 """
 
@@ -10,6 +14,7 @@ import argparse
 import asyncio
 import sys
 
+from . import keys_cli
 from .app import App, StartupError
 from .settings import Settings, SettingsError
 from .telemetry import logs, waterfall
@@ -35,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="narrator", description="The Narrator service.")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="run the service (the default)")
+    keys_cli.add_parser(commands)
     traces = commands.add_parser("traces", help="show recent traces from the local span file")
     traces.add_argument("--session", default="", help="only traces of this session id")
     traces.add_argument("--trace", default="", help="only the trace whose id starts with this")
@@ -47,6 +53,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("\n".join(f"narrator: {line}" for line in lines))
     if args.command == "traces":
         _traces(settings, args)
+        return
+    if args.command == "keys":
+        keys_cli.run(settings, args)
         return
     logs.configure(settings.log_level, json_lines=settings.log_json)
     try:

@@ -15,22 +15,28 @@ from grpc_reflection.v1alpha import reflection
 
 from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
 
+from . import access
+from .api.auth import AuthInterceptor, AuthMode
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
 from .core.assembly import Budgets
 from .core.errors import StoreUnavailable
+from .core.keyring import KeyRing
 from .core.lore import LoreLimits
 from .core.memory import MemoryConfig
 from .core.models import ContentRating
 from .core.narrator import Narrator, NarratorConfig
 from .core.planning import PlanConfig
+from .core.quotas import Quotas
 from .core.savegame import MAX_DOCUMENT_BYTES
 from .core.summaries import SummaryConfig
 from .core.validation import Limits
 from .providers import factory
+from .quotas.local import LocalQuotaCounter
 from .store.postgres import PostgresStore, describe
-from .store.sqlite import SqliteStore
+from .store.sqlite import DB_FILE, SqliteStore
 from .telemetry import logs
+from .telemetry.keys import observe_keys
 from .telemetry.setup import TelemetryRuntime
 from .turnlog.local import LocalTurnLog
 
@@ -39,8 +45,11 @@ if TYPE_CHECKING:
 
     import openai
 
+    from .core.keys import KeyStore
     from .core.memory_storage import CampaignStore
     from .core.ports import ChatProvider
+    from .core.quotas import QuotaCounter
+    from .core.storage import SessionStore
     from .core.turnlog import TurnLog
     from .settings import Settings
 
@@ -68,7 +77,7 @@ async def open_store(settings: Settings) -> CampaignStore:
                 f"cannot use the PostgreSQL database {describe(s.database_url)}: {error}; "
                 "check NARRATOR_DATABASE_URL and that the database is up"
             ) from None
-    path = s.data_dir / "narrator.sqlite3"
+    path = s.data_dir / DB_FILE
     try:
         return await SqliteStore.open(path)
     except StoreUnavailable as error:
@@ -87,10 +96,16 @@ class App:
         *,
         provider: ChatProvider | None = None,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        quota_counter: QuotaCounter | None = None,
     ) -> None:
         self.settings = settings
         self._provider_override = provider
         self._interceptors = interceptors
+        self._quota_counter = quota_counter
+        self.keyring: KeyRing | None = None
+        self.key_store: KeyStore | None = None
+        self.quotas: Quotas | None = None
+        self._key_refresh: access.KeyRefresh | None = None
         self._server: grpc.aio.Server | None = None
         self.store: CampaignStore | None = None
         self.turn_log: TurnLog | None = None
@@ -102,9 +117,34 @@ class App:
         self.telemetry: TelemetryRuntime | None = None
         self.port = 0
 
+    async def _open_access(
+        self, store: SessionStore
+    ) -> tuple[AuthMode, grpc.ServerCredentials | None]:
+        """The keys as stored now, the authentication mode and the TLS credentials."""
+        keys: KeyStore | None = getattr(store, "keys", None)
+        if keys is None:
+            await self._close_resources()
+            raise StartupError("this store keeps no API keys")
+        self.key_store = keys
+        self.keyring = keyring = KeyRing(keys)
+        try:
+            await keyring.refresh()
+            return access.auth_mode(self.settings, keyring), access.server_credentials(
+                self.settings
+            )
+        except (StoreUnavailable, access.AccessError) as error:
+            await self._close_resources()
+            raise StartupError(str(error)) from None
+
     async def start(self) -> int:
         s = self.settings
         self.store = store = await open_store(s)
+        mode, credentials = await self._open_access(store)
+        assert self.keyring is not None
+        counter = self._quota_counter
+        self.quotas = quotas = Quotas(
+            LocalQuotaCounter() if counter is None else counter, self.keyring.usage
+        )
         self.turn_log = turn_log = LocalTurnLog(keep_s=s.resume_window_s)
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
@@ -133,12 +173,19 @@ class App:
                 max_recoveries=s.max_recoveries,
                 default_rating=ContentRating(s.content_rating),
             ),
+            quotas=quotas,
         )
         interrupted = await narrator.engine.sweep(time.time())
         if interrupted:
             log.warning("turns left running by a stopped server marked interrupted",
                         extra={"count": interrupted})  # fmt: skip
-        interceptors = [TelemetryInterceptor(runtime.telemetry), *self._interceptors]
+        observe_keys(runtime.telemetry.meter, self.keyring.usage)
+        # Telemetry outside authentication: refused calls get a span and an audit line too.
+        interceptors = [
+            TelemetryInterceptor(runtime.telemetry),
+            AuthInterceptor(self.keyring, quotas, mode),
+            *self._interceptors,
+        ]
         # No SO_REUSEPORT: a second server on a busy port must fail, not split the clients.
         # Messages up to a save game's size (ImportSession) plus room for its envelope.
         options = [
@@ -155,7 +202,10 @@ class App:
         )
         address = f"{s.host}:{s.port}"
         try:
-            self.port = server.add_insecure_port(address)
+            if credentials is None:
+                self.port = server.add_insecure_port(address)
+            else:
+                self.port = server.add_secure_port(address, credentials)
         except RuntimeError:
             await self._close_resources()
             raise StartupError(
@@ -166,6 +216,9 @@ class App:
         self._server = server
         await self._set_health(True)
         self._maintenance = asyncio.get_running_loop().create_task(self._maintain())
+        assert self.key_store is not None
+        self._key_refresh = access.KeyRefresh(self.keyring, self.key_store, s.key_refresh_s)
+        self._key_refresh.start()
         return self.port
 
     async def _set_health(self, serving: bool) -> None:
@@ -213,6 +266,11 @@ class App:
         except StoreUnavailable:
             await self._set_health(False)
 
+    async def refresh_keys(self) -> None:
+        """One key refresh round at once: created and revoked keys, usage written (tests)."""
+        assert self._key_refresh is not None
+        await self._key_refresh.once()
+
     def open_streams(self) -> tuple[int, int]:
         """Streams being served and turns still running (both 0 when the server is idle)."""
         if self.narrator is None:
@@ -234,6 +292,9 @@ class App:
             self._server = None
         if self.narrator is not None and not await self.narrator.drain():
             log.error("some turns could not be stored before shutdown")
+        if self._key_refresh is not None:
+            await self._key_refresh.stop()  # the last usage is written
+            self._key_refresh = None
         await self._close_resources()
 
     async def _close_resources(self) -> None:

@@ -13,16 +13,19 @@ from narrator import (
     DecisionMade,
     NarratorClient,
     NarratorError,
+    QuotaViolation,
     TextDelta,
     TurnCompleted,
     TurnStarted,
     character,
     scene,
 )
+from narrator_server.quotas.local import LocalQuotaCounter
 from narrator_server.testing.replies import Reply
 
+from ..certs import make_pki
 from ..integration.test_upstream_turns import upstream_settings
-from ..support import serve, settings
+from ..support import add_key, serve, settings
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -128,3 +131,56 @@ async def test_a_dropped_turn_is_resumed_by_turn_id(client: NarratorClient) -> N
     assert rest.deltas[0].seq == 3
     assert rest.completed is not None
     assert "".join(d.text for d in have) + rest.text == rest.completed.text
+
+
+async def test_api_key_and_players(tmp_path: Path) -> None:
+    config = settings(tmp_path, auth="required")
+    async with serve(config, quota_counter=LocalQuotaCounter(clock=lambda: 0.0)) as s:
+        token = await add_key(s.app, "studio", player_requests_per_minute=1)
+        address = f"127.0.0.1:{s.app.port}"
+        async with NarratorClient(address) as anonymous:
+            with pytest.raises(NarratorError) as caught:
+                await anonymous.create_session("a crypt", "Ash")
+            assert caught.value.code is grpc.StatusCode.UNAUTHENTICATED
+        async with NarratorClient(address, api_key=token, player="alice") as dm:
+            session = await dm.create_session("a crypt", "Ash")
+            with pytest.raises(NarratorError) as caught:
+                await dm.get_session(session.session_id)  # alice's one request a minute
+            async with dm.with_player("bob") as for_bob:
+                assert (await for_bob.get_session(session.session_id)).session_id
+            assert (await dm.with_player("carol").get_session(session.session_id)).session_id
+    error = caught.value
+    assert error.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error.retry_after == 60
+    assert error.quota_violations == (
+        QuotaViolation(
+            "player_requests_per_minute", "player:alice", 1, error.quota_violations[0].description
+        ),
+    )
+    assert "player:alice" in error.quota_violations[0].description
+
+
+async def test_tls_and_mtls(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    config = settings(
+        tmp_path,
+        tls_cert_file=pki.server_cert,
+        tls_key_file=pki.server_key,
+        tls_client_ca_file=pki.ca,
+    )
+    async with serve(config) as s:
+        address = f"127.0.0.1:{s.app.port}"
+        async with NarratorClient(
+            address,
+            root_certificates=pki.ca.read_bytes(),
+            certificate_chain=pki.client_cert.read_bytes(),
+            private_key=pki.client_key.read_bytes(),
+            server_name="localhost",
+        ) as dm:
+            assert (await dm.create_session("a crypt", "Ash")).session_id
+        async with NarratorClient(address, root_certificates=pki.ca.read_bytes()) as dm:
+            with pytest.raises(NarratorError) as caught:
+                await dm.create_session("a crypt", "Ash")  # no client certificate
+            assert caught.value.code is grpc.StatusCode.UNAVAILABLE
+    with pytest.raises(ValueError, match="go together"):
+        NarratorClient(address, certificate_chain=b"x")

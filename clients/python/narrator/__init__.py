@@ -1,7 +1,7 @@
 """Python client of the Narrator service: `NarratorClient` and its typed turn events."""
 
 from .client import NarratorClient, character, scene
-from .errors import FieldViolation, NarratorError
+from .errors import FieldViolation, NarratorError, QuotaViolation
 from .events import (
     DecisionMade,
     Event,
@@ -18,6 +18,7 @@ __all__ = [
     "FieldViolation",
     "NarratorClient",
     "NarratorError",
+    "QuotaViolation",
     "Recovery",
     "TextDelta",
     "TurnCompleted",

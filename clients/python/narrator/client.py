@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -41,15 +42,62 @@ class NarratorClient:
     `narrate()` and `decide()` are async iterators of events; leaving the loop early (or
     cancelling the task) cancels the call, and the server stores the turn as cancelled.
     Failures raise `NarratorError`.
+
+    `api_key` is sent as `authorization: Bearer <key>` on every call; `player` names the
+    player a game backend acts for (`x-narrator-player`, for per-player quotas; see
+    `with_player`). TLS: `tls=True` verifies the server against the system's roots, or pass
+    the PEM bytes of `root_certificates` (the CA that signed the server); for mTLS add the
+    client's `certificate_chain` and `private_key`. `server_name` overrides the name checked
+    against the server's certificate (when the address is an IP the certificate lacks).
     """
 
-    def __init__(self, address: str = "127.0.0.1:50051", *, timeout: float | None = 60.0) -> None:
+    def __init__(
+        self,
+        address: str = "127.0.0.1:50051",
+        *,
+        api_key: str | None = None,
+        player: str = "",
+        tls: bool = False,
+        root_certificates: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        private_key: bytes | None = None,
+        server_name: str | None = None,
+        timeout: float | None = 60.0,
+    ) -> None:
         # Save games (ExportSession) may be up to 8 MiB: above gRPC's default 4 MiB.
-        self._channel = grpc.aio.insecure_channel(
-            address, options=[("grpc.max_receive_message_length", 9 * 1024 * 1024)]
-        )
+        options: list[tuple[str, Any]] = [("grpc.max_receive_message_length", 9 * 1024 * 1024)]
+        if (certificate_chain is None) != (private_key is None):
+            raise ValueError("certificate_chain and private_key go together (mTLS)")
+        if tls or root_certificates is not None or certificate_chain is not None:
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates, private_key, certificate_chain
+            )
+            if server_name:
+                options.append(("grpc.ssl_target_name_override", server_name))
+            self._channel = grpc.aio.secure_channel(address, credentials, options)
+        else:
+            self._channel = grpc.aio.insecure_channel(address, options)
         self._stub = pb_grpc.NarratorServiceStub(self._channel)
         self._timeout = timeout
+        self._api_key = api_key
+        self._owns_channel = True
+        self._metadata = self._metadata_for(player)
+
+    def _metadata_for(self, player: str) -> tuple[tuple[str, str], ...]:
+        metadata = []
+        if self._api_key:
+            metadata.append(("authorization", f"Bearer {self._api_key}"))
+        if player:
+            metadata.append(("x-narrator-player", player))
+        return tuple(metadata)
+
+    def with_player(self, player: str) -> NarratorClient:
+        """The same client (same channel, key and options) acting for `player`: its calls
+        count against that player's quotas. Closing it leaves the channel open."""
+        view = copy.copy(self)
+        view._owns_channel = False
+        view._metadata = self._metadata_for(player)
+        return view
 
     async def __aenter__(self) -> NarratorClient:
         return self
@@ -63,7 +111,8 @@ class NarratorClient:
         await self.close()
 
     async def close(self) -> None:
-        await self._channel.close()
+        if self._owns_channel:
+            await self._channel.close()
 
     async def create_session(
         self,
@@ -211,14 +260,14 @@ class NarratorClient:
 
     async def _unary(self, method: Any, request: Any) -> Any:
         try:
-            return await method(request, timeout=self._timeout)
+            return await method(request, timeout=self._timeout, metadata=self._metadata)
         except grpc.aio.AioRpcError as error:
             raise NarratorError.from_rpc(error) from None
 
     async def _stream(
         self, method: Any, request: Any, timeout: float | None
     ) -> AsyncGenerator[Event, None]:
-        call = method(request, timeout=timeout or self._timeout)
+        call = method(request, timeout=timeout or self._timeout, metadata=self._metadata)
         try:
             async for message in call:
                 yield decode(message)

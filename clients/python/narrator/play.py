@@ -15,6 +15,7 @@ import os
 import re
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -148,9 +149,9 @@ class Game:
                 await self.turn(self.client.narrate(session_id, line, self.scene()))
 
 
-async def main_async(address: str) -> None:
+async def main_async(address: str, api_key: str = "", root: bytes | None = None) -> None:
     console = Console()
-    async with NarratorClient(address) as client:
+    async with NarratorClient(address, api_key=api_key or None, root_certificates=root) as client:
         try:
             session = await client.create_session(
                 "a drowned city of smugglers and old gods", "Ash",
@@ -158,7 +159,10 @@ async def main_async(address: str) -> None:
             )  # fmt: skip
         except NarratorError as error:
             console.print(f"[red]cannot start a session at {address}: {error}[/red]")
-            console.print("Is the server running? Start it with `make run`.")
+            if error.code.name == "UNAUTHENTICATED":
+                console.print("Set NARRATOR_API_KEY to a key from `narrator keys create NAME`.")
+            else:
+                console.print("Is the server running? Start it with `make run`.")
             raise SystemExit(1) from None
         console.print(Panel(__doc__.strip() if __doc__ else "", title="Narrator", expand=False))
         game = Game(client, console)
@@ -174,7 +178,17 @@ def main() -> None:
         "--address", default=os.environ.get("NARRATOR_ADDRESS", "127.0.0.1:50051"),
         help="server address (default: $NARRATOR_ADDRESS or 127.0.0.1:50051)",
     )  # fmt: skip
-    asyncio.run(main_async(parser.parse_args().address))
+    parser.add_argument(
+        "--ca-file", default=os.environ.get("NARRATOR_TLS_CA_FILE", ""),
+        help="connect with TLS, trusting this CA's PEM file (default: $NARRATOR_TLS_CA_FILE)",
+    )  # fmt: skip
+    args = parser.parse_args()
+    try:
+        root = Path(args.ca_file).read_bytes() if args.ca_file else None
+    except OSError as error:
+        raise SystemExit(f"cannot read the CA file {args.ca_file}: {error.strerror}") from None
+    # The key comes from the environment only: a command line is visible to other users.
+    asyncio.run(main_async(args.address, os.environ.get("NARRATOR_API_KEY", ""), root))
 
 
 if __name__ == "__main__":

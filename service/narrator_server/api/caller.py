@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..core.models import LOCAL, Caller
@@ -16,11 +17,24 @@ MAX_PLAYER_CHARS = 128
 CURRENT: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller", default=None)
 
 
+@dataclass
+class RpcAudit:
+    """What the interceptors learn about one RPC for its audit line: the outer (telemetry)
+    interceptor creates it, the authentication interceptor fills in the caller."""
+
+    caller: Caller | None = None
+
+
+AUDIT: contextvars.ContextVar[RpcAudit | None] = contextvars.ContextVar("audit", default=None)
+
+
 def player_of(metadata: object) -> str:
-    """The player the game's backend names in metadata (bounded; "" when absent)."""
+    """The player the game's backend names in metadata (printable, bounded; "" when absent)."""
     for key, value in metadata or ():  # type: ignore[attr-defined]
         if key == PLAYER_HEADER and isinstance(value, str):
-            return value.strip()[:MAX_PLAYER_CHARS]
+            return "".join(c for c in value[: MAX_PLAYER_CHARS * 2] if c.isprintable()).strip()[
+                :MAX_PLAYER_CHARS
+            ]
     return ""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -11,9 +12,14 @@ from grpc_status import rpc_status
 
 from ..core import errors
 
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
+
 # Order matters: the first matching class wins (subclasses before their bases).
 TABLE: tuple[tuple[type[errors.NarratorError], grpc.StatusCode], ...] = (
     (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (errors.QuotaExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.SessionNotFound, grpc.StatusCode.NOT_FOUND),
     (errors.LoreEntryNotFound, grpc.StatusCode.NOT_FOUND),
     (errors.TurnNotFound, grpc.StatusCode.NOT_FOUND),
@@ -34,7 +40,7 @@ MAX_MESSAGE_CHARS = 1000
 
 
 def _details(error: errors.NarratorError) -> list[any_pb2.Any]:
-    packed: list[error_details_pb2.BadRequest | error_details_pb2.RetryInfo] = []
+    packed: list[Message] = []
     if isinstance(error, errors.InvalidArgument):
         shown = error.violations[:MAX_VIOLATIONS]
         bad = error_details_pb2.BadRequest(
@@ -51,12 +57,15 @@ def _details(error: errors.NarratorError) -> list[any_pb2.Any]:
                 description=f"{len(error.violations) - len(shown)} more violations not listed",
             )
         packed.append(bad)
+    if isinstance(error, errors.QuotaExceeded):
+        packed.append(_quota_failure(error))
     retry_after = getattr(error, "retry_after", None)
     retryable = (
         errors.UpstreamRateLimited
         | errors.UpstreamUnavailable
         | errors.Overloaded
         | errors.StoreUnavailable
+        | errors.QuotaExceeded
     )
     if isinstance(error, retryable):
         seconds = retry_after if retry_after is not None else 1.0
@@ -70,6 +79,20 @@ def _details(error: errors.NarratorError) -> list[any_pb2.Any]:
         any_message.Pack(detail)
         out.append(any_message)
     return out
+
+
+def _quota_failure(error: errors.QuotaExceeded) -> error_details_pb2.QuotaFailure:
+    return error_details_pb2.QuotaFailure(
+        violations=[
+            error_details_pb2.QuotaFailure.Violation(
+                subject=v.subject[:200],
+                description=v.description[:300],
+                quota_id=v.limit,
+                quota_value=v.capacity,
+            )
+            for v in error.violations[:MAX_VIOLATIONS]
+        ]
+    )
 
 
 def to_status(error: errors.NarratorError) -> grpc.Status:

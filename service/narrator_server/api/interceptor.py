@@ -1,5 +1,7 @@
 """Server interceptor: a SERVER span per RPC (continuing the caller's traceparent), RPC metrics
-and start/end log lines. The seam where auth or per-player limits would also go."""
+and the audit line ("rpc finished": who called, which session and turn, the status code and the
+tokens; never a secret, never player text). The authentication interceptor runs inside this
+one and fills in the caller (`caller.AUDIT`)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from .caller import AUDIT, RpcAudit
+
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable
 
@@ -23,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _PROPAGATOR = TraceContextTextMapPropagator()
 TRACED_PREFIX = "/narrator."
+TURN_METHODS = frozenset({"Narrate", "Decide"})  # their completed event carries their tokens
 
 
 class _Rpc:
@@ -47,18 +52,40 @@ class _Rpc:
         if self.session_id:
             self.span.set_attribute("gen_ai.conversation.id", self.session_id)
         self.token = otel_context.attach(trace.set_span_in_context(self.span))
+        self.audit = RpcAudit()
+        self.audit_token = AUDIT.set(self.audit)
         self.started = time.monotonic()
         self.turn_id = ""
+        self.turns = name in TURN_METHODS
+        self.tokens: tuple[int, int] = (0, 0)
         log.info("rpc started", extra={"rpc": name, "session_id": self.session_id})
 
-    def note_turn(self, message: Any) -> None:
-        if message.WhichOneof("event") == "started":
+    def note(self, message: Any) -> None:
+        """Reads what the audit line needs from a streamed message."""
+        if not self.turns:
+            return
+        event = message.WhichOneof("event")
+        if event == "started":
             self.turn_id = message.started.turn_id
             self.span.set_attribute("narrator.turn_id", self.turn_id)
             self.span.set_attribute("narrator.provider", message.started.provider)
+        elif event == "completed":
+            usage = message.completed.usage
+            self.tokens = (usage.input_tokens, usage.output_tokens)
+
+    def note_response(self, response: Any) -> None:
+        """A unary response: a created session's id."""
+        session = getattr(response, "session", None)
+        if not self.session_id and session is not None and session.session_id:
+            self.session_id = session.session_id
+            self.span.set_attribute("gen_ai.conversation.id", self.session_id)
 
     def end(self, code: grpc.StatusCode, error: BaseException | None) -> None:
         seconds = time.monotonic() - self.started
+        caller = self.audit.caller
+        if caller is not None:
+            self.span.set_attribute("narrator.tenant", caller.tenant)
+            self.span.set_attribute("narrator.key_id", caller.key_id)
         self.span.set_attribute("rpc.grpc.status_code", code.value[0])
         if code in (grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED):
             self.span.add_event("rpc.cancelled", {"rpc.grpc.status_code": code.name})
@@ -69,6 +96,7 @@ class _Rpc:
         # finalizer, in another context: the token cannot be reset there, nor needs to be.
         if not isinstance(error, GeneratorExit):
             otel_context.detach(self.token)
+            AUDIT.reset(self.audit_token)
         metric = {**self.attributes, "rpc.grpc.status_code": code.name}
         self.telemetry.rpc_duration.record(seconds, metric)
         level = logging.INFO if code is grpc.StatusCode.OK else logging.WARNING
@@ -81,6 +109,12 @@ class _Rpc:
                 "duration_ms": round(seconds * 1000, 1),
                 "session_id": self.session_id,
                 "turn_id": self.turn_id,
+                # Who: unknown ("") when the call was refused before its key was read.
+                "tenant": caller.tenant if caller else "",
+                "key_id": caller.key_id if caller else "",
+                "player": caller.player if caller else "",
+                "input_tokens": self.tokens[0],
+                "output_tokens": self.tokens[1],
             },
         )
 
@@ -129,7 +163,9 @@ class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             rpc = _Rpc(self._telemetry, method, request, context)
             error: BaseException | None = None
             try:
-                return await behavior(request, context)
+                response = await behavior(request, context)
+                rpc.note_response(response)
+                return response
             except BaseException as e:
                 error = e
                 raise
@@ -148,11 +184,8 @@ class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             error: BaseException | None = None
             try:
                 async with aclosing(behavior(request, context)) as messages:
-                    first = True
                     async for message in messages:
-                        if first:
-                            rpc.note_turn(message)
-                            first = False
+                        rpc.note(message)
                         yield message
             except BaseException as e:
                 error = e

@@ -27,6 +27,7 @@ from .errors import (
     TurnAborted,
 )
 from .models import (
+    LOCAL,
     DecisionMade,
     RecoveryReason,
     TextDelta,
@@ -37,6 +38,7 @@ from .models import (
 )
 from .ports import Deadline
 from .prompt import continuation_messages
+from .quotas import NOTHING_RESERVED, reserve_turn
 from .replay import replay
 from .turnlog import ProducerLost, TurnClaimed, TurnInfo
 from .turns import Progress
@@ -44,8 +46,9 @@ from .turns import Progress
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator
 
-    from .models import Session, TurnEvent
+    from .models import Caller, Session, TurnEvent
     from .planning import Planner, TurnSpec
+    from .quotas import Quotas, Reservation
     from .storage import SessionStore
     from .turnlog import TurnLog, TurnWriter
     from .turns import TurnRunner
@@ -69,8 +72,10 @@ class TurnEngine:
         turn_log: TurnLog,
         planner: Planner,
         config: EngineConfig | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self._runner = runner
+        self._quotas = quotas
         self._store = store
         self._log = turn_log
         self._planner = planner
@@ -93,17 +98,25 @@ class TurnEngine:
         turn_id: str,
         after_seq: int,
         deadline: Deadline,
+        caller: Caller = LOCAL,
     ) -> AsyncGenerator[TurnEvent]:
         """The events of the turn: a new one, or the one `turn_id` names (joined, replayed or
         taken over). The session's ownership was checked by the caller. Nothing is claimed
-        before the first event is asked for."""
-        source = await self._source(session, spec, turn_id, after_seq, deadline)
+        before the first event is asked for. A new turn holds the caller's token quotas while
+        it runs (`QuotaExceeded` before anything is claimed in the store)."""
+        source = await self._source(session, spec, turn_id, after_seq, deadline, caller)
         async with aclosing(source) as events:
             async for event in events:
                 yield event
 
     async def _source(
-        self, session: Session, spec: TurnSpec, turn_id: str, after_seq: int, deadline: Deadline
+        self,
+        session: Session,
+        spec: TurnSpec,
+        turn_id: str,
+        after_seq: int,
+        deadline: Deadline,
+        caller: Caller,
     ) -> AsyncGenerator[TurnEvent]:
         sid = session.session_id
         if turn_id:
@@ -118,20 +131,26 @@ class TurnEngine:
             )
         except TurnClaimed:  # a concurrent call with the same new turn id won the claim
             return self._rejoin(session, tid, after_seq)
+        reservation = NOTHING_RESERVED
         try:
             request, rules = await self._planner.plan(session, spec, tid, deadline)
+            reservation = await reserve_turn(self._quotas, caller, request)
             claim = spec.running_turn(tid, time.time())
             existing = await self._store.claim_turn(claim)
         except BaseException:
+            await reservation.release()
             writer.buffer.end(TurnAborted("the turn could not start"))
             await writer.finish()
             raise
         if existing is not None:  # the id was used before and ended meanwhile
+            await reservation.release()
             writer.buffer.end(TurnAborted("the turn id was already used"))
             await writer.finish()
             _check_kind(existing, spec)
             return self._resume(session, existing, after_seq)
-        production = self._produce(writer, claim, request, rules, Progress(), inline=not turn_id)
+        production = self._produce(
+            writer, claim, request, rules, Progress(), inline=not turn_id, reservation=reservation
+        )
         if not turn_id:
             return production
         self._spawn(writer, production)
@@ -148,6 +167,7 @@ class TurnEngine:
         p: Progress,
         *,
         inline: bool,
+        reservation: Reservation = NOTHING_RESERVED,
     ) -> AsyncGenerator[TurnEvent]:
         buffer = writer.buffer
         status, error, ending = TurnStatus.FAILED, None, []
@@ -179,7 +199,7 @@ class TurnEngine:
             turn = _ended(claim, p, buffer.deltas, status)
             stored = False
             try:
-                await self._keep(turn)
+                await self._keep(turn, reservation)
                 stored = True
             except StoreUnavailable as unsaved:
                 error = error or unsaved
@@ -199,15 +219,17 @@ class TurnEngine:
             for event in buffer.events[-len(ending) :] if ending else ():
                 yield event
 
-    async def _keep(self, turn: Turn) -> None:
-        """Stores the turn; shielded, so a second cancellation cannot lose it, and counted
-        until its write ends. A store that cannot write keeps it for a later retry."""
-        save = asyncio.ensure_future(self._save(turn))
+    async def _keep(self, turn: Turn, reservation: Reservation) -> None:
+        """Settles the turn's quota reservation and stores the turn; shielded, so a second
+        cancellation cannot lose either, and counted until its write ends. A store that cannot
+        write keeps the turn for a later retry."""
+        save = asyncio.ensure_future(self._save(turn, reservation))
         save.add_done_callback(self._saved)
         await asyncio.shield(save)
 
-    async def _save(self, turn: Turn) -> None:
+    async def _save(self, turn: Turn, reservation: Reservation = NOTHING_RESERVED) -> None:
         key = (turn.session_id, turn.turn_id)
+        await reservation.settle(turn.usage)
         try:
             await self._store.save_turn(turn)
         except StoreUnavailable:

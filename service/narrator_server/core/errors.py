@@ -117,3 +117,33 @@ class StoreUnavailable(NarratorError):
 
 class DeadlineExceeded(NarratorError):
     """The call's deadline passed, or a needed wait could not fit in what remained of it."""
+
+
+class Unauthenticated(NarratorError):
+    """No valid API key: missing, unknown and revoked keys all look the same."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a valid API key is required: send the metadata 'authorization: Bearer <key>'"
+        )
+
+
+@dataclass(frozen=True)
+class QuotaViolation:
+    """One limit a caller is over: which limit, for which subject ("key:ID", "player:NAME",
+    "session:ID"), its value, and a sentence saying it."""
+
+    limit: str
+    subject: str
+    capacity: int
+    description: str
+
+
+class QuotaExceeded(NarratorError):
+    """The caller is over a quota (a key's or a player's); `retry_after` is when the first
+    violated limit frees enough for this call. Nothing was started or stored."""
+
+    def __init__(self, violations: list[QuotaViolation], retry_after: float) -> None:
+        self.violations = violations
+        self.retry_after = retry_after
+        super().__init__("; ".join(v.description for v in violations))

@@ -7,17 +7,42 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class KeyLimits:
+    """The quotas of one API key; 0 means unlimited."""
+
+    requests_per_minute: int = 0
+    tokens_per_minute: int = 0  # output tokens
+    tokens_per_day: int = 0  # input + output tokens, per UTC day
+    player_requests_per_minute: int = 0  # for each player the key acts for
+
+    @property
+    def any(self) -> bool:
+        return any(
+            (
+                self.requests_per_minute,
+                self.tokens_per_minute,
+                self.tokens_per_day,
+                self.player_requests_per_minute,
+            )
+        )
+
+
+NO_LIMITS = KeyLimits()
+
+
+@dataclass(frozen=True)
 class Caller:
     """Who is calling, as the API authenticated them: the core decides what they may touch.
 
     `tenant` owns sessions ("" is the open, keyless mode); `key_id` names the API key (for
     quotas and audit, never the secret); `player` is the game's player the backend acts for
-    (per-player quotas), "" when the backend did not say.
+    (per-player quotas), "" when the backend did not say; `limits` are the key's quotas.
     """
 
     tenant: str = ""
     key_id: str = ""
     player: str = ""
+    limits: KeyLimits = NO_LIMITS
 
 
 LOCAL = Caller()

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .models import Caller, DecisionOption, PlayerCharacter, Scene, Setting, TurnEvent
     from .planning import Planner
     from .ports import ChatProvider
+    from .quotas import Quotas
     from .turnlog import TurnLog
     from .watch import WatchedEvent
 
@@ -64,6 +65,7 @@ class Narrator:
         turn_log: TurnLog,
         config: NarratorConfig | None = None,
         planner: Planner | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self._store = store
         self._log = turn_log
@@ -77,6 +79,7 @@ class Narrator:
             turn_log,
             planner or MemoryPlanner(self.memory, c.plan),
             EngineConfig(max_running=c.max_streams, resume_window=c.resume_window),
+            quotas,
         )
         self._streams = 0
         self._watchers = 0
@@ -206,7 +209,12 @@ class Narrator:
             if regenerate:
                 spec = await self._regeneration(spec, turn_id)
             turn = self.engine.open(
-                session, spec, turn_id=turn_id, after_seq=after_seq, deadline=deadline or Deadline()
+                session,
+                spec,
+                turn_id=turn_id,
+                after_seq=after_seq,
+                deadline=deadline or Deadline(),
+                caller=caller,
             )
             async with aclosing(turn) as events:
                 async for event in events:

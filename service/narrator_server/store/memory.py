@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..core.errors import SessionNotFound, StoreUnavailable
 from ..core.models import TurnStatus
 from .memory_campaign import CampaignMemoryMixin
+from .memory_keys import MemoryKeyStore
 
 if TYPE_CHECKING:
     from ..core.models import Session, Turn
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 class MemoryStore(CampaignMemoryMixin):
     def __init__(self) -> None:
+        self.keys = MemoryKeyStore()
         self.sessions: dict[str, Session] = {}
         # By session, in the order they started (ties: the order they were first stored).
         self.turns: dict[str, list[Turn]] = {}

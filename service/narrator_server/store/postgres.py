@@ -35,6 +35,7 @@ from .codec import (
     turn_from_row,
     turn_row,
 )
+from .postgres_keys import PostgresKeyStore
 from .postgres_memory import PostgresMemoryMixin, strip_nul
 from .postgres_schema import SchemaError, migrate
 
@@ -93,6 +94,7 @@ class PostgresStore(PostgresMemoryMixin):
         self._pool = pool
         self._timeout = timeout
         self._down = False  # the last call could not reach the database
+        self.keys = PostgresKeyStore(self)
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 8, timeout: float = 5.0) -> PostgresStore:

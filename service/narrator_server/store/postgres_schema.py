@@ -70,9 +70,42 @@ _V1 = (
     "CREATE TABLE probe (id integer PRIMARY KEY, at double precision NOT NULL)",
 )
 
+# API keys (only a hash of each secret), their daily usage, and a revision number that moves
+# with every created or revoked key (what a server polls to refresh its keys).
+_V2 = (
+    """
+    CREATE TABLE api_keys (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        tenant text NOT NULL,
+        secret_hash text NOT NULL,
+        requests_per_minute bigint NOT NULL DEFAULT 0,
+        tokens_per_minute bigint NOT NULL DEFAULT 0,
+        tokens_per_day bigint NOT NULL DEFAULT 0,
+        player_requests_per_minute bigint NOT NULL DEFAULT 0,
+        created_at double precision NOT NULL,
+        last_used_at double precision,
+        revoked_at double precision
+    )
+    """,
+    "CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL",
+    """
+    CREATE TABLE api_key_usage (
+        key_id text NOT NULL REFERENCES api_keys (id),
+        day text NOT NULL,
+        requests bigint NOT NULL DEFAULT 0,
+        input_tokens bigint NOT NULL DEFAULT 0,
+        output_tokens bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (key_id, day)
+    )
+    """,
+    "CREATE TABLE api_key_revision (id integer PRIMARY KEY CHECK (id = 1), value bigint NOT NULL)",
+    "INSERT INTO api_key_revision (id, value) VALUES (1, 0)",
+)
+
 # Campaign memory: lore entries (with a per-session revision for matcher caches), rolling
 # summaries with the turns they cover, and the recorded prompt of each turn. Additive.
-_V2 = (
+_V3 = (
     "ALTER TABLE sessions ADD COLUMN lore_revision bigint NOT NULL DEFAULT 0",
     """
     CREATE TABLE lore (
@@ -115,7 +148,8 @@ _V2 = (
 # version -> (what it does, its statements)
 MIGRATIONS: dict[int, tuple[str, tuple[str, ...]]] = {
     1: ("sessions and turns", _V1),
-    2: ("campaign memory: lore, summaries, turn contexts", _V2),
+    2: ("API keys and their usage", _V2),
+    3: ("campaign memory: lore, summaries, turn contexts", _V3),
 }
 VERSION = max(MIGRATIONS)
 

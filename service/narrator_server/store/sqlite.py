@@ -26,6 +26,7 @@ from .codec import (
     turn_from_row,
     turn_row,
 )
+from .sqlite_keys import SqliteKeyStore
 from .sqlite_memory import SqliteMemoryMixin
 from .sqlite_schema import migrate
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+DB_FILE = "narrator.sqlite3"  # in NARRATOR_DATA_DIR
 
 _PLACEHOLDERS = ", ".join("?" * TURN_COLUMN_COUNT)
 
@@ -57,13 +59,14 @@ def _explain(error: sqlite3.Error) -> str:
 
 
 class SqliteStore(SqliteMemoryMixin):
-    """`SessionStore` and `MemoryStorage` on a SQLite file. Calls run on a single worker
-    thread, in order."""
+    """`SessionStore` and `MemoryStorage` on a SQLite file (and its `KeyStore`, `keys`). Calls
+    run on a single worker thread, in order."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
+        self.keys = SqliteKeyStore(self)
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:

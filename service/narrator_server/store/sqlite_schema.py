@@ -86,9 +86,38 @@ CREATE INDEX turns_running ON turns(status) WHERE status = 'running';
 CREATE TABLE probe (id INTEGER PRIMARY KEY, at REAL NOT NULL);
 """
 
-# Version 3: campaign memory: lore entries (with a per-session revision for matcher caches),
-# rolling summaries with the turns they cover, and the recorded prompt of each turn.
+# Version 3: API keys (only a hash of each secret), their daily usage, and a revision number
+# that moves with every created or revoked key (what a server polls to refresh its keys).
 _V3 = """
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    requests_per_minute INTEGER NOT NULL DEFAULT 0,
+    tokens_per_minute INTEGER NOT NULL DEFAULT 0,
+    tokens_per_day INTEGER NOT NULL DEFAULT 0,
+    player_requests_per_minute INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    last_used_at REAL,
+    revoked_at REAL
+);
+CREATE UNIQUE INDEX api_keys_active_name ON api_keys(name) WHERE revoked_at IS NULL;
+CREATE TABLE api_key_usage (
+    key_id TEXT NOT NULL REFERENCES api_keys(id),
+    day TEXT NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (key_id, day)
+);
+CREATE TABLE api_key_revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT INTO api_key_revision (id, value) VALUES (1, 0);
+"""
+
+# Version 4: campaign memory: lore entries (with a per-session revision for matcher caches),
+# rolling summaries with the turns they cover, and the recorded prompt of each turn.
+_V4 = """
 ALTER TABLE sessions ADD COLUMN lore_revision INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE lore (
     session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
@@ -121,7 +150,7 @@ CREATE TABLE turn_contexts (
 CREATE INDEX turn_contexts_by_session ON turn_contexts(session_id, created_at);
 """
 
-MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3}
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4}
 VERSION = max(MIGRATIONS)
 
 

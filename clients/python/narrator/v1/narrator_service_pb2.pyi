@@ -198,9 +198,10 @@ class NarrateRequest(_message.Message):
     """
     turn_id: _builtins.str
     """Optional client-chosen id that makes the turn resumable (1 to 64 letters,
-    digits, '_', '-', '.' or ':'; unique per server). Calling again with the
-    same session_id and turn_id never starts a second turn: a completed turn
-    is replayed from storage (no new model request, no new tokens), a turn
+    digits, '_', '-', '.' or ':'; unique within its session: the same id in
+    another session is another turn). Calling again with the same session_id
+    and turn_id never starts a second turn: a completed turn is replayed from
+    storage (no new model request, no new tokens), a turn
     still in progress is joined, and a cancelled or failed one replays what
     it said, then ends with ABORTED. A turn with a turn_id survives its
     caller's disconnection for NARRATOR_RESUME_WINDOW_S. Empty: the server

@@ -1,0 +1,1 @@
+"""Quota counters (adapters of `core.quotas.QuotaCounter`)."""
