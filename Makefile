@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench bench-memory bench-store bench-auth soak traces postgres clean
+	node-test cpp-test clients-test bench bench-memory bench-store bench-auth soak prose traces postgres clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
@@ -68,6 +68,9 @@ bench-auth: $(STAMP) ## server CPU per call with API keys and quotas vs NARRATOR
 
 soak: $(STAMP) ## chaos soak through a real server (bench/chaos_soak.py --help)
 	$(PY) bench/chaos_soak.py $(ARGS)
+
+prose: $(STAMP) ## the offline narrator's prose over a scripted session (bench/prose_quality.py --help)
+	$(PY) bench/prose_quality.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -19,9 +19,14 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 
-def character(name: str, description: str = "", disposition: str = "") -> scene_pb2.Character:
-    """A character present in the scene."""
-    return scene_pb2.Character(name=name, description=description, disposition=disposition)
+def character(
+    name: str, description: str = "", disposition: str = "", *, pronouns: str = ""
+) -> scene_pb2.Character:
+    """A character present in the scene; `pronouns` like "she/her" (else the narrator reads
+    them from the description)."""
+    return scene_pb2.Character(
+        name=name, description=description, disposition=disposition, pronouns=pronouns
+    )
 
 
 def scene(

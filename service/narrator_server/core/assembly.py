@@ -48,6 +48,8 @@ class Assembled:
     sections: tuple[Section, ...]
     # The turns the history section holds, oldest first.
     window: tuple[Turn, ...]
+    # The session's completed, current turns before this one that were read, newest first.
+    recent: tuple[Turn, ...] = ()
 
 
 def _section(kind: SectionKind, title: str, text: str, **extra: str) -> Section:
@@ -140,4 +142,4 @@ def assemble(
     history.reverse()
     window.reverse()
     tail = [*(_lore_section(c) for c in keyed), scene_section, turn_input]
-    return Assembled((*head, *history, *tail), tuple(window))
+    return Assembled((*head, *history, *tail), tuple(window), tuple(recent))

@@ -101,7 +101,14 @@ class MemoryPlanner:
         assembled = await self.memory.recall(session, asked, turn_id)
         messages = prompt.messages_of(assembled.sections)
         ctx = TurnContext(
-            session, turn_id, session.turn_count, spec.kind, spec.input, spec.scene, spec.options
+            session,
+            turn_id,
+            session.turn_count,
+            spec.kind,
+            spec.input,
+            spec.scene,
+            spec.options,
+            recent=assembled.recent,
         )
         if spec.kind is TurnKind.NARRATION:
             return self._request(ctx, messages, deadline), None

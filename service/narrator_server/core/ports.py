@@ -46,6 +46,9 @@ class TurnContext:
     input: str
     scene: Scene
     options: tuple[DecisionOption, ...] = ()
+    # The session's completed turns before this one, newest first (the planner's memory):
+    # the offline narrator reads them to stay consistent and never repeat itself.
+    recent: tuple[Turn, ...] = ()
 
 
 @dataclass(frozen=True)

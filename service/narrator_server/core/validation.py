@@ -63,6 +63,7 @@ def check_scene(scene: Scene, limits: Limits) -> list[FieldViolation]:
         v += _text(f"scene.characters[{i}].name", c.name, 200, required=True)
         v += _text(f"scene.characters[{i}].description", c.description, 1000, required=False)
         v += _text(f"scene.characters[{i}].disposition", c.disposition, 200, required=False)
+        v += _text(f"scene.characters[{i}].pronouns", c.pronouns, 64, required=False)
     for i, fact in enumerate(scene.facts):
         v += _text(f"scene.facts[{i}]", fact, 1000, required=True)
     for key, value in scene.attributes:
