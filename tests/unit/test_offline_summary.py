@@ -49,3 +49,12 @@ def test_a_model_written_summary_is_kept_as_earlier_text() -> None:
     assert offline_summary.parse(text)["Earlier"] == ["Ash freed the smugglers of Greyport."]
     short = offline_summary.fold("word " * 400, [turn(2, "Rain.", "I wait")], 60)
     assert estimate_tokens(short) <= 60
+
+
+def test_a_promise_retold_by_the_narrator_is_kept_once() -> None:
+    vow = turn(1, "You nod.", "I give my word to Captain Orsolya that the Red Fleet is safe")
+    retold = turn(
+        2, "The last thing you did here was this: you gave your word to Captain Orsolya.", "I wait"
+    )
+    lines = offline_summary.parse(offline_summary.fold("", [vow, retold], 500))
+    assert lines["Promises"] == ["I give my word to Captain Orsolya that the Red Fleet is safe"]

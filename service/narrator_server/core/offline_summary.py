@@ -43,11 +43,20 @@ _SEPARATOR = {"Promises": " | ", "Earlier": " "}
 _WORDS = re.compile(r"[a-z']+")
 
 
-def _restates(sentence: str, asked: set[str]) -> bool:
-    """Whether a sentence of the narration mostly repeats the player's action (the promise
-    is kept once, in the player's words)."""
-    words = set(_WORDS.findall(sentence.lower()))
-    return bool(words) and len(words & asked) >= len(words) / 2
+def _content(text: str) -> set[str]:
+    """The words that carry a sentence's meaning (a crude stem: the first 5 letters)."""
+    return {w[:5] for w in _WORDS.findall(text.lower()) if len(w) > 3 and w not in _NOT_NAMES}
+
+
+def _restates(sentence: str, known: list[set[str]]) -> bool:
+    """Whether a clause of a narration's sentence mostly repeats the player's action or a
+    promise already kept (the narrator retelling it): each promise is kept once, in the
+    player's words."""
+    for clause in re.split(r"[:;,]", sentence):
+        words = _content(clause)
+        if words and any(len(words & other) * 2 >= len(words) for other in known):
+            return True
+    return False
 
 
 def _sentences(text: str) -> list[str]:
@@ -113,12 +122,12 @@ def fold(previous: str, turns: list[Turn], budget_tokens: int) -> str:
                 _add(lines["Places"], place.strip()[:80])
         for character in turn.scene.characters:
             _add(lines["People"], character.name.strip()[:60])
-        asked = set(_WORDS.findall(turn.input.lower()))
         for text in (turn.input, turn.text):
             for sentence in _sentences(text):
-                if _PROMISE.search(sentence) and not (
-                    text is turn.text and _restates(sentence, asked)
-                ):
+                if not _PROMISE.search(sentence):
+                    continue
+                known = [_content(turn.input), *map(_content, lines["Promises"])]
+                if text is turn.input or not _restates(sentence, known):
                     _add(lines["Promises"], sentence.replace("|", "/")[:200])
             for name in _names(text):
                 _add(lines["People"], name[:60])
