@@ -265,6 +265,7 @@ async def test_every_value_of_a_save_game_is_checked(tmp_path: Path) -> None:
         data["turns"][0]["delta_lengths"] = [1]
         data["turns"][0]["input"] = "x" * 5000
         data["turns"][0]["scene"]["facts"] = [""]
+        data["turns"][0]["options"] = [{"id": "go", "arguments_schema": "{"}]
         data["turns"].append(dict(data["turns"][0]))
         data["lore"] = [{"entry_id": "a", "keys": [], "content": "c"}]
         error = await rpc_error(
@@ -273,7 +274,8 @@ async def test_every_value_of_a_save_game_is_checked(tmp_path: Path) -> None:
         assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
         assert {
             "document.turns[0].delta_lengths", "document.turns[0].input",
-            "document.turns[0].scene.facts[0]", "document.turns[1].turn_id", "document.lore[0].keys",
+            "document.turns[0].scene.facts[0]",
+            "document.turns[0].options[0].arguments_schema", "document.turns[1].turn_id", "document.lore[0].keys",
         } <= set(violations(error))  # fmt: skip
         assert await count_sessions(s) == 1
 

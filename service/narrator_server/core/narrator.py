@@ -22,6 +22,7 @@ from .models import ContentRating, Session, TurnKind, TurnStatus
 from .planning import MemoryPlanner, PlanConfig, TurnSpec
 from .ports import Deadline
 from .savegame import SaveGames
+from .schema_work import SchemaWork
 from .turns import TurnRunner
 from .watch import watch_session
 
@@ -53,6 +54,7 @@ class NarratorConfig:
     resume_window: float = 10.0
     max_recoveries: int = 2
     default_rating: ContentRating = ContentRating.TEEN
+    max_turn_chars: int = 131_072
 
 
 class Narrator:
@@ -66,15 +68,17 @@ class Narrator:
         config: NarratorConfig | None = None,
         planner: Planner | None = None,
         quotas: Quotas | None = None,
+        schema_work: SchemaWork | None = None,
     ) -> None:
         self._store = store
         self._log = turn_log
         self._config = c = config or NarratorConfig()
+        self._schemas = schema_work or SchemaWork()
         self.memory = CampaignMemory(store, provider if c.model_summaries else None, c.memory)
         self._lore = LoreBook(self.owned, store, self.memory)
         self._saves = SaveGames(self.owned, store, c.limits, c.memory.lore)
         self.engine = TurnEngine(
-            TurnRunner(provider, c.max_recoveries),
+            TurnRunner(provider, c.max_recoveries, self._schemas, c.max_turn_chars),
             store,
             turn_log,
             planner or MemoryPlanner(self.memory, c.plan),
@@ -180,8 +184,9 @@ class Narrator:
     ) -> AsyncGenerator[TurnEvent]:
         """TurnStarted, rationale TextDelta..., DecisionMade, TurnCompleted."""
         schemas = await validation.check_decide(
-            session_id, question, options, default_option_id, scene, self._config.limits, turn_id
-        )
+            session_id, question, options, default_option_id, scene, self._config.limits,
+            turn_id, self._schemas,
+        )  # fmt: skip
         spec = TurnSpec(
             session_id, TurnKind.DECISION, question, scene, options, default_option_id,
             schemas=schemas,

@@ -21,8 +21,9 @@ from pydantic import ValidationError
 from . import validation
 from .errors import FailedPrecondition, FieldViolation, InvalidArgument, SessionNotFound
 from .lore import check_entry
-from .models import PlayerCharacter, Setting
+from .models import DecisionOption, PlayerCharacter, Setting
 from .savegame_format import Document, from_document, lore_of, scene_of, to_document
+from .schema_tasks import check_option
 
 if TYPE_CHECKING:
     from .lore import LoreLimits
@@ -81,15 +82,17 @@ def _check_turn(
         v += _too_long(f"{f}.decision.option_id", t.decision.option_id, save.max_name_chars)
     scene = scene_of(t.scene)
     v += [_v(f"{f}.{p.field}", p.description) for p in validation.check_scene(scene, limits)]
-    if len(t.options) > limits.max_options:
-        v.append(_v(f"{f}.options", f"has {len(t.options)}; the limit is {limits.max_options}"))
-    for j, o in enumerate(t.options[: limits.max_options]):
-        if not validation.OPTION_ID.match(o.id):
-            v.append(_v(f"{f}.options[{j}].id", "must be 1-64 letters, digits, '_-.:'"))
-        v += _too_long(f"{f}.options[{j}].description", o.description, 1000)
-        _, problem = validation.parse_arguments_schema(o.arguments_schema)
-        if problem:
-            v.append(_v(f"{f}.options[{j}].arguments_schema", problem))
+    if not t.options:
+        return v
+    options = tuple(DecisionOption(o.id, o.description, o.arguments_schema) for o in t.options)
+    # The same checks as a Decide's options (count, ids, sizes), then each schema's.
+    shape = validation.check_options(options, t.default_option_id, limits)
+    v += [_v(f"{f}.{p.field}", p.description) for p in shape]
+    for j, o in enumerate(options if not shape else ()):
+        if o.arguments_schema.strip():
+            problem = check_option((o.arguments_schema, False)).problem
+            if problem:
+                v.append(_v(f"{f}.options[{j}].arguments_schema", problem))
     return v
 
 
