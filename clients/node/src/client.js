@@ -3,355 +3,27 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadNarratorService } from './proto.js';
 import { NarratorError } from './errors.js';
+import { StreamChecker, WatchChecker } from './checker.js';
+import { callMetadata, channelSecurity, identityMetadata } from './connection.js';
+import { toEvent, toSession, toWatchEvent } from './convert.js';
+
+export { StreamChecker, WatchChecker } from './checker.js';
 
 /**
- * @typedef {object} Setting
- * @property {string} world the world, in a sentence or a paragraph (required)
- * @property {string} [tone] how the narration should feel
- */
-/**
- * @typedef {object} PlayerCharacter
- * @property {string} name (required)
- * @property {string} [description]
- */
-/**
- * @typedef {object} Character
- * @property {string} name
- * @property {string} [description]
- * @property {string} [disposition]
- */
-/**
- * @typedef {object} Scene
- * @property {string} [location]
- * @property {Character[]} [characters]
- * @property {string[]} [facts]
- * @property {Record<string, string>} [attributes]
- */
-/**
- * @typedef {object} Usage
- * @property {number} inputTokens
- * @property {number} outputTokens
- */
-/**
- * @typedef {object} Recovery a mid-stream takeover: another provider continued the turn
- * @property {string} provider the provider that continued (an upstream name or "offline")
- * @property {string} model the model that continued
- * @property {number} afterSeq the last seq sent before the takeover; its text starts at afterSeq + 1
- */
-/**
- * @typedef {object} Decision
- * @property {string} optionId
- * @property {Record<string, any>} arguments the parsed argumentsJson
- * @property {string} argumentsJson
- * @property {string} source e.g. "DECISION_SOURCE_MODEL"
- */
-/**
- * @typedef {object} Turn
- * @property {string} turnId
- * @property {string} kind "TURN_KIND_NARRATION" | "TURN_KIND_DECISION"
- * @property {string} input the action or the question
- * @property {Scene | null} scene
- * @property {string} text
- * @property {Decision | null} decision only for completed decision turns
- * @property {string} status "TURN_STATUS_COMPLETED" | "TURN_STATUS_CANCELLED" | "TURN_STATUS_FAILED"
- * @property {string} provider
- * @property {string} model
- * @property {Usage} usage
- * @property {Date | null} createTime
- * @property {Recovery[]} recoveries mid-stream takeovers, as in completed.recoveries
- */
-/**
- * @typedef {object} Session
- * @property {string} sessionId
- * @property {Setting} setting
- * @property {PlayerCharacter} player
- * @property {string} seed uint64 as a decimal string
- * @property {number} turnCount
- * @property {Turn[]} recentTurns oldest first
- * @property {Date | null} createTime
- */
-/**
- * @typedef {object} DecisionOption
- * @property {string} id
- * @property {string} [description]
- * @property {string | object} [argumentsSchema] JSON Schema, as JSON text or as an object
- */
-/**
- * @typedef {{type: 'started', turnId: string, provider: string, model: string, resumed: boolean}} StartedEvent
- *   resumed: true when the call resumed an existing turn (same turnId) instead of starting it
- * @typedef {{type: 'delta', seq: number, text: string}} DeltaEvent
- * @typedef {{type: 'decision'} & Decision} DecisionEvent
- * @typedef {{type: 'completed', finishReason: string, usage: Usage, text: string, recoveries: Recovery[]}} CompletedEvent
- *   text: the whole text of the turn, also when the stream resumed after a seq;
- *   recoveries: empty unless another provider continued the turn mid-stream
- * @typedef {StartedEvent | DeltaEvent | CompletedEvent} NarrateEvent
- * @typedef {StartedEvent | DeltaEvent | DecisionEvent | CompletedEvent} DecideEvent
- */
-/**
- * @typedef {object} NarrateRequest
- * @property {string} sessionId
- * @property {string} action what the player does (required)
- * @property {Scene} [scene]
- * @property {string} [turnId] client-chosen id (1 to 64 of A-Z a-z 0-9 _ - . :)
- *   that makes the turn resumable: calling again with the same sessionId and
- *   turnId replays a completed turn, joins a running one, or replays a
- *   cancelled/failed one and ends with ABORTED; it never starts a second turn
- * @property {number} [resumeAfterSeq] when resuming, the last seq already
- *   received: only the later deltas are sent; 0 (default) sends them all
- */
-/**
- * @typedef {object} DecideRequest
- * @property {string} sessionId
- * @property {string} question what must be decided (required)
- * @property {DecisionOption[]} options at least one, ids unique
- * @property {string} [defaultOptionId]
- * @property {Scene} [scene]
- * @property {string} [turnId] as NarrateRequest.turnId
- * @property {number} [resumeAfterSeq] as NarrateRequest.resumeAfterSeq
- */
-/**
- * @typedef {object} CallOptions
- * @property {AbortSignal} [signal] aborting it cancels the call (NarratorError CANCELLED)
- * @property {number} [deadlineMs] deadline from now (NarratorError DEADLINE_EXCEEDED)
- * @property {grpc.Metadata} [metadata] extra request metadata
- */
-/**
- * @typedef {object} StreamOptions
- * @property {AbortSignal} [signal]
- * @property {number} [deadlineMs]
- * @property {grpc.Metadata} [metadata]
- * @property {boolean} [strict] check the stream against the contract (event
- *   order, seq 1..n, or resumeAfterSeq + 1 .. n when resumed, completed.text,
- *   decision among the options) and throw a NarratorError INTERNAL on a
- *   violation; default true
- */
-/**
- * @typedef {object} ClientOptions
- * @property {grpc.ChannelCredentials} [credentials] default: insecure
- * @property {Partial<grpc.ChannelOptions>} [channelOptions]
- * @property {number} [deadlineMs] default deadline of unary calls (none by default)
- * @property {string} [protoDir] folder holding narrator/v1/*.proto
+ * @typedef {import('./types.js').ClientOptions} ClientOptions
+ * @typedef {import('./types.js').CallOptions} CallOptions
+ * @typedef {import('./types.js').StreamOptions} StreamOptions
+ * @typedef {import('./types.js').Session} Session
+ * @typedef {import('./types.js').CreateSessionRequest} CreateSessionRequest
+ * @typedef {import('./types.js').NarrateRequest} NarrateRequest
+ * @typedef {import('./types.js').DecideRequest} DecideRequest
+ * @typedef {import('./types.js').NarrateEvent} NarrateEvent
+ * @typedef {import('./types.js').DecideEvent} DecideEvent
+ * @typedef {import('./types.js').WatchEvent} WatchEvent
+ * @typedef {{check: (ev: any) => void, end: () => void}} Checker
  */
 
 export const DEFAULT_ADDRESS = '127.0.0.1:50051';
-
-/** @param {any} ts google.protobuf.Timestamp as loaded */
-function toDate(ts) {
-  if (!ts) return null;
-  return new Date(Number(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6));
-}
-
-/** @param {any} u */
-function toUsage(u) {
-  return { inputTokens: u?.inputTokens ?? 0, outputTokens: u?.outputTokens ?? 0 };
-}
-
-/**
- * @param {any} list repeated narrator.v1.Recovery as loaded
- * @returns {Recovery[]}
- */
-function toRecoveries(list) {
-  return (list ?? []).map((/** @type {any} */ r) => ({
-    provider: r.provider ?? '',
-    model: r.model ?? '',
-    afterSeq: r.afterSeq ?? 0,
-  }));
-}
-
-/**
- * @param {any} d
- * @returns {Decision}
- */
-function toDecision(d) {
-  const argumentsJson = d.argumentsJson || '{}';
-  let args;
-  try {
-    args = JSON.parse(argumentsJson);
-  } catch (err) {
-    throw new NarratorError(`decision arguments are not valid JSON: ${argumentsJson}`, {
-      grpcCode: grpc.status.INTERNAL,
-      cause: err,
-    });
-  }
-  return { optionId: d.optionId, arguments: args, argumentsJson, source: d.source };
-}
-
-/** @param {any} s */
-function toScene(s) {
-  if (!s) return null;
-  return {
-    location: s.location ?? '',
-    characters: (s.characters ?? []).map((/** @type {any} */ c) => ({
-      name: c.name,
-      description: c.description,
-      disposition: c.disposition,
-    })),
-    facts: [...(s.facts ?? [])],
-    attributes: { ...(s.attributes ?? {}) },
-  };
-}
-
-/**
- * @param {any} t
- * @returns {Turn}
- */
-function toTurn(t) {
-  return {
-    turnId: t.turnId,
-    kind: t.kind,
-    input: t.input,
-    scene: toScene(t.scene),
-    text: t.text,
-    decision: t.decision ? toDecision(t.decision) : null,
-    status: t.status,
-    provider: t.provider,
-    model: t.model,
-    usage: toUsage(t.usage),
-    createTime: toDate(t.createTime),
-    recoveries: toRecoveries(t.recoveries),
-  };
-}
-
-/**
- * @param {any} s
- * @returns {Session}
- */
-function toSession(s) {
-  return {
-    sessionId: s.sessionId,
-    setting: { world: s.setting?.world ?? '', tone: s.setting?.tone ?? '' },
-    player: { name: s.player?.name ?? '', description: s.player?.description ?? '' },
-    seed: String(s.seed ?? '0'),
-    turnCount: s.turnCount ?? 0,
-    recentTurns: (s.recentTurns ?? []).map(toTurn),
-    createTime: toDate(s.createTime),
-  };
-}
-
-/**
- * Maps one streamed response message to a typed event.
- *
- * @param {any} msg
- * @returns {DecideEvent}
- */
-function toEvent(msg) {
-  switch (msg.event) {
-    case 'started':
-      return {
-        type: 'started',
-        turnId: msg.started.turnId,
-        provider: msg.started.provider,
-        model: msg.started.model,
-        resumed: Boolean(msg.started.resumed),
-      };
-    case 'delta':
-      return { type: 'delta', seq: msg.delta.seq, text: msg.delta.text };
-    case 'decision':
-      return { type: 'decision', ...toDecision(msg.decision) };
-    case 'completed':
-      return {
-        type: 'completed',
-        finishReason: msg.completed.finishReason,
-        usage: toUsage(msg.completed.usage),
-        text: msg.completed.text,
-        recoveries: toRecoveries(msg.completed.recoveries),
-      };
-    default:
-      throw new NarratorError(`stream message without a known event (${String(msg.event)})`, {
-        grpcCode: grpc.status.INTERNAL,
-      });
-  }
-}
-
-/** @param {string} message */
-function protocolError(message) {
-  return new NarratorError(`protocol violation: ${message}`, { grpcCode: grpc.status.INTERNAL });
-}
-
-/**
- * Checks a stream of events against the contract, event by event.
- *
- * A normal stream: started, deltas seq 1..n, (decision), completed whose text
- * is exactly the concatenated deltas. A resumed stream (started.resumed, only
- * possible when the request had a turnId) sends only the deltas after
- * resumeAfterSeq: they are numbered resumeAfterSeq + 1 .. n without gaps, and
- * completed.text (the whole turn) ends with their concatenation (equals it when
- * resumeAfterSeq is 0).
- */
-export class StreamChecker {
-  /**
-   * @param {boolean} expectDecision
-   * @param {Set<string> | null} optionIds
-   * @param {{turnId?: string, resumeAfterSeq?: number}} [resume] the request's
-   *   turnId and resumeAfterSeq
-   */
-  constructor(expectDecision, optionIds, resume = {}) {
-    this.expectDecision = expectDecision;
-    this.optionIds = optionIds;
-    this.turnId = resume.turnId ?? '';
-    this.resumeAfterSeq = resume.resumeAfterSeq ?? 0;
-    this.started = false;
-    this.resumed = false;
-    this.nextSeq = 1;
-    this.deltaCount = 0;
-    this.text = '';
-    this.decided = false;
-    this.completed = false;
-  }
-
-  /** @param {DecideEvent} ev */
-  check(ev) {
-    if (this.completed) throw protocolError(`${ev.type} after completed`);
-    if (ev.type === 'started') {
-      if (this.started) throw protocolError('second started');
-      this.started = true;
-      if (ev.resumed) {
-        if (!this.turnId) throw protocolError('started.resumed in a call without a turn_id');
-        this.resumed = true;
-        this.nextSeq = this.resumeAfterSeq + 1;
-      }
-      return;
-    }
-    if (!this.started) throw protocolError(`${ev.type} before started`);
-    if (ev.type === 'delta') {
-      if (this.decided) throw protocolError('delta after decision');
-      if (ev.seq !== this.nextSeq) throw protocolError(`delta seq ${ev.seq}, expected ${this.nextSeq}`);
-      this.nextSeq += 1;
-      this.deltaCount += 1;
-      this.text += ev.text;
-    } else if (ev.type === 'decision') {
-      if (!this.expectDecision) throw protocolError('decision in a Narrate stream');
-      if (this.decided) throw protocolError('second decision');
-      if (this.optionIds && !this.optionIds.has(ev.optionId)) {
-        throw protocolError(`decision option "${ev.optionId}" is not one of the request's options`);
-      }
-      if (ev.arguments === null || typeof ev.arguments !== 'object' || Array.isArray(ev.arguments)) {
-        throw protocolError(`decision arguments are not a JSON object: ${ev.argumentsJson}`);
-      }
-      this.decided = true;
-    } else if (ev.type === 'completed') {
-      if (this.expectDecision && !this.decided) throw protocolError('completed without a decision');
-      if (!this.resumed || this.resumeAfterSeq === 0) {
-        if (ev.text !== this.text) throw protocolError('completed.text differs from the concatenated deltas');
-      } else if (!ev.text.endsWith(this.text)) {
-        throw protocolError(`completed.text does not end with the deltas after seq ${this.resumeAfterSeq}`);
-      }
-      let previous = 0;
-      for (const r of ev.recoveries) {
-        if (r.afterSeq >= this.nextSeq) {
-          throw protocolError(`recovery after seq ${r.afterSeq}, but the last delta was seq ${this.nextSeq - 1}`);
-        }
-        if (r.afterSeq < previous) throw protocolError('recoveries are not in order');
-        previous = r.afterSeq;
-      }
-      this.completed = true;
-    }
-  }
-
-  end() {
-    if (!this.completed) throw protocolError('stream ended without completed');
-  }
-}
 
 /**
  * The request's turn_id and resume_after_seq, with their proto defaults.
@@ -391,7 +63,14 @@ function abortedError(signal) {
   });
 }
 
-/** The Narrator service's client. */
+/**
+ * The Narrator service's client.
+ *
+ * Every call carries the client's API key (`authorization: Bearer <key>`) and
+ * player (`x-narrator-player`) when they are set. Streamed calls (narrate,
+ * decide, watchSession) are async iterators of typed events; an event kind
+ * this client does not know (a newer server's) is skipped.
+ */
 export class NarratorClient {
   /**
    * @param {string} [address] host:port; default env NARRATOR_ADDRESS, then 127.0.0.1:50051
@@ -400,19 +79,45 @@ export class NarratorClient {
   constructor(address, options = {}) {
     const Service = loadNarratorService(options.protoDir);
     this.address = address || process.env.NARRATOR_ADDRESS || DEFAULT_ADDRESS;
+    const security = channelSecurity(options);
     /** @private */
     this.defaultDeadlineMs = options.deadlineMs;
+    /** @private */
+    this.apiKey = options.apiKey;
+    /** The player this client acts for ("" when none). */
+    this.player = options.player ?? '';
+    /** @private */
+    this.baseMetadata = identityMetadata(this.apiKey, this.player);
+    /** @private */
+    this.ownsChannel = true;
     /** @private @type {any} */
-    this.stub = new Service(
-      this.address,
-      options.credentials ?? grpc.credentials.createInsecure(),
-      options.channelOptions ?? {},
-    );
+    this.stub = new Service(this.address, security.credentials, {
+      ...security.channelOptions,
+      ...(options.channelOptions ?? {}),
+    });
   }
 
-  /** Closes the channel; calls in flight are cancelled. */
+  /**
+   * The same client (same channel, key and options) acting for `player`: its
+   * calls count against that player's quotas. Closing it leaves the channel
+   * open; close the original client when done.
+   *
+   * @param {string} player printable ASCII (it travels as gRPC metadata)
+   * @returns {NarratorClient}
+   */
+  withPlayer(player) {
+    const view = /** @type {NarratorClient} */ (Object.create(NarratorClient.prototype));
+    Object.assign(view, this, {
+      player,
+      baseMetadata: identityMetadata(this.apiKey, player),
+      ownsChannel: false,
+    });
+    return view;
+  }
+
+  /** Closes the channel; calls in flight are cancelled. A withPlayer() view does nothing. */
   close() {
-    this.stub.close();
+    if (this.ownsChannel) this.stub.close();
   }
 
   /**
@@ -457,7 +162,7 @@ export class NarratorClient {
       const onAbort = () => call.cancel();
       const call = this.stub[method](
         request,
-        opts.metadata ?? new grpc.Metadata(),
+        callMetadata(this.baseMetadata, opts.metadata),
         this.callOptions(opts.deadlineMs),
         (/** @type {any} */ err, /** @type {any} */ response) => {
           signal?.removeEventListener('abort', onAbort);
@@ -472,7 +177,7 @@ export class NarratorClient {
   /**
    * Starts a new campaign.
    *
-   * @param {{setting: Setting, player: PlayerCharacter, seed?: number | bigint | string}} request
+   * @param {CreateSessionRequest} request
    * @param {CallOptions} [options]
    * @returns {Promise<Session>} the new session, with no turns yet
    */
@@ -483,6 +188,7 @@ export class NarratorClient {
         setting: request.setting,
         player: request.player,
         seed: request.seed === undefined ? '0' : String(request.seed),
+        contentRating: request.contentRating ?? 'CONTENT_RATING_UNSPECIFIED',
       },
       options,
     );
@@ -519,7 +225,8 @@ export class NarratorClient {
    *
    * With a `turnId` the turn is resumable: after a lost connection, call
    * again with the same sessionId, action, turnId and `resumeAfterSeq` = the
-   * last seq received to get the rest (started.resumed is then true).
+   * last seq received to get the rest (started.resumed is then true). With
+   * `regenerate` the turn replaces the session's last one (a re-roll).
    *
    * @param {NarrateRequest} request
    * @param {StreamOptions} [options]
@@ -532,17 +239,23 @@ export class NarratorClient {
     } catch (err) {
       return failingStream(err);
     }
-    const req = { sessionId: request.sessionId, action: request.action, scene: request.scene ?? null, ...resume };
+    const req = {
+      sessionId: request.sessionId,
+      action: request.action,
+      scene: request.scene ?? null,
+      regenerate: Boolean(request.regenerate),
+      ...resume,
+    };
     return /** @type {AsyncGenerator<NarrateEvent, void, undefined>} */ (
-      this.stream('narrate', req, options, new StreamChecker(false, null, resume))
+      this.stream('narrate', req, options, toEvent, new StreamChecker(false, null, resume))
     );
   }
 
   /**
    * Asks the narrator to decide among options: a streamed rationale, then one
    * decision, then completed. The call starts when iteration starts; breaking
-   * out of the loop or aborting the signal cancels it. `turnId` and
-   * `resumeAfterSeq` make it resumable, as for narrate().
+   * out of the loop or aborting the signal cancels it. `turnId`,
+   * `resumeAfterSeq` and `regenerate` work as for narrate().
    *
    * @param {DecideRequest} request
    * @param {StreamOptions} [options]
@@ -571,28 +284,58 @@ export class NarratorClient {
       })),
       defaultOptionId: request.defaultOptionId ?? '',
       scene: request.scene ?? null,
+      regenerate: Boolean(request.regenerate),
       ...resume,
     };
-    return this.stream('decide', req, options, new StreamChecker(true, new Set(opts.map((o) => o.id)), resume));
+    const checker = new StreamChecker(true, new Set(opts.map((o) => o.id)), resume);
+    return /** @type {AsyncGenerator<DecideEvent, void, undefined>} */ (
+      this.stream('decide', req, options, toEvent, checker)
+    );
+  }
+
+  /**
+   * Every turn of a session as it happens, whoever plays it and on whichever
+   * server: each event carries its `turnId` and `kind`; a turn goes started
+   * (with its `input`), deltas, (decision), then completed, or `ended` when
+   * it stopped without completing. A watcher that joins while a turn runs
+   * gets that turn from its start.
+   *
+   * The iteration ends normally when the session is deleted; it throws
+   * NarratorError RESOURCE_EXHAUSTED when this watcher fell too far behind
+   * (watch again to continue with the next turn), NOT_FOUND for an unknown
+   * session (or another tenant's). Breaking out of the loop or aborting the
+   * signal stops watching. Only `options.deadlineMs` bounds it (the client's
+   * default deadline does not).
+   *
+   * @param {string} sessionId
+   * @param {StreamOptions} [options]
+   * @returns {AsyncGenerator<WatchEvent, void, undefined>}
+   */
+  watchSession(sessionId, options = {}) {
+    const opts = { ...options, deadlineMs: options.deadlineMs ?? null };
+    return /** @type {AsyncGenerator<WatchEvent, void, undefined>} */ (
+      this.stream('watchSession', { sessionId }, opts, toWatchEvent, new WatchChecker())
+    );
   }
 
   /**
    * @private
    * @param {string} method
    * @param {object} request
-   * @param {StreamOptions} options
-   * @param {StreamChecker} checker
-   * @returns {AsyncGenerator<DecideEvent, void, undefined>}
+   * @param {Omit<StreamOptions, 'deadlineMs'> & {deadlineMs?: number | null}} options null: no deadline
+   * @param {(msg: any) => any} toEventOf maps a message to its event; null: skip it
+   * @param {Checker} checker
+   * @returns {AsyncGenerator<any, void, undefined>}
    */
-  async *stream(method, request, options, checker) {
+  async *stream(method, request, options, toEventOf, checker) {
     const { signal } = options;
     const strict = options.strict ?? true;
     if (signal?.aborted) throw abortedError(signal);
     /** @type {grpc.ClientReadableStream<any>} */
     const call = this.stub[method](
       request,
-      options.metadata ?? new grpc.Metadata(),
-      this.callOptions(options.deadlineMs),
+      callMetadata(this.baseMetadata, options.metadata),
+      options.deadlineMs === null ? {} : this.callOptions(options.deadlineMs),
     );
     // grpc-js emits 'error' on the stream when the status is not OK, even
     // after our iterator has stopped listening: never let that crash.
@@ -603,7 +346,8 @@ export class NarratorClient {
     try {
       try {
         for await (const msg of call) {
-          const ev = toEvent(msg);
+          const ev = toEventOf(msg);
+          if (ev === null) continue; // an event of a newer contract
           if (strict) checker.check(ev);
           yield ev;
         }
