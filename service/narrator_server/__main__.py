@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(App(settings).serve())
     except StartupError as error:
         sys.exit(f"narrator: {error}")
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha import reflection
 
 from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
 
-from . import access
+from . import access, listening
 from .api.auth import AuthInterceptor, AuthMode
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
@@ -53,6 +53,9 @@ HEALTH_INTERVAL_S = 2.0
 SWEEP_INTERVAL_S = 30.0
 
 
+_LISTEN_TODO = "stop the other server, or set NARRATOR_HOST/NARRATOR_PORT (port 0 picks a free one)"
+
+
 class StartupError(Exception):
     """The service cannot start; the message says what, where and what to do (one line)."""
 
@@ -71,14 +74,11 @@ async def open_store(settings: Settings) -> SessionStore:
                 f"cannot use the PostgreSQL database {describe(s.database_url)}: {error}; "
                 "check NARRATOR_DATABASE_URL and that the database is up"
             ) from None
-    path = s.data_dir / DB_FILE
+    path = (s.data_dir / DB_FILE).absolute()
     try:
-        return await SqliteStore.open(path)
-    except StoreUnavailable as error:
-        raise StartupError(
-            f"cannot open the database {path}: {error}; fix it, move it away or set "
-            "NARRATOR_DATA_DIR to a writable directory"
-        ) from None
+        return await SqliteStore.open(path, server=True)
+    except StoreUnavailable as error:  # says what is wrong and what to do
+        raise StartupError(f"cannot open the database {path}: {error}") from None
 
 
 class App:
@@ -110,6 +110,8 @@ class App:
         self._maintenance: asyncio.Task[None] | None = None
         self.telemetry: TelemetryRuntime | None = None
         self.port = 0
+        self._started_at = 0.0
+        self._swept = False  # the turns a stopped server left running were marked
 
     async def _open_access(
         self, store: SessionStore
@@ -131,7 +133,19 @@ class App:
             raise StartupError(str(error)) from None
 
     async def start(self) -> int:
+        """Opens everything and listens; on any failure, closes what was opened."""
+        try:
+            return await self._start()
+        except BaseException:
+            await self._close_resources()
+            raise
+
+    async def _start(self) -> int:
         s = self.settings
+        # First: a busy port fails the start at once, before anything is opened or logged.
+        if problem := listening.why_not(s.host, s.port):
+            raise StartupError(f"cannot listen on {s.host}:{s.port}: {problem}; {_LISTEN_TODO}")
+        self._started_at = time.time()
         self.store = store = await open_store(s)
         mode, credentials = await self._open_access(store)
         assert self.keyring is not None
@@ -162,10 +176,6 @@ class App:
             ),
             quotas=quotas,
         )
-        interrupted = await narrator.engine.sweep(time.time())
-        if interrupted:
-            log.warning("turns left running by a stopped server marked interrupted",
-                        extra={"count": interrupted})  # fmt: skip
         observe_keys(runtime.telemetry.meter, self.keyring.usage)
         # Telemetry outside authentication: refused calls get a span and an audit line too.
         interceptors = [
@@ -189,14 +199,13 @@ class App:
             else:
                 self.port = server.add_secure_port(address, credentials)
         except RuntimeError:
-            await self._close_resources()
             raise StartupError(
                 f"cannot listen on {address}: the port is in use or the address is not this "
-                "machine's; stop the other server or set NARRATOR_PORT (0 picks a free port)"
+                f"machine's; {_LISTEN_TODO}"
             ) from None
+        await self.check_health_now()  # also marks the turns a stopped server left running
         await server.start()
         self._server = server
-        await self._set_health(True)
         self._maintenance = asyncio.get_running_loop().create_task(self._maintain())
         assert self.key_store is not None
         self._key_refresh = access.KeyRefresh(self.keyring, self.key_store, s.key_refresh_s)
@@ -219,31 +228,39 @@ class App:
             log.info("health is SERVING again")
 
     async def _maintain(self) -> None:
-        """Health follows the store's ability to write; turns it could not take are retried;
-        turns left running by a dead server are marked interrupted."""
-        assert self.store is not None
+        """Every HEALTH_INTERVAL_S: health follows the store's ability to write, turns it
+        could not take are retried; every SWEEP_INTERVAL_S turns left running by a dead
+        server are marked interrupted."""
         assert self.narrator is not None
         last_sweep = time.monotonic()
         while True:
             await asyncio.sleep(HEALTH_INTERVAL_S)
             try:
-                await self.store.check_writable()
-                await self.narrator.engine.retry_unsaved()
-                await self._set_health(True)
+                await self.check_health_now()
                 if time.monotonic() - last_sweep > SWEEP_INTERVAL_S:
                     last_sweep = time.monotonic()
                     older = time.time() - self.settings.resume_window_s - 2 * self.settings.lease_s
                     await self.narrator.engine.sweep(older)
             except StoreUnavailable:
                 await self._set_health(False)
+            except Exception:  # a bug must not stop health checks for good
+                log.exception("a maintenance round failed")
 
     async def check_health_now(self) -> None:
-        """One maintenance round at once (tests and operators' probes)."""
+        """One health round at once (start, the maintenance loop, tests): SERVING only when
+        the store can write, every turn it could not take is stored, and the turns a stopped
+        server left running were marked interrupted."""
         assert self.store is not None
         assert self.narrator is not None
         try:
             await self.store.check_writable()
             await self.narrator.engine.retry_unsaved()
+            if not self._swept:
+                interrupted = await self.narrator.engine.sweep(self._started_at)
+                self._swept = True
+                if interrupted:
+                    log.warning("turns left running by a stopped server marked interrupted",
+                                extra={"count": interrupted})  # fmt: skip
             await self._set_health(True)
         except StoreUnavailable:
             await self._set_health(False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -21,8 +22,10 @@ from pydantic import (
     Field,
     StrictStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -58,6 +61,7 @@ class _UpstreamEntry(BaseModel):
     api_key_env: StrictStr = ""
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 Seconds = Annotated[float, Field(ge=0)]
 Positive = Annotated[int, Field(ge=1)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -66,7 +70,10 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 class Settings(BaseModel):
     """Every tunable of the service. Field aliases are the environment variables."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+    # No inf or nan anywhere: an infinite grace or timeout is never what an operator meant.
+    model_config = ConfigDict(
+        frozen=True, populate_by_name=True, extra="forbid", allow_inf_nan=False
+    )
 
     # Listening and storage.
     host: str = Field("127.0.0.1", alias="NARRATOR_HOST", min_length=1)
@@ -145,6 +152,16 @@ class Settings(BaseModel):
     )
     otel_service_name: str = Field("", alias="OTEL_SERVICE_NAME")
     capture_content: bool = Field(False, alias="OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _whole_numbers(cls, value: object, info: ValidationInfo) -> object:
+        """A port, a count or a limit is written as a whole number ("1.0" is not one)."""
+        name = info.field_name or ""
+        integer = cls.model_fields[name].annotation is int
+        if integer and isinstance(value, str) and not _INTEGER.fullmatch(value.strip()):
+            raise PydanticCustomError("whole_number", "input should be a whole number")
+        return value
 
     @field_validator("log_format", "auth", "content_rating", "moderation", mode="before")
     @classmethod
@@ -262,12 +279,25 @@ def _upstreams(env: Mapping[str, str], model: str) -> tuple[UpstreamSettings, ..
         raise SettingsError(f"NARRATOR_UPSTREAMS: must be {shape}, with at least one")
     chain = []
     for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise SettingsError(
+                f'NARRATOR_UPSTREAMS[{i}]: must be a {{"name", "base_url", "model", '
+                '"api_key_env"} object'
+            )
         try:
             entry = _UpstreamEntry.model_validate(item)
         except ValidationError as error:
             first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "entry"
-            raise SettingsError(f"NARRATOR_UPSTREAMS[{i}].{where}: {first['msg']}") from None
+            where = ".".join(str(p) for p in first["loc"])
+            if first["type"] == "extra_forbidden":
+                raise SettingsError(
+                    f"NARRATOR_UPSTREAMS[{i}].{where}: unknown field (the fields are name, "
+                    "base_url, model and api_key_env)"
+                ) from None
+            msg = str(first["msg"])
+            raise SettingsError(
+                f"NARRATOR_UPSTREAMS[{i}].{where}: {msg[:1].lower() + msg[1:]}"
+            ) from None
         if entry.api_key_env and not env.get(entry.api_key_env, "").strip():
             raise SettingsError(f"NARRATOR_UPSTREAMS[{i}]: {entry.api_key_env} is not set")
         if entry.base_url and urlsplit(entry.base_url).scheme not in ("http", "https"):

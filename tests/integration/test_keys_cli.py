@@ -98,7 +98,7 @@ async def test_keys_list_shows_limits_use_and_revocation_but_never_a_secret(
     assert tools[5] == "-"  # never used
     assert tools[6] != "-"  # revoked
     assert tools[7:] == ["0", "0 (0 in, 0 out)"]
-    for secret in (token.split("_")[2], spare.split("_")[2]):
+    for secret in (token.split("_", 2)[2], spare.split("_", 2)[2]):
         assert secret not in out
 
 

@@ -81,7 +81,9 @@ class TurnEngine:
         self._planner = planner
         self._config = config or EngineConfig()
         self._tasks: dict[Key, asyncio.Task[None]] = {}
-        self._producing = 0
+        self._stopping: set[Key] = set()  # tasks cancelled once already
+        self._reapers: dict[Key, asyncio.Task[None]] = {}
+        self._producing = 0  # turns from their first step until they are stored (or kept)
         self._idle = asyncio.Event()
         self._idle.set()
         self.unsaved: dict[Key, Turn] = {}
@@ -137,14 +139,16 @@ class TurnEngine:
             reservation = await reserve_turn(self._quotas, caller, request)
             claim = spec.running_turn(tid, time.time())
             existing = await self._store.claim_turn(claim)
-        except BaseException:
+        except BaseException as error:
             await reservation.release()
-            writer.buffer.end(TurnAborted("the turn could not start"))
+            # Calls that joined this claim get the same answer as its caller.
+            shared = error if isinstance(error, NarratorError) else None
+            writer.buffer.end(shared or TurnAborted("the turn could not start"))
             await writer.finish()
             raise
         if existing is not None:  # the id was used before and ended meanwhile
             await reservation.release()
-            writer.buffer.end(TurnAborted("the turn id was already used"))
+            writer.buffer.end(_AlreadyStored())
             await writer.finish()
             _check_kind(existing, spec)
             return self._resume(session, existing, after_seq)
@@ -170,7 +174,8 @@ class TurnEngine:
         reservation: Reservation = NOTHING_RESERVED,
     ) -> AsyncGenerator[TurnEvent]:
         buffer = writer.buffer
-        status, error, ending = TurnStatus.FAILED, None, []
+        status, error = TurnStatus.FAILED, None
+        ending: list[TurnEvent] = []
         self._producing += 1
         self._idle.clear()
         try:
@@ -197,54 +202,77 @@ class TurnEngine:
             raise
         finally:
             turn = _ended(claim, p, buffer.deltas, status)
-            stored = False
-            try:
-                await self._keep(turn, reservation)
-                stored = True
-            except StoreUnavailable as unsaved:
-                error = error or unsaved
-                if status is TurnStatus.COMPLETED:
-                    raise
-            finally:
-                if stored and status is TurnStatus.COMPLETED:
-                    for event in ending:
-                        if isinstance(event, TurnCompleted):
-                            event = dataclasses.replace(event, text=buffer.text)
-                        buffer.add(event)
-                    buffer.end()
-                else:
-                    buffer.end(_for_followers(status, error))
-                await writer.finish()
+            settled, quota = self._settle(writer, turn, ending, error, reservation)
+            if status is TurnStatus.CANCELLED:
+                # Its caller goes once the quota is given back, without waiting for the save
+                # (tracked by the engine; a slow store never holds a cancellation up).
+                await asyncio.shield(quota)
+            else:
+                problem = await asyncio.shield(settled)
+                if problem is not None and status is TurnStatus.COMPLETED:
+                    raise problem
         if inline:
             for event in buffer.events[-len(ending) :] if ending else ():
                 yield event
 
-    async def _keep(self, turn: Turn, reservation: Reservation) -> None:
-        """Settles the turn's quota reservation and stores the turn; shielded, so a second
-        cancellation cannot lose either, and counted until its write ends. A store that cannot
-        write keeps the turn for a later retry."""
-        save = asyncio.ensure_future(self._save(turn, reservation))
-        save.add_done_callback(self._saved)
-        await asyncio.shield(save)
-
-    async def _save(self, turn: Turn, reservation: Reservation = NOTHING_RESERVED) -> None:
+    def _settle(
+        self,
+        writer: TurnWriter,
+        turn: Turn,
+        ending: list[TurnEvent],
+        error: BaseException | None,
+        reservation: Reservation,
+    ) -> tuple[asyncio.Task[Exception | None], asyncio.Future[None]]:
+        """Settles the turn's quota reservation (`quota` resolves then) and stores the ended
+        turn, in its own task (a second cancellation of the producer cannot interrupt either),
+        then ends the buffer and frees the turn's slot. The turn counts as producing until this
+        is done. A store that cannot write keeps the turn for a retry; the task returns that
+        error."""
         key = (turn.session_id, turn.turn_id)
-        await reservation.settle(turn.usage)
-        try:
-            await self._store.save_turn(turn)
-        except StoreUnavailable:
-            self.unsaved[key] = turn
-            log.error(
-                "a turn could not be stored; it is kept and retried",
-                extra={"session_id": turn.session_id, "turn_id": turn.turn_id},
-            )
-            raise
+        loop = asyncio.get_running_loop()
+        quota: asyncio.Future[None] = loop.create_future()
+
+        async def settle() -> Exception | None:
+            try:
+                await reservation.settle(turn.usage)
+            except Exception:  # quotas never cost a turn its place in the store
+                log.exception("a turn's quota reservation could not be settled")
+            finally:
+                quota.set_result(None)
+            problem: Exception | None = None
+            try:
+                await self._store_turn(turn)
+            except Exception as e:
+                problem = e
+                self.unsaved[key] = turn
+                log.error(
+                    "a turn could not be stored; it is kept and retried",
+                    extra={"session_id": key[0], "turn_id": key[1], "error": str(e)[:200]},
+                )
+            buffer = writer.buffer
+            if problem is None and turn.status is TurnStatus.COMPLETED:
+                for event in ending:
+                    if isinstance(event, TurnCompleted):
+                        event = dataclasses.replace(event, text=buffer.text)
+                    buffer.add(event)
+                buffer.end()
+            else:
+                buffer.end(_for_followers(turn.status, error or problem))
+            await writer.finish()
+            return problem
+
+        task = loop.create_task(settle(), name=f"store-{key[1]}")
+        task.add_done_callback(self._settled)
+        return task, quota
+
+    async def _store_turn(self, turn: Turn) -> None:
+        await self._store.save_turn(turn)
         if turn.status is TurnStatus.COMPLETED and turn.replaces_turn_id:
             await self._store.supersede_turn(turn.session_id, turn.replaces_turn_id)
 
-    def _saved(self, save: asyncio.Future[None]) -> None:
-        if not save.cancelled():
-            save.exception()  # retrieved here; the producer reports it
+    def _settled(self, task: asyncio.Task[Exception | None]) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved here; the producer reports it
         self._producing -= 1
         if not self._producing:
             self._idle.set()
@@ -258,25 +286,45 @@ class TurnEngine:
                     async for _ in events:
                         pass
 
+        def done(_: asyncio.Task[None]) -> None:
+            self._tasks.pop(key, None)
+            self._stopping.discard(key)
+            reaper = self._reapers.pop(key, None)
+            if reaper is not None:
+                reaper.cancel()
+
         task = asyncio.get_running_loop().create_task(run(), name=f"turn-{key[1]}")
         self._tasks[key] = task
-        task.add_done_callback(lambda _: self._tasks.pop(key, None))
+        task.add_done_callback(done)
         writer.buffer.on_abandoned = lambda: self._abandoned(key, writer)
+
+    def _stop(self, key: Key) -> None:
+        """Cancels a running turn, once: a second cancellation would only cut its ending."""
+        task = self._tasks.get(key)
+        if task is not None and key not in self._stopping:
+            self._stopping.add(key)
+            task.cancel()
 
     def _abandoned(self, key: Key, writer: TurnWriter) -> None:
         """The last follower left a resumable turn: cancel it unless one comes back within
-        the resume window (here or on another server)."""
+        the resume window (here or on another server). The window counts from the last
+        follower's departure."""
 
         async def reap() -> None:
             await asyncio.sleep(self._config.resume_window)
+            if self._reapers.get(key) is asyncio.current_task():
+                del self._reapers[key]
             if writer.buffer.followers or writer.buffer.done:
                 return
             if not await writer.followed_elsewhere():
-                task = self._tasks.get(key)
-                if task is not None:
-                    task.cancel()
+                self._stop(key)
 
-        asyncio.get_running_loop().create_task(reap(), name=f"reap-{key[1]}")
+        earlier = self._reapers.pop(key, None)
+        if earlier is not None:
+            earlier.cancel()
+        if key in self._tasks:
+            loop = asyncio.get_running_loop()
+            self._reapers[key] = loop.create_task(reap(), name=f"reap-{key[1]}")
 
     # --- following, resuming, taking over ------------------------------------------------
 
@@ -316,15 +364,18 @@ class TurnEngine:
                             after_seq = event.seq
                         yield event
                 return
-            except LookupError:
+            except (LookupError, _AlreadyStored):
+                # Not (or no longer) produced anywhere: the store says how it ended.
                 stored = await self._stored(sid, turn_id)
-                if stored is not None and stored.status.ended:
-                    async for event in replay(stored, after_seq, started=started):
-                        yield event
-                    return
-                if stored is not None:
-                    await self._interrupt(stored)
-                raise _interrupted(turn_id) from None
+                if stored is not None and stored.status is TurnStatus.RUNNING:
+                    stored = await self._interrupt(stored)
+                if stored is None:
+                    raise TurnAborted(
+                        f"turn {turn_id!r} ended without being stored; start a new turn"
+                    ) from None
+                async for event in replay(stored, after_seq, started=started):
+                    yield event
+                return
             except ProducerLost as lost:
                 if not await self._take_over(session, turn_id, lost):
                     await asyncio.sleep(0.05)  # another server took it; follow that one
@@ -373,11 +424,16 @@ class TurnEngine:
         unsaved = self.unsaved.get((session_id, turn_id))
         return unsaved or await self._store.get_turn(session_id, turn_id)
 
-    async def _interrupt(self, turn: Turn) -> None:
-        if turn.status is TurnStatus.RUNNING:
-            ended = dataclasses.replace(turn, status=TurnStatus.INTERRUPTED)
-            with contextlib.suppress(StoreUnavailable):
-                await self._store.save_turn(ended)
+    async def _interrupt(self, turn: Turn) -> Turn:
+        """Marks a RUNNING turn that nobody produces as interrupted; returns the turn as it is
+        stored now (the store never lets INTERRUPTED replace how a turn really ended)."""
+        ended = dataclasses.replace(turn, status=TurnStatus.INTERRUPTED)
+        try:
+            await self._store.save_turn(ended)
+            now = await self._store.get_turn(turn.session_id, turn.turn_id)
+        except StoreUnavailable:
+            return ended
+        return now or ended
 
     # --- maintenance ----------------------------------------------------------------------
 
@@ -386,42 +442,47 @@ class TurnEngine:
         count = 0
         for turn in await self._store.running_turns(started_before):
             key = (turn.session_id, turn.turn_id)
-            if key in self._tasks or await self._log.alive(*key):
+            if key in self._tasks or key in self.unsaved or await self._log.alive(*key):
                 continue
-            await self._interrupt(turn)
-            count += 1
+            if (await self._interrupt(turn)).status is TurnStatus.INTERRUPTED:
+                count += 1
         return count
 
     async def retry_unsaved(self) -> bool:
         """Stores the turns a failing store could not take; True when none is left."""
         for key, turn in list(self.unsaved.items()):
-            await self._store.save_turn(turn)
+            await self._store_turn(turn)
             self.unsaved.pop(key, None)
         return not self.unsaved
 
     async def drain(self, timeout: float | None = None) -> bool:
         """Cancels the turns still running (once each) and waits, within `timeout`, until
         each one is stored. False when some were not."""
-        for task in list(self._tasks.values()):
-            task.cancel()
+        for reaper in list(self._reapers.values()):
+            reaper.cancel()
+        for key in list(self._tasks):
+            self._stop(key)
         timeout = self._config.drain_timeout if timeout is None else timeout
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+                with contextlib.suppress(StoreUnavailable):
+                    await self.retry_unsaved()  # one last chance for what a failing store kept
         except TimeoutError:
             return False
         return not self.unsaved
 
 
+class _AlreadyStored(TurnAborted):
+    """To calls that joined a claim which found the turn already stored: read it there."""
+
+    def __init__(self) -> None:
+        super().__init__("the turn id was already used")
+
+
 def _check_kind(turn: Turn, spec: TurnSpec) -> None:
     if turn.kind is not spec.kind:
         raise InvalidArgument([FieldViolation("turn_id", f"names a {turn.kind.value} turn")])
-
-
-def _interrupted(turn_id: str) -> TurnAborted:
-    return TurnAborted(
-        f"turn {turn_id!r} was interrupted: the server running it stopped before it ended; "
-        "start a new turn with a new turn_id"
-    )
 
 
 def _ended(claim: Turn, p: Progress, deltas: list[str], status: TurnStatus) -> Turn:

@@ -39,7 +39,8 @@ class SessionStore(Protocol):
 
     async def save_turn(self, turn: Turn) -> None:
         """Stores how a claimed turn ended (completed, cancelled, failed, interrupted).
-        Nothing is stored when its session was deleted meanwhile."""
+        Nothing is stored when its session was deleted meanwhile. INTERRUPTED only replaces
+        a RUNNING row (atomically): it never overwrites how the turn really ended."""
 
     async def running_turns(self, started_before: float) -> list[Turn]:
         """Turns still RUNNING that started before this time (wall clock), any session."""

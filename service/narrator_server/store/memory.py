@@ -80,6 +80,8 @@ class MemoryStore:
             return
         for i, old in enumerate(turns):
             if old.turn_id == turn.turn_id:
+                if turn.status is TurnStatus.INTERRUPTED and old.status is not TurnStatus.RUNNING:
+                    return  # an interrupted mark never replaces how a turn really ended
                 turns[i] = turn
                 return
         self._insert(turns, turn)

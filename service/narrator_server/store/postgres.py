@@ -240,10 +240,16 @@ class PostgresStore:
         async with self._conn() as conn:
             # The foreign key refuses a turn of a deleted session: nothing is stored.
             with contextlib.suppress(pg_errors.ForeignKeyViolation):
+                # An INTERRUPTED mark only replaces a RUNNING row, never how a turn ended.
                 await conn.execute(
                     f"INSERT INTO turns ({TURN_COLUMNS}) VALUES ({_PLACEHOLDERS})"
-                    f" ON CONFLICT (session_id, id) DO UPDATE SET {TURN_UPDATE}",
-                    _strip_nul(turn_row(turn)),
+                    f" ON CONFLICT (session_id, id) DO UPDATE SET {TURN_UPDATE}"
+                    " WHERE excluded.status <> %s OR turns.status = %s",
+                    (
+                        *_strip_nul(turn_row(turn)),
+                        TurnStatus.INTERRUPTED.value,
+                        TurnStatus.RUNNING.value,
+                    ),
                 )
 
     async def running_turns(self, started_before: float) -> list[Turn]:

@@ -1,7 +1,10 @@
 """SQLite session store: one connection on one worker thread, WAL, every write committed.
 
 Driver errors never leave this module: a store that cannot read or write (disk full, damaged
-file, read-only directory) raises `StoreUnavailable`, which callers get as UNAVAILABLE.
+file, read-only directory) raises `StoreUnavailable`, which callers get as UNAVAILABLE. Once a
+call finds the file damaged, `check_writable` fails (health NOT_SERVING) until SQLite's own
+integrity check passes again. A file that cannot be used at all fails `open` with one line
+saying what is wrong and what to do.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .codec import (
     turn_from_row,
     turn_row,
 )
+from .sqlite_faults import DAMAGED, DataDirLock, check_whole_pages, explain, is_damage
 from .sqlite_keys import SqliteKeyStore
 from .sqlite_schema import migrate
 
@@ -42,35 +46,25 @@ DB_FILE = "narrator.sqlite3"  # in NARRATOR_DATA_DIR
 _PLACEHOLDERS = ", ".join("?" * TURN_COLUMN_COUNT)
 
 
-def _explain(error: sqlite3.Error) -> str:
-    text = str(error)
-    if "full" in text:
-        return "the disk is full"
-    if "readonly" in text or "read-only" in text:
-        return "the database is read-only"
-    if "malformed" in text or "not a database" in text:
-        return "the database file is damaged"
-    if "unable to open" in text:
-        return "the database file cannot be opened (permissions, or a read-only directory)"
-    if "locked" in text or "busy" in text:
-        return "the database is locked by another process"
-    return "the database cannot be used"
-
-
 class SqliteStore:
     """`SessionStore` on a SQLite file (and its `KeyStore`, `keys`). Calls run on a single
     worker thread, in order."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, server: bool = False) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
+        # One server per data dir (tools such as the keys CLI may open it alongside).
+        self._lock = DataDirLock(path.with_name(path.name + ".lock")) if server else None
+        self.damage: str | None = None  # set when a call found the file damaged
         self.keys = SqliteKeyStore(self)
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteStore:
-        """Opens (creating or migrating) the database; `StoreUnavailable` says why not."""
-        store = cls(path)
+    async def open(cls, path: Path, *, server: bool = False) -> SqliteStore:
+        """Opens (creating or migrating) the database and proves it can write;
+        `StoreUnavailable` says what is wrong and what to do. A `server` holds the data dir
+        for itself: a second server on it fails here."""
+        store = cls(path, server=server)
         try:
             await store._call(store._connect)
         except BaseException:
@@ -79,20 +73,37 @@ class SqliteStore:
         return store
 
     def _connect(self) -> None:
+        directory = self.path.parent
+        if directory.exists() and not directory.is_dir():
+            raise StoreUnavailable(
+                "NARRATOR_DATA_DIR is a file, not a directory; point it at a directory"
+            )
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise StoreUnavailable(f"cannot create the data directory ({error.strerror})") from None
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db = db
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA busy_timeout=5000")
+            raise StoreUnavailable(
+                f"the data directory cannot be created ({error.strerror}); point "
+                "NARRATOR_DATA_DIR at a directory this server can write"
+            ) from None
+        if self._lock is not None:
+            self._lock.acquire()
         try:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db = db
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA busy_timeout=5000")
+            check_whole_pages(db, self.path)
             migrate(db)
-        except RuntimeError as error:
-            raise StoreUnavailable(str(error)) from None
+            self._probe()
+        except sqlite3.Error as error:
+            what, todo = explain(error)
+            raise StoreUnavailable(f"{what}; {todo}") from None
+        except RuntimeError as error:  # a schema from a newer release
+            raise StoreUnavailable(
+                f"{error}; run a newer server, or restore a backup this version made"
+            ) from None
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -106,9 +117,16 @@ class SqliteStore:
             return fn(*args)
         except sqlite3.Error as error:
             if self._db is not None and self._db.in_transaction:
-                self._db.rollback()
-            log.error("storage error", extra={"error": str(error), "path": str(self.path)})
-            raise StoreUnavailable(f"storage unavailable: {_explain(error)}") from None
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.rollback()
+            what, todo = explain(error)
+            if is_damage(error):
+                self.damage = what
+            log.error(
+                "storage error",
+                extra={"error": str(error), "what": what, "todo": todo, "path": str(self.path)},
+            )
+            raise StoreUnavailable(f"storage unavailable: {what}") from None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -135,7 +153,7 @@ class SqliteStore:
         if row is None:
             return None
         turns = self._turns("session_id = ?", (session_id,), limit) if limit else []
-        return session_from_row(row[:-1], row[-1], tuple(reversed(turns)))
+        return self._decoded(session_from_row, row[:-1], row[-1], tuple(reversed(turns)))
 
     async def delete_session(self, session_id: str) -> bool:
         cursor = await self._call(
@@ -169,7 +187,22 @@ class SqliteStore:
             " ORDER BY created_at DESC, rowid DESC LIMIT ?",
             (*args, limit),
         ).fetchall()
-        return [turn_from_row(r) for r in rows]
+        return [self._decoded(turn_from_row, r) for r in rows]
+
+    def _decoded(self, decode: Callable[..., T], *row: Any) -> T:
+        """A row this server cannot read (damaged, or written by something else) is the
+        store's failure, never the caller's: UNAVAILABLE, not INTERNAL."""
+        try:
+            return decode(*row)
+        except (ValueError, TypeError, KeyError, IndexError) as error:
+            log.error(
+                "a stored row cannot be read",
+                extra={"error": f"{type(error).__name__}: {str(error)[:200]}",
+                       "path": str(self.path)},
+            )  # fmt: skip
+            raise StoreUnavailable(
+                "storage unavailable: the database holds a row this server cannot read"
+            ) from None
 
     async def claim_turn(self, turn: Turn) -> Turn | None:
         return await self._call(self._claim, turn)
@@ -196,13 +229,20 @@ class SqliteStore:
         return existing[0] if existing else None
 
     async def save_turn(self, turn: Turn) -> None:
-        # Only into an existing session: nothing is stored when it was deleted mid-turn.
+        # Only into an existing session: nothing is stored when it was deleted mid-turn. An
+        # INTERRUPTED mark only replaces a RUNNING row, never how the turn really ended.
         await self._call(
             self.db.execute,
             f"INSERT INTO turns ({TURN_COLUMNS}) SELECT {_PLACEHOLDERS}"
             " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
-            f" ON CONFLICT (session_id, id) DO UPDATE SET {TURN_UPDATE}",
-            (*turn_row(turn), turn.session_id),
+            f" ON CONFLICT (session_id, id) DO UPDATE SET {TURN_UPDATE}"
+            " WHERE excluded.status != ? OR turns.status = ?",
+            (
+                *turn_row(turn),
+                turn.session_id,
+                TurnStatus.INTERRUPTED.value,
+                TurnStatus.RUNNING.value,
+            ),
         )
 
     async def supersede_turn(self, session_id: str, turn_id: str) -> None:
@@ -213,9 +253,19 @@ class SqliteStore:
         )
 
     async def check_writable(self) -> None:
-        await self._call(
-            self.db.execute, "INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)", (time.time(),)
-        )
+        """A committed write; while the file is known damaged, SQLite's integrity check must
+        pass first (it reads the whole file, so it runs only then)."""
+        if self.damage is not None:
+            await self._call(self._recheck)
+        await self._call(self._probe)
+
+    def _recheck(self) -> None:
+        if self.db.execute("PRAGMA quick_check(1)").fetchone() != ("ok",):
+            raise StoreUnavailable(f"storage unavailable: {DAMAGED}")
+        self.damage = None
+
+    def _probe(self) -> None:
+        self.db.execute("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)", (time.time(),))
 
     async def close(self) -> None:
         if self._db is not None:
@@ -223,3 +273,5 @@ class SqliteStore:
             with contextlib.suppress(sqlite3.Error, RuntimeError):
                 await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
         self._executor.shutdown(wait=True)
+        if self._lock is not None:
+            self._lock.release()

@@ -54,6 +54,9 @@ class FakeOpenAI:
         self.faults = faults
         self.received: list[Received] = []
         self.keep_records = True  # off for long benchmark runs
+        # Requests being answered now, and the most at once (a concurrency cap's evidence).
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._script: list[Reply] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -125,9 +128,12 @@ class FakeOpenAI:
         got = Received(path, headers, body, reply)
         if self.keep_records:
             self.received.append(got)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             return await self._answer(got, reader, writer)
         finally:
+            self.in_flight -= 1
             got.finished.set()
 
     async def _answer(
@@ -168,6 +174,9 @@ class FakeOpenAI:
             if i == reply.drop_after:
                 await writer.drain()
                 return False
+            if reply.gate is not None and i == reply.gate_after:
+                await writer.drain()
+                await reply.gate.wait()
             if i == reply.malformed_after:
                 self._event(writer, "{this is not json")
             if i:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 _WORDS = re.compile(r"\S+\s*")
 
@@ -33,6 +36,9 @@ class Reply:
     drop_after: int | None = None
     stall_after: int | None = None
     malformed_after: int | None = None
+    # Hold the text from chunk `gate_after` on until the test opens `gate` (a turn under way).
+    gate: asyncio.Event | None = None
+    gate_after: int = 1
 
     def pieces(self) -> list[str]:
         return list(self.chunks) if self.chunks is not None else _WORDS.findall(self.text)
