@@ -72,7 +72,8 @@ struct ClientOptions {
   // `narrator keys create`); empty: none.
   std::string api_key;
   // The player a game backend acts for, sent as "x-narrator-player" on every
-  // call (per-player quotas); empty: none. See NarratorClient::WithPlayer.
+  // call (per-player quotas); empty: none. Printable ASCII, as the key: both
+  // travel as gRPC metadata. See NarratorClient::WithPlayer.
   std::string player;
   // Used by Connect; a channel given to the constructor has its own.
   TlsOptions tls;

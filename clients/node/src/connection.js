@@ -58,7 +58,10 @@ export function identityMetadata(apiKey, player) {
     if (!/^[\x21-\x7e]+$/.test(apiKey)) throw new TypeError('apiKey must be printable ASCII without spaces');
     metadata.set('authorization', `Bearer ${apiKey}`);
   }
-  if (player) metadata.set(PLAYER_METADATA_KEY, player);
+  if (player) {
+    if (!/^[\x20-\x7e]+$/.test(player)) throw new TypeError('player must be printable ASCII (it travels as gRPC metadata)');
+    metadata.set(PLAYER_METADATA_KEY, player);
+  }
   return metadata;
 }
 

@@ -126,8 +126,10 @@ describe('API keys', () => {
     });
   });
 
-  test('an API key that cannot travel as metadata is refused when the client is made', () => {
+  test('a key or a player that cannot travel as metadata is refused when the client is made', () => {
     assert.throws(() => new NarratorClient(ctx.server.address, { apiKey: 'two words' }), TypeError);
     assert.throws(() => new NarratorClient(ctx.server.address, { apiKey: 'nrk_\n' }), TypeError);
+    assert.throws(() => new NarratorClient(ctx.server.address, { player: 'Zoë' }), /printable ASCII/);
+    assert.throws(() => ctx.client.withPlayer('a\nb'), /printable ASCII/);
   });
 });
