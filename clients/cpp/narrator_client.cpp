@@ -31,6 +31,25 @@ grpc::Status ReadPem(const Pem& pem, const char* what, std::string* out) {
   return grpc::Status::OK;
 }
 
+// INVALID_ARGUMENT unless the key and player can travel as gRPC metadata.
+grpc::Status IdentityStatus(const ClientOptions& options) {
+  auto printable = [](const std::string& value) {
+    for (unsigned char c : value) {
+      if (c < 0x20 || c > 0x7e) return false;
+    }
+    return true;
+  };
+  if (!printable(options.api_key) || options.api_key.find(' ') != std::string::npos) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "api_key: must be printable ASCII without spaces");
+  }
+  if (!printable(options.player)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "player: must be printable ASCII (it travels as gRPC metadata)");
+  }
+  return grpc::Status::OK;
+}
+
 }  // namespace
 
 grpc::Status MakeChannelCredentials(const TlsOptions& tls,
@@ -62,14 +81,16 @@ grpc::Status MakeChannelCredentials(const TlsOptions& tls,
 NarratorClient::NarratorClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
     : options_(std::move(options)),
       channel_(std::move(channel)),
-      stub_(v1::NarratorService::NewStub(channel_)) {}
+      stub_(v1::NarratorService::NewStub(channel_)),
+      identity_status_(IdentityStatus(options_)) {}
 
 std::unique_ptr<NarratorClient> NarratorClient::Connect(const std::string& address,
                                                         ClientOptions options,
                                                         std::string* error) {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   grpc::ChannelArguments arguments;
-  grpc::Status status = MakeChannelCredentials(options.tls, &credentials, &arguments);
+  grpc::Status status = IdentityStatus(options);
+  if (status.ok()) status = MakeChannelCredentials(options.tls, &credentials, &arguments);
   if (!status.ok()) {
     if (error != nullptr) *error = status.error_message();
     return nullptr;
@@ -89,6 +110,7 @@ std::unique_ptr<grpc::ClientContext> NarratorClient::NewContext(
   auto context = std::make_unique<grpc::ClientContext>();
   if (deadline.count() > 0) context->set_deadline(std::chrono::system_clock::now() + deadline);
   context->set_wait_for_ready(options_.wait_for_ready);
+  if (!identity_status_.ok()) return context;
   if (!options_.api_key.empty()) {
     context->AddMetadata("authorization", "Bearer " + options_.api_key);
   }
@@ -98,6 +120,7 @@ std::unique_ptr<grpc::ClientContext> NarratorClient::NewContext(
 
 grpc::Status NarratorClient::CreateSession(const v1::CreateSessionRequest& request,
                                            v1::Session* session) {
+  if (!identity_status_.ok()) return identity_status_;
   auto context = NewContext(options_.unary_deadline);
   v1::CreateSessionResponse response;
   grpc::Status status = stub_->CreateSession(context.get(), request, &response);
@@ -120,6 +143,7 @@ grpc::Status NarratorClient::CreateSession(const std::string& world, const std::
 
 grpc::Status NarratorClient::GetSession(const std::string& session_id, uint32_t recent_turn_limit,
                                         v1::Session* session) {
+  if (!identity_status_.ok()) return identity_status_;
   auto context = NewContext(options_.unary_deadline);
   v1::GetSessionRequest request;
   request.set_session_id(session_id);
@@ -131,6 +155,7 @@ grpc::Status NarratorClient::GetSession(const std::string& session_id, uint32_t 
 }
 
 grpc::Status NarratorClient::DeleteSession(const std::string& session_id) {
+  if (!identity_status_.ok()) return identity_status_;
   auto context = NewContext(options_.unary_deadline);
   v1::DeleteSessionRequest request;
   request.set_session_id(session_id);
@@ -147,28 +172,33 @@ std::unique_ptr<EventStream<v1::NarrateResponse>> NarratorClient::StartNarrate(
   return StartNarrate(request);
 }
 
+template <typename Response, typename Request, typename Call>
+std::unique_ptr<EventStream<Response>> NarratorClient::Start(std::chrono::milliseconds deadline,
+                                                             const Request& request, Call call) {
+  if (!identity_status_.ok()) return std::make_unique<EventStream<Response>>(identity_status_);
+  auto context = NewContext(deadline);
+  auto reader = ((*stub_).*call)(context.get(), request);
+  return std::make_unique<EventStream<Response>>(std::move(context), std::move(reader));
+}
+
 std::unique_ptr<EventStream<v1::NarrateResponse>> NarratorClient::StartNarrate(
     const v1::NarrateRequest& request) {
-  auto context = NewContext(options_.stream_deadline);
-  auto reader = stub_->Narrate(context.get(), request);
-  return std::make_unique<EventStream<v1::NarrateResponse>>(std::move(context), std::move(reader));
+  return Start<v1::NarrateResponse>(options_.stream_deadline, request,
+                                    &v1::NarratorService::Stub::Narrate);
 }
 
 std::unique_ptr<EventStream<v1::DecideResponse>> NarratorClient::StartDecide(
     const v1::DecideRequest& request) {
-  auto context = NewContext(options_.stream_deadline);
-  auto reader = stub_->Decide(context.get(), request);
-  return std::make_unique<EventStream<v1::DecideResponse>>(std::move(context), std::move(reader));
+  return Start<v1::DecideResponse>(options_.stream_deadline, request,
+                                   &v1::NarratorService::Stub::Decide);
 }
 
 std::unique_ptr<EventStream<v1::WatchSessionResponse>> NarratorClient::StartWatch(
     const std::string& session_id) {
   v1::WatchSessionRequest request;
   request.set_session_id(session_id);
-  auto context = NewContext(options_.watch_deadline);
-  auto reader = stub_->WatchSession(context.get(), request);
-  return std::make_unique<EventStream<v1::WatchSessionResponse>>(std::move(context),
-                                                                 std::move(reader));
+  return Start<v1::WatchSessionResponse>(options_.watch_deadline, request,
+                                         &v1::NarratorService::Stub::WatchSession);
 }
 
 namespace {

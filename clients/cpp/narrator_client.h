@@ -191,6 +191,9 @@ class EventStream {
   using Reader = grpc::ClientReader<Response>;
   EventStream(std::unique_ptr<grpc::ClientContext> context, std::unique_ptr<Reader> reader)
       : context_(std::move(context)), reader_(std::move(reader)) {}
+  // A stream that failed before any call was made: Read returns false,
+  // Finish returns `status`.
+  explicit EventStream(grpc::Status status) : finished_(true), status_(std::move(status)) {}
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;
   ~EventStream() {
@@ -211,7 +214,9 @@ class EventStream {
   }
   // Stops the call (for a turn: the server stores it as cancelled).
   // Thread-safe; the pending Read returns false and Finish returns CANCELLED.
-  void Cancel() { context_->TryCancel(); }
+  void Cancel() {
+    if (context_) context_->TryCancel();
+  }
   // The final status; drains unread messages first. Call once.
   grpc::Status Finish() {
     if (finished_) return status_;
@@ -245,22 +250,29 @@ class NarratorClient {
   using WatchHandler = std::function<bool(const v1::WatchSessionResponse&)>;
 
   // Over a channel you made (its credentials are yours; options.tls is not
-  // used); the API key and player of options go with every call.
+  // used); the API key and player of options go with every call. A key or
+  // player that cannot travel as metadata (not printable ASCII) makes every
+  // call fail with INVALID_ARGUMENT, sending nothing (gRPC would abort the
+  // process on it).
   explicit NarratorClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options = {});
   // A channel to host:port: plaintext, or TLS/mTLS per options.tls. Returns
-  // nullptr, with *error set when given, when a PEM file cannot be read or
-  // the TLS options do not go together.
+  // nullptr, with *error set when given, when a PEM file cannot be read, the
+  // TLS options do not go together, or the key or player is not printable
+  // ASCII.
   static std::unique_ptr<NarratorClient> Connect(const std::string& address,
                                                  ClientOptions options = {},
                                                  std::string* error = nullptr);
   // The same client (same channel and options) acting for another player:
   // its calls count against that player's quotas.
   std::unique_ptr<NarratorClient> WithPlayer(const std::string& player) const;
+  // OK, or why every call fails without being sent (see the constructor).
+  const grpc::Status& identity_status() const { return identity_status_; }
 
   const ClientOptions& options() const { return options_; }
   v1::NarratorService::Stub& stub() { return *stub_; }
   // A context with the deadline, wait_for_ready, API key and player of the
-  // options, for calls made on stub() directly.
+  // options, for calls made on stub() directly (without the key and player
+  // when identity_status() is not OK).
   std::unique_ptr<grpc::ClientContext> NewContext(std::chrono::milliseconds deadline) const;
 
   // Unary calls.
@@ -300,9 +312,14 @@ class NarratorClient {
   grpc::Status Watch(const std::string& session_id, const WatchHandler& on_event);
 
  private:
+  template <typename Response, typename Request, typename Call>
+  std::unique_ptr<EventStream<Response>> Start(std::chrono::milliseconds deadline,
+                                               const Request& request, Call call);
+
   ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::NarratorService::Stub> stub_;
+  grpc::Status identity_status_;
 };
 
 // The credentials and channel arguments TLS options ask for (insecure ones

@@ -215,3 +215,34 @@ TEST_CASE(every_call_carries_the_key_and_the_player) {
   CHECK_EQ(f.service.LastIdentity().first, std::string());
   CHECK_EQ(f.service.LastIdentity().second, std::string());
 }
+
+TEST_CASE(a_key_or_player_that_cannot_travel_as_metadata_fails_without_a_call) {
+  Fixture f;
+  v1::Session session;
+  CHECK_OK(f.client->GetSession("s", 0, &session));  // the fixture's own identity, seen last
+
+  std::string error;
+  narrator::ClientOptions options;
+  options.player = "Zo\xc3\xab";
+  CHECK(narrator::NarratorClient::Connect("127.0.0.1:" + std::to_string(f.port), options, &error) ==
+        nullptr);
+  CHECK(error.find("player") != std::string::npos);
+  options.player.clear();
+  options.api_key = "nrk_a b";
+  CHECK(narrator::NarratorClient::Connect("127.0.0.1:" + std::to_string(f.port), options, &error) ==
+        nullptr);
+  CHECK(error.find("api_key") != std::string::npos);
+
+  // gRPC aborts the process on such metadata: the client must never send it.
+  auto bad = f.client->WithPlayer("line\nbreak");
+  CHECK_CODE(bad->identity_status(), INVALID_ARGUMENT);
+  CHECK_CODE(bad->GetSession("s", 0, &session), INVALID_ARGUMENT);
+  CHECK_CODE(bad->Narrate("s", "I wait", v1::Scene()).status, INVALID_ARGUMENT);
+  CHECK_CODE(bad->Watch("s", nullptr), INVALID_ARGUMENT);
+  auto stream = bad->StartDecide(v1::DecideRequest());
+  v1::DecideResponse event;
+  CHECK(!stream->Read(&event));
+  stream->Cancel();
+  CHECK_CODE(stream->Finish(), INVALID_ARGUMENT);
+  CHECK_EQ(f.service.LastIdentity().second, std::string("alice"));  // nothing reached the server
+}
