@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadNarratorService } from './proto.js';
 import { NarratorError } from './errors.js';
 import { StreamChecker, WatchChecker } from './checker.js';
+import { failingStream, resumeFields, streamCall, unaryCall } from './calls.js';
 import { callMetadata, channelSecurity, identityMetadata } from './connection.js';
 import { toEvent, toSession, toWatchEvent } from './convert.js';
 
@@ -20,48 +21,14 @@ export { StreamChecker, WatchChecker } from './checker.js';
  * @typedef {import('./types.js').NarrateEvent} NarrateEvent
  * @typedef {import('./types.js').DecideEvent} DecideEvent
  * @typedef {import('./types.js').WatchEvent} WatchEvent
- * @typedef {{check: (ev: any) => void, end: () => void}} Checker
+ * @typedef {import('./calls.js').Checker} Checker
+ * @typedef {import('./calls.js').CallSetup} CallSetup
  */
 
 export const DEFAULT_ADDRESS = '127.0.0.1:50051';
 
-/**
- * The request's turn_id and resume_after_seq, with their proto defaults.
- *
- * @param {{turnId?: string, resumeAfterSeq?: number}} request
- * @returns {{turnId: string, resumeAfterSeq: number}}
- */
-function resumeFields(request) {
-  const resumeAfterSeq = request.resumeAfterSeq ?? 0;
-  if (!Number.isInteger(resumeAfterSeq) || resumeAfterSeq < 0 || resumeAfterSeq > 0xffffffff) {
-    throw new NarratorError(`resumeAfterSeq must be an integer from 0 to 2^32-1, got ${resumeAfterSeq}`, {
-      grpcCode: grpc.status.INVALID_ARGUMENT,
-      fieldViolations: [{ field: 'resume_after_seq', description: 'must be a uint32' }],
-    });
-  }
-  return { turnId: request.turnId ?? '', resumeAfterSeq };
-}
-
-/**
- * A stream that throws `err` when iterated (streamed calls report every error
- * during iteration, never when they are made).
- *
- * @param {unknown} err
- * @returns {AsyncGenerator<any, void, undefined>}
- */
-async function* failingStream(err) {
-  throw err;
-}
-
-/**
- * @param {AbortSignal | undefined} signal
- */
-function abortedError(signal) {
-  return new NarratorError('Cancelled on client', {
-    grpcCode: grpc.status.CANCELLED,
-    cause: signal?.reason,
-  });
-}
+/** The largest response the client accepts by default (channelOptions may change it). */
+export const MAX_RECEIVE_BYTES = 9 * 1024 * 1024;
 
 /**
  * The Narrator service's client.
@@ -92,6 +59,8 @@ export class NarratorClient {
     this.ownsChannel = true;
     /** @private @type {any} */
     this.stub = new Service(this.address, security.credentials, {
+      // Save games (ExportSession) may be up to 8 MiB: above gRPC's default 4 MiB.
+      'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
       ...security.channelOptions,
       ...(options.channelOptions ?? {}),
     });
@@ -139,13 +108,20 @@ export class NarratorClient {
   }
 
   /**
+   * The metadata, deadline and signal of one call.
+   *
    * @private
-   * @param {number | undefined} deadlineMs
-   * @returns {grpc.CallOptions}
+   * @param {CallOptions} opts
+   * @param {boolean} [useDefaultDeadline] false: only opts.deadlineMs bounds the call
+   * @returns {CallSetup}
    */
-  callOptions(deadlineMs) {
-    const ms = deadlineMs ?? this.defaultDeadlineMs;
-    return ms === undefined || ms === null ? {} : { deadline: new Date(Date.now() + ms) };
+  setup(opts, useDefaultDeadline = true) {
+    const ms = opts.deadlineMs ?? (useDefaultDeadline ? this.defaultDeadlineMs : undefined);
+    return {
+      metadata: callMetadata(this.baseMetadata, opts.metadata),
+      callOptions: ms === undefined || ms === null ? {} : { deadline: new Date(Date.now() + ms) },
+      signal: opts.signal,
+    };
   }
 
   /**
@@ -156,22 +132,22 @@ export class NarratorClient {
    * @returns {Promise<any>}
    */
   unary(method, request, opts = {}) {
-    const { signal } = opts;
-    if (signal?.aborted) return Promise.reject(abortedError(signal));
-    return new Promise((resolve, reject) => {
-      const onAbort = () => call.cancel();
-      const call = this.stub[method](
-        request,
-        callMetadata(this.baseMetadata, opts.metadata),
-        this.callOptions(opts.deadlineMs),
-        (/** @type {any} */ err, /** @type {any} */ response) => {
-          signal?.removeEventListener('abort', onAbort);
-          if (err) reject(NarratorError.fromGrpcError(err));
-          else resolve(response);
-        },
-      );
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return unaryCall(this.stub, method, request, this.setup(opts));
+  }
+
+  /**
+   * @private
+   * @param {string} method
+   * @param {object} request
+   * @param {StreamOptions} options
+   * @param {(msg: any) => any} toEventOf
+   * @param {Checker} checker used unless options.strict is false
+   * @param {boolean} [useDefaultDeadline]
+   * @returns {AsyncGenerator<any, void, undefined>}
+   */
+  stream(method, request, options, toEventOf, checker, useDefaultDeadline = true) {
+    const setup = this.setup(options, useDefaultDeadline);
+    return streamCall(this.stub, method, request, setup, toEventOf, options.strict === false ? null : checker);
   }
 
   /**
@@ -312,55 +288,9 @@ export class NarratorClient {
    * @returns {AsyncGenerator<WatchEvent, void, undefined>}
    */
   watchSession(sessionId, options = {}) {
-    const opts = { ...options, deadlineMs: options.deadlineMs ?? null };
     return /** @type {AsyncGenerator<WatchEvent, void, undefined>} */ (
-      this.stream('watchSession', { sessionId }, opts, toWatchEvent, new WatchChecker())
+      this.stream('watchSession', { sessionId }, options, toWatchEvent, new WatchChecker(), false)
     );
   }
 
-  /**
-   * @private
-   * @param {string} method
-   * @param {object} request
-   * @param {Omit<StreamOptions, 'deadlineMs'> & {deadlineMs?: number | null}} options null: no deadline
-   * @param {(msg: any) => any} toEventOf maps a message to its event; null: skip it
-   * @param {Checker} checker
-   * @returns {AsyncGenerator<any, void, undefined>}
-   */
-  async *stream(method, request, options, toEventOf, checker) {
-    const { signal } = options;
-    const strict = options.strict ?? true;
-    if (signal?.aborted) throw abortedError(signal);
-    /** @type {grpc.ClientReadableStream<any>} */
-    const call = this.stub[method](
-      request,
-      callMetadata(this.baseMetadata, options.metadata),
-      options.deadlineMs === null ? {} : this.callOptions(options.deadlineMs),
-    );
-    // grpc-js emits 'error' on the stream when the status is not OK, even
-    // after our iterator has stopped listening: never let that crash.
-    call.on('error', () => {});
-    const onAbort = () => call.cancel();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let finished = false;
-    try {
-      try {
-        for await (const msg of call) {
-          const ev = toEventOf(msg);
-          if (ev === null) continue; // an event of a newer contract
-          if (strict) checker.check(ev);
-          yield ev;
-        }
-      } catch (err) {
-        throw NarratorError.fromGrpcError(err);
-      }
-      if (strict) checker.end();
-      finished = true;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      // Early exit (break, return, throw, protocol error): cancel the RPC so
-      // the server stops narrating and stores the turn as cancelled.
-      if (!finished) call.cancel();
-    }
-  }
 }
