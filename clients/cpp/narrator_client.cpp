@@ -95,6 +95,8 @@ std::unique_ptr<NarratorClient> NarratorClient::Connect(const std::string& addre
     if (error != nullptr) *error = status.error_message();
     return nullptr;
   }
+  // Save games (ExportSession) may be up to 8 MiB: above gRPC's default 4 MiB.
+  arguments.SetMaxReceiveMessageSize(kMaxReceiveBytes);
   auto channel = grpc::CreateCustomChannel(address, credentials, arguments);
   return std::make_unique<NarratorClient>(std::move(channel), std::move(options));
 }

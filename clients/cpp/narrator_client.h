@@ -242,6 +242,9 @@ class EventStream {
 template <typename Response>
 using TurnStream = EventStream<Response>;
 
+// The largest response a channel made by NarratorClient::Connect accepts.
+constexpr int kMaxReceiveBytes = 9 * 1024 * 1024;
+
 class NarratorClient {
  public:
   // Return false to cancel the turn (or to stop watching).
@@ -255,7 +258,8 @@ class NarratorClient {
   // call fail with INVALID_ARGUMENT, sending nothing (gRPC would abort the
   // process on it).
   explicit NarratorClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options = {});
-  // A channel to host:port: plaintext, or TLS/mTLS per options.tls. Returns
+  // A channel to host:port: plaintext, or TLS/mTLS per options.tls, taking
+  // responses up to kMaxReceiveBytes. Returns
   // nullptr, with *error set when given, when a PEM file cannot be read, the
   // TLS options do not go together, or the key or player is not printable
   // ASCII.
