@@ -4,7 +4,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench bench-store bench-auth soak prose traces postgres clean
+	node-test cpp-test clients-test bench bench-store bench-auth bench-cluster soak prose traces \
+	postgres cluster clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
@@ -55,6 +56,9 @@ clients-test: node-test cpp-test
 
 test: protos-check buf lint typecheck clients-test pytest
 
+cluster: $(STAMP) engines ## PostgreSQL, Redis, NARRATOR_REPLICAS replicas and nginx on NARRATOR_PORT (docs/deploy.md)
+	$(PY) scripts/cluster.py
+
 bench: $(STAMP) ## server CPU per streamed token, telemetry on vs off
 	$(PY) bench/stream_cpu.py
 
@@ -62,6 +66,9 @@ bench-store: $(STAMP) engines ## store calls per turn on SQLite and PostgreSQL (
 	$(PY) bench/store.py $(ARGS)
 bench-auth: $(STAMP) ## server CPU per call with API keys and quotas vs NARRATOR_AUTH=off
 	$(PY) bench/auth_cost.py $(ARGS)
+
+bench-cluster: $(STAMP) engines ## replicas: throughput with 1 and 2, Redis turn log cost, takeover time (bench/cluster.py --help)
+	$(PY) bench/cluster.py $(ARGS)
 
 soak: $(STAMP) ## chaos soak through a real server (bench/chaos_soak.py --help)
 	$(PY) bench/chaos_soak.py $(ARGS)

@@ -19,7 +19,7 @@ from . import access, listening
 from .api.auth import AuthInterceptor, AuthMode
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
-from .core.errors import StoreUnavailable
+from .core.errors import CoordinationUnavailable, StoreUnavailable
 from .core.keyring import KeyRing
 from .core.models import ContentRating
 from .core.narrator import Narrator, NarratorConfig
@@ -27,13 +27,18 @@ from .core.planning import PlanConfig
 from .core.quotas import Quotas
 from .core.validation import Limits
 from .providers import factory
+from .providers.breaker_sync import BreakerSync
 from .quotas.local import LocalQuotaCounter
+from .shared import redis_client
+from .shared.redis_breakers import RedisBreakers
+from .shared.redis_quotas import RedisQuotaCounter
 from .store.postgres import PostgresStore, describe
 from .store.sqlite import DB_FILE, SqliteStore
 from .telemetry import logs
 from .telemetry.keys import observe_keys
 from .telemetry.setup import TelemetryRuntime
 from .turnlog.local import LocalTurnLog
+from .turnlog.redis import RedisTurnLog
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -51,6 +56,25 @@ log = logging.getLogger(__name__)
 SERVICE = narrator_service_pb2.DESCRIPTOR.services_by_name["NarratorService"].full_name
 HEALTH_INTERVAL_S = 2.0
 SWEEP_INTERVAL_S = 30.0
+
+
+def server_options(s: Settings) -> list[tuple[str, int]]:
+    """gRPC server options. No SO_REUSEPORT: a second server on a busy port must fail, not
+    split the clients. Clients' keepalive pings every 10 s or more are welcome, even between
+    calls (proxies drop idle connections). With a maximum connection age, connections end
+    with GOAWAY (their streams get the shutdown grace), so clients spread over new replicas."""
+    options = [
+        ("grpc.so_reuseport", 0),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_ping_strikes", 0),
+    ]
+    if s.max_connection_age_s:
+        options += [
+            ("grpc.max_connection_age_ms", int(s.max_connection_age_s * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(s.shutdown_grace_s * 1000)),
+        ]
+    return options
 
 
 _LISTEN_TODO = "stop the other server, or set NARRATOR_HOST/NARRATOR_PORT (port 0 picks a free one)"
@@ -105,8 +129,11 @@ class App:
         self.turn_log: TurnLog | None = None
         self.narrator: Narrator | None = None
         self._clients: list[openai.AsyncOpenAI] = []
+        self.redis: redis_client.Redis | None = None
+        self._breakers: BreakerSync | None = None
         self._health = health.aio.HealthServicer()
         self._serving: bool | None = None
+        self._unhealthy = ""
         self._maintenance: asyncio.Task[None] | None = None
         self.telemetry: TelemetryRuntime | None = None
         self.port = 0
@@ -132,6 +159,14 @@ class App:
             await self._close_resources()
             raise StartupError(str(error)) from None
 
+    def _open_turn_log(self) -> TurnLog:
+        """Redis when NARRATOR_REDIS_URL is set (every replica shares running turns), else in
+        process. Nothing connects yet: an unreachable Redis shows in health, not at start."""
+        s = self.settings
+        if self.redis is None:
+            return LocalTurnLog(keep_s=s.resume_window_s)
+        return RedisTurnLog(self.redis, lease=s.lease_s, resume_window=s.resume_window_s)
+
     async def start(self) -> int:
         """Opens everything and listens; on any failure, closes what was opened."""
         try:
@@ -149,14 +184,21 @@ class App:
         self.store = store = await open_store(s)
         mode, credentials = await self._open_access(store)
         assert self.keyring is not None
+        if s.redis_url:
+            self.redis = redis_client.connect(s.redis_url, s.redis_timeout_s)
         counter = self._quota_counter
-        self.quotas = quotas = Quotas(
-            LocalQuotaCounter() if counter is None else counter, self.keyring.usage
-        )
-        self.turn_log = turn_log = LocalTurnLog(keep_s=s.resume_window_s)
+        if counter is None:  # with Redis, N replicas share every limit instead of multiplying it
+            shared = self.redis
+            counter = LocalQuotaCounter() if shared is None else RedisQuotaCounter(shared)
+        self.quotas = quotas = Quotas(counter, self.keyring.usage)
+        self.turn_log = turn_log = self._open_turn_log()
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
         provider, self._clients = factory.build(s, runtime.telemetry)
+        if self.redis is not None:  # every replica stops calling an upstream one found dead
+            self._breakers = BreakerSync(provider.upstreams, RedisBreakers(self.redis))
+            provider.on_open = self._breakers.opened
+            self._breakers.start()
         self.narrator = narrator = Narrator(
             self._provider_override or provider,
             store,
@@ -183,8 +225,7 @@ class App:
             AuthInterceptor(self.keyring, quotas, mode),
             *self._interceptors,
         ]
-        # No SO_REUSEPORT: a second server on a busy port must fail, not split the clients.
-        server = grpc.aio.server(interceptors=interceptors, options=[("grpc.so_reuseport", 0)])
+        server = grpc.aio.server(interceptors=interceptors, options=server_options(s))
         narrator_service_pb2_grpc.add_NarratorServiceServicer_to_server(
             NarratorServicer(narrator), server
         )
@@ -223,7 +264,7 @@ class App:
         for name in ("", SERVICE):
             await self._health.set(name, status)
         if not serving:
-            log.error("health is NOT_SERVING: the store cannot write")
+            log.error("health is NOT_SERVING", extra={"reason": self._unhealthy})
         elif before is not None:
             log.info("health is SERVING again")
 
@@ -236,34 +277,44 @@ class App:
         while True:
             await asyncio.sleep(HEALTH_INTERVAL_S)
             try:
-                await self.check_health_now()
-                if time.monotonic() - last_sweep > SWEEP_INTERVAL_S:
+                healthy = await self.check_health_now()
+                if healthy and time.monotonic() - last_sweep > SWEEP_INTERVAL_S:
                     last_sweep = time.monotonic()
                     older = time.time() - self.settings.resume_window_s - 2 * self.settings.lease_s
                     await self.narrator.engine.sweep(older)
-            except StoreUnavailable:
+            except (StoreUnavailable, CoordinationUnavailable):
                 await self._set_health(False)
             except Exception:  # a bug must not stop health checks for good
                 log.exception("a maintenance round failed")
 
-    async def check_health_now(self) -> None:
+    async def check_health_now(self) -> bool:
         """One health round at once (start, the maintenance loop, tests): SERVING only when
-        the store can write, every turn it could not take is stored, and the turns a stopped
-        server left running were marked interrupted."""
+        the store can write, every turn it could not take is stored, the turns a stopped
+        server left running were marked interrupted, and the turn log (Redis, if used)
+        answers."""
         assert self.store is not None
         assert self.narrator is not None
+        assert self.turn_log is not None
         try:
             await self.store.check_writable()
             await self.narrator.engine.retry_unsaved()
+            await self.turn_log.check()
             if not self._swept:
                 interrupted = await self.narrator.engine.sweep(self._started_at)
                 self._swept = True
                 if interrupted:
                     log.warning("turns left running by a stopped server marked interrupted",
                                 extra={"count": interrupted})  # fmt: skip
-            await self._set_health(True)
-        except StoreUnavailable:
+        except (StoreUnavailable, CoordinationUnavailable) as error:
+            self._unhealthy = (
+                "the store cannot write"
+                if isinstance(error, StoreUnavailable)
+                else "Redis cannot be reached: new turns are refused"
+            )
             await self._set_health(False)
+            return False
+        await self._set_health(True)
+        return True
 
     async def refresh_keys(self) -> None:
         """One key refresh round at once: created and revoked keys, usage written (tests)."""
@@ -300,9 +351,15 @@ class App:
         for client in self._clients:
             await client.close()
         self._clients = []
+        if self._breakers is not None:
+            await self._breakers.close()
+            self._breakers = None
         if self.turn_log is not None:
             await self.turn_log.close()
             self.turn_log = None
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis = None
         if self.store is not None:
             await self.store.close()
             self.store = None

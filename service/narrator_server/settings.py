@@ -85,7 +85,8 @@ class Settings(BaseModel):
     database_pool_size: int = Field(0, alias="NARRATOR_DATABASE_POOL_SIZE", ge=0, le=500)
     redis_url: str = Field("", alias="NARRATOR_REDIS_URL", repr=False)
     redis_timeout_s: float = Field(1.0, alias="NARRATOR_REDIS_TIMEOUT_S", gt=0, le=30)
-    lease_s: float = Field(3.0, alias="NARRATOR_LEASE_S", ge=0.5, le=60)
+    lease_s: float = Field(2.0, alias="NARRATOR_LEASE_S", ge=0.5, le=60)
+    max_connection_age_s: Seconds = Field(0.0, alias="NARRATOR_MAX_CONNECTION_AGE_S")
 
     # Callers.
     auth: Literal["auto", "required", "off"] = Field("auto", alias="NARRATOR_AUTH")

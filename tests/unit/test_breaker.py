@@ -77,3 +77,27 @@ def test_failure_says_when_it_opened_the_breaker() -> None:
     assert breaker.failure() is False
     assert breaker.failure() is True
     assert breaker.failure() is False  # already open
+
+
+def test_a_breaker_opened_elsewhere_is_adopted_for_what_is_left_of_its_cooldown() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(BreakerPolicy(consecutive_failures=5, cooldown=30), clock)
+    assert breaker.adopt_open(remaining=10)
+    assert breaker.state is BreakerState.OPEN
+    assert not breaker.allow()
+    clock.now += 9.9
+    assert not breaker.allow()
+    clock.now += 0.2
+    assert breaker.allow()  # this server's own probe
+    assert breaker.state is BreakerState.HALF_OPEN
+
+
+def test_its_own_opening_seen_again_through_the_shared_state_changes_nothing() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(BreakerPolicy(consecutive_failures=1, cooldown=30), clock)
+    assert breaker.failure()
+    clock.now += 5
+    assert not breaker.adopt_open(remaining=24.8)  # the same opening, seen with some latency
+    assert breaker.adopt_open(remaining=30)  # a later one (a failed probe elsewhere)
+    clock.now += 29.9
+    assert not breaker.allow()

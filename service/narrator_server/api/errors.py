@@ -29,6 +29,7 @@ TABLE: tuple[tuple[type[errors.NarratorError], grpc.StatusCode], ...] = (
     (errors.UpstreamRejected, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.UpstreamUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.CoordinationUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
 )
 # An error status travels in trailers (gRPC caps them near 16 KiB): list this many violations,
@@ -63,6 +64,7 @@ def _details(error: errors.NarratorError) -> list[any_pb2.Any]:
         | errors.UpstreamUnavailable
         | errors.Overloaded
         | errors.StoreUnavailable
+        | errors.CoordinationUnavailable
         | errors.QuotaExceeded
     )
     if isinstance(error, retryable):

@@ -1,4 +1,5 @@
-"""A circuit breaker per upstream: pure state, no I/O, an injectable clock."""
+"""A circuit breaker per upstream: pure state, no I/O, an injectable clock; and the port through
+which the servers of a deployment share when an upstream's breaker opened."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ import enum
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
+
+
+# Openings whose ends differ by less than this are the same one, seen through Redis's latency.
+_SAME_OPENING_S = 1.0
 
 
 class BreakerState(enum.Enum):
@@ -72,6 +77,18 @@ class CircuitBreaker:
             return True
         return False
 
+    def adopt_open(self, remaining: float) -> bool:
+        """Another server opened this upstream's breaker, for `remaining` more seconds: skip
+        it here too. True when that changed this breaker (it was not open as long already)."""
+        now = self._clock()
+        if self.state is BreakerState.OPEN and self._opened_at + self.policy.cooldown >= (
+            now + remaining - _SAME_OPENING_S
+        ):
+            return False  # open here as long already (e.g. this server's own opening)
+        opened_at = now - max(0.0, self.policy.cooldown - remaining)
+        self.state, self._opened_at, self._probing = BreakerState.OPEN, opened_at, False
+        return True
+
     def abandon(self) -> None:
         """The request ended without a verdict (the client cancelled): free the probe."""
         self._probing = False
@@ -82,3 +99,15 @@ class CircuitBreaker:
             return True
         seen = len(self._outcomes)
         return seen >= p.min_calls and self._outcomes.count(False) / seen >= p.failure_rate
+
+
+class SharedBreakers(Protocol):
+    """Breaker openings shared by the servers of a deployment, so that every server stops
+    calling an upstream as soon as one of them found it dead. Each server keeps its own
+    `CircuitBreaker` (its own counts and its own probe after the cooldown)."""
+
+    async def publish_open(self, upstream: str, cooldown: float) -> None:
+        """This server opened the upstream's breaker for `cooldown` seconds."""
+
+    async def open_upstreams(self, upstreams: Sequence[str]) -> dict[str, float]:
+        """The upstreams some server opened, with the seconds of cooldown left."""

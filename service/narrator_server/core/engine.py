@@ -129,7 +129,8 @@ class TurnEngine:
         tid = turn_id or uuid.uuid4().hex
         try:
             writer = await self._log.start(
-                TurnInfo(sid, tid, spec.kind, spec.input), self._config.max_running
+                TurnInfo(sid, tid, spec.kind, spec.input, resumable=bool(turn_id)),
+                self._config.max_running,
             )
         except TurnClaimed:  # a concurrent call with the same new turn id won the claim
             return self._rejoin(session, tid, after_seq)
@@ -158,7 +159,8 @@ class TurnEngine:
         if not turn_id:
             return production
         self._spawn(writer, production)
-        return self._follow(writer.buffer.follow(), 0, resumed=False)  # new: from seq 1
+        # New: from seq 1; should this server lose the turn, its followers go where it went.
+        return self._rejoin(session, tid, 0, first=writer.buffer.follow())
 
     # --- production -------------------------------------------------------------------
 
@@ -182,6 +184,8 @@ class TurnEngine:
             runner = self._runner.run(request, rules, p)  # type: ignore[arg-type]
             async with aclosing(runner) as events:
                 async for event in events:
+                    if writer.lost:
+                        raise _Lost  # another server took the turn over; it stores it
                     if isinstance(event, str):
                         delta = buffer.add_text(event, sealed=inline)
                         p.sent = buffer.seq
@@ -197,21 +201,28 @@ class TurnEngine:
         except (asyncio.CancelledError, GeneratorExit):
             status = TurnStatus.CANCELLED
             raise
+        except _Lost:
+            return  # the buffer was ended for its followers when the lease was lost
         except Exception as e:
             error = e
             raise
         finally:
-            turn = _ended(claim, p, buffer.deltas, status)
-            settled, quota = self._settle(writer, turn, ending, error, reservation)
-            if status is TurnStatus.CANCELLED:
-                # Its caller goes once the quota is given back, without waiting for the save
-                # (tracked by the engine; a slow store never holds a cancellation up).
-                await asyncio.shield(quota)
+            if writer.lost:  # no longer ours to store or report
+                await asyncio.shield(reservation.release())
+                self._produced()
+                await writer.finish()
             else:
-                problem = await asyncio.shield(settled)
-                if problem is not None and status is TurnStatus.COMPLETED:
-                    raise problem
-        if inline:
+                turn = _ended(claim, p, buffer.deltas, status)
+                settled, quota = self._settle(writer, turn, ending, error, reservation)
+                if status is TurnStatus.CANCELLED:
+                    # Its caller goes once the quota is given back, without waiting for the save
+                    # (tracked by the engine; a slow store never holds a cancellation up).
+                    await asyncio.shield(quota)
+                else:
+                    problem = await asyncio.shield(settled)
+                    if problem is not None and status is TurnStatus.COMPLETED:
+                        raise problem
+        if inline and not writer.lost:
             for event in buffer.events[-len(ending) :] if ending else ():
                 yield event
 
@@ -273,6 +284,9 @@ class TurnEngine:
     def _settled(self, task: asyncio.Task[Exception | None]) -> None:
         if not task.cancelled():
             task.exception()  # retrieved here; the producer reports it
+        self._produced()
+
+    def _produced(self) -> None:
         self._producing -= 1
         if not self._producing:
             self._idle.set()
@@ -311,12 +325,17 @@ class TurnEngine:
         follower's departure."""
 
         async def reap() -> None:
-            await asyncio.sleep(self._config.resume_window)
+            while True:  # a follower on another server keeps it going, window after window
+                await asyncio.sleep(self._config.resume_window)
+                if writer.buffer.followers or writer.buffer.done or writer.lost:
+                    stop = False  # a follower is back here (its leaving reaps again), or it ended
+                    break
+                if not await writer.followed_elsewhere():
+                    stop = True
+                    break
             if self._reapers.get(key) is asyncio.current_task():
                 del self._reapers[key]
-            if writer.buffer.followers or writer.buffer.done:
-                return
-            if not await writer.followed_elsewhere():
+            if stop:
                 self._stop(key)
 
         earlier = self._reapers.pop(key, None)
@@ -347,13 +366,20 @@ class TurnEngine:
         return self._rejoin(session, turn.turn_id, after_seq)
 
     async def _rejoin(
-        self, session: Session, turn_id: str, after_seq: int
+        self,
+        session: Session,
+        turn_id: str,
+        after_seq: int,
+        first: AsyncIterator[TurnEvent] | None = None,
     ) -> AsyncGenerator[TurnEvent]:
-        """Follows a running turn; takes it over when its producer is gone."""
-        sid, started = session.session_id, False
+        """Follows a running turn (from `first` if given: a new turn's own buffer); takes it
+        over when its producer is gone."""
+        sid, started, resumed = session.session_id, False, first is None
         for _ in range(5):
             try:
-                events = self._follow(self._log.follow(sid, turn_id), after_seq, resumed=True)
+                source = first or self._log.follow(sid, turn_id)
+                first = None
+                events = self._follow(source, after_seq, resumed=resumed)
                 async with aclosing(events) as stream:
                     async for event in stream:
                         if isinstance(event, TurnStarted):
@@ -377,6 +403,11 @@ class TurnEngine:
                     yield event
                 return
             except ProducerLost as lost:
+                stored = await self._stored(sid, turn_id)
+                if stored is not None and stored.status.ended:  # stored, but not its end
+                    async for event in replay(stored, after_seq, started=started):
+                        yield event
+                    return
                 if not await self._take_over(session, turn_id, lost):
                     await asyncio.sleep(0.05)  # another server took it; follow that one
         raise TurnAborted(f"turn {turn_id!r} could not be followed; start a new turn")
@@ -471,6 +502,10 @@ class TurnEngine:
         except TimeoutError:
             return False
         return not self.unsaved
+
+
+class _Lost(Exception):
+    """This server's lease of the turn was lost (another server continues it)."""
 
 
 class _AlreadyStored(TurnAborted):

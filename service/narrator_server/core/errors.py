@@ -99,6 +99,15 @@ class StoreUnavailable(NarratorError):
         super().__init__(message)
 
 
+class CoordinationUnavailable(NarratorError):
+    """The state the servers of a deployment share (running turns, limits, breakers: Redis)
+    cannot be reached now. New turns are refused; retry later."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class DeadlineExceeded(NarratorError):
     """The call's deadline passed, or a needed wait could not fit in what remained of it."""
 

@@ -26,6 +26,9 @@ class TurnInfo:
     turn_id: str
     kind: TurnKind
     input: str
+    # Started with a client turn id: a follower may take it over when its server dies. (A turn
+    # without one lives and dies with its caller's stream.)
+    resumable: bool = True
 
 
 class TurnClaimed(Exception):
@@ -80,6 +83,9 @@ class TurnLog(Protocol):
 
     async def close_session(self, session_id: str) -> None:
         """The session was deleted: its watchers (on every server) stop."""
+
+    async def check(self) -> None:
+        """Raises `CoordinationUnavailable` while a shared log cannot be reached (health)."""
 
     async def alive(self, session_id: str, turn_id: str) -> bool:
         """Whether the turn has a live producer (or a recorded log a follower could take

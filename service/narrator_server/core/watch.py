@@ -13,7 +13,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import NarratorError, Overloaded, TurnAborted
+from .errors import CoordinationUnavailable, NarratorError, Overloaded, TurnAborted
 from .models import TextDelta, TurnEnded, TurnStarted, TurnStatus
 from .turnlog import ProducerLost, SessionClosed
 
@@ -44,6 +44,7 @@ async def watch_session(
 ) -> AsyncGenerator[WatchedEvent]:
     queue: asyncio.Queue[WatchedEvent | None] = asyncio.Queue(maxsize=buffer + 1)
     overflow = False
+    failure: Exception | None = None
 
     def emit(item: WatchedEvent) -> None:
         nonlocal overflow
@@ -53,6 +54,7 @@ async def watch_session(
         queue.put_nowait(item)
 
     async def pump() -> None:
+        nonlocal failure
         try:
             async with aclosing(turn_log.watch(session_id)) as turns:  # type: ignore[type-var]
                 async for info in turns:
@@ -61,12 +63,16 @@ async def watch_session(
                     await _follow_one(turn_log, info, emit)
         except _Overflow:
             pass
+        except Exception as error:  # e.g. the shared log cannot be reached: the watcher is told
+            failure = error
         queue.put_nowait(None)  # the room for it is reserved (maxsize is buffer + 1)
 
     task = asyncio.get_running_loop().create_task(pump(), name=f"watch-{session_id}")
     try:
         while (item := await queue.get()) is not None:
             yield item
+        if failure is not None:
+            raise failure
         if overflow:
             raise Overloaded(
                 f"the watcher fell more than {buffer} events behind the session and was "
@@ -103,6 +109,8 @@ async def _follow_one(
             return  # it ended and was gone before it could be followed
         except ProducerLost:
             await asyncio.sleep(0.25)
+        except CoordinationUnavailable:
+            raise  # the watch itself cannot go on; the turn did not end
         except TurnAborted as error:
             emit(WatchedEvent(info, TurnEnded(TurnStatus.CANCELLED, str(error))))
             return

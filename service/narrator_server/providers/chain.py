@@ -24,7 +24,7 @@ from ..core.ports import StreamOpened
 from ..telemetry import Telemetry
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Iterable
+    from collections.abc import AsyncGenerator, Callable, Iterable
 
     from ..core.breaker import CircuitBreaker
     from ..core.ports import ChatEvent, ChatProvider, ChatRequest
@@ -83,6 +83,8 @@ class ProviderChain:
         self.offline = offline
         self._slots = slots
         self._telemetry = telemetry or Telemetry.disabled()
+        # Told when a breaker opens here (a deployment shares it: `breaker_sync`).
+        self.on_open: Callable[[Upstream], None] | None = None
         self._telemetry.meter.create_observable_gauge(
             "narrator.upstream.breaker_state",
             callbacks=[self._breaker_states],
@@ -130,6 +132,8 @@ class ProviderChain:
                 if not isinstance(error, DeadlineExceeded):
                     verdict = True
                     if upstream.breaker.failure():
+                        if self.on_open is not None:
+                            self.on_open(upstream)
                         span.add_event("narrator.breaker_opened", {"upstream": upstream.name})
                         log.error(
                             "circuit breaker opened",

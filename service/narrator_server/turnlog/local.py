@@ -109,6 +109,9 @@ class LocalTurnLog:
         for queue in self._watchers.get(session_id, ()):
             queue.put_nowait(SessionClosed(session_id))
 
+    async def check(self) -> None:
+        pass
+
     async def alive(self, session_id: str, turn_id: str) -> bool:
         return (session_id, turn_id) in self._running
 

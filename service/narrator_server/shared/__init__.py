@@ -1,0 +1,1 @@
+"""State shared by the servers of a deployment (Redis): connections and small adapters."""
