@@ -4,8 +4,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench bench-store bench-auth bench-cluster soak prose traces \
-	postgres cluster clean
+	node-test cpp-test clients-test bench bench-store bench-auth bench-cluster bench-hostile soak \
+	fuzz prose traces postgres cluster clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
@@ -66,6 +66,11 @@ bench-store: $(STAMP) engines ## store calls per turn on SQLite and PostgreSQL (
 	$(PY) bench/store.py $(ARGS)
 bench-auth: $(STAMP) ## server CPU per call with API keys and quotas vs NARRATOR_AUTH=off
 	$(PY) bench/auth_cost.py $(ARGS)
+bench-hostile: $(STAMP) ## issue 8's hostile requests: wall time, server CPU, health latency
+	$(PY) bench/hostile.py $(ARGS)
+
+fuzz: $(STAMP) ## the long fuzz run; prints the worst request's server CPU and the health p99
+	$(PY) -m pytest tests/fuzz -q -o timeout=7200 --hypothesis-profile=long $(ARGS)
 
 bench-cluster: $(STAMP) engines ## replicas: throughput with 1 and 2, Redis turn log cost, takeover time (bench/cluster.py --help)
 	$(PY) bench/cluster.py $(ARGS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -17,6 +18,7 @@ from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
 
 from . import access, listening
 from .api.auth import AuthInterceptor, AuthMode
+from .api.decoding import DecodingInterceptor
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
 from .core.errors import CoordinationUnavailable, StoreUnavailable
@@ -25,6 +27,7 @@ from .core.models import ContentRating
 from .core.narrator import Narrator, NarratorConfig
 from .core.planning import PlanConfig
 from .core.quotas import Quotas
+from .core.schema_work import SchemaWork
 from .core.validation import Limits
 from .providers import factory
 from .providers.breaker_sync import BreakerSync
@@ -39,6 +42,7 @@ from .telemetry.keys import observe_keys
 from .telemetry.setup import TelemetryRuntime
 from .turnlog.local import LocalTurnLog
 from .turnlog.redis import RedisTurnLog
+from .workers.pool import WorkerPool
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -136,6 +140,7 @@ class App:
         self._unhealthy = ""
         self._maintenance: asyncio.Task[None] | None = None
         self.telemetry: TelemetryRuntime | None = None
+        self.workers: WorkerPool | None = None
         self.port = 0
         self._started_at = 0.0
         self._swept = False  # the turns a stopped server left running were marked
@@ -194,7 +199,9 @@ class App:
         self.turn_log = turn_log = self._open_turn_log()
         self.telemetry = runtime = TelemetryRuntime(s)
         logs.join_traces()
-        provider, self._clients = factory.build(s, runtime.telemetry)
+        self.workers = WorkerPool(s.schema_workers)
+        schema_work = SchemaWork(self.workers, s.schema_budget_ms / 1000)
+        provider, self._clients = factory.build(s, runtime.telemetry, schema_work)
         if self.redis is not None:  # every replica stops calling an upstream one found dead
             self._breakers = BreakerSync(provider.upstreams, RedisBreakers(self.redis))
             provider.on_open = self._breakers.opened
@@ -215,14 +222,19 @@ class App:
                 resume_window=s.resume_window_s,
                 max_recoveries=s.max_recoveries,
                 default_rating=ContentRating(s.content_rating),
+                max_turn_chars=s.max_turn_chars,
             ),
             quotas=quotas,
+            schema_work=schema_work,
         )
         observe_keys(runtime.telemetry.meter, self.keyring.usage)
-        # Telemetry outside authentication: refused calls get a span and an audit line too.
+        # Outermost first. Telemetry outside authentication: refused calls get a span and an
+        # audit line too. A request that cannot be decoded (or holds an over-long list) is
+        # answered INVALID_ARGUMENT once its caller is admitted, before any servicer sees it.
         interceptors = [
             TelemetryInterceptor(runtime.telemetry),
             AuthInterceptor(self.keyring, quotas, mode),
+            DecodingInterceptor(),
             *self._interceptors,
         ]
         server = grpc.aio.server(interceptors=interceptors, options=server_options(s))
@@ -247,6 +259,9 @@ class App:
         await self.check_health_now()  # also marks the turns a stopped server left running
         await server.start()
         self._server = server
+        # What start-up built (modules, descriptors, settings) lives as long as the process:
+        # out of the collector's sight, a full collection pauses the event loop far less.
+        gc.freeze()
         self._maintenance = asyncio.get_running_loop().create_task(self._maintain())
         assert self.key_store is not None
         self._key_refresh = access.KeyRefresh(self.keyring, self.key_store, s.key_refresh_s)
@@ -348,6 +363,9 @@ class App:
         await self._close_resources()
 
     async def _close_resources(self) -> None:
+        if self.workers is not None:
+            await self.workers.close()
+            self.workers = None
         for client in self._clients:
             await client.close()
         self._clients = []

@@ -123,6 +123,9 @@ class Settings(BaseModel):
     max_input_chars: Positive = Field(4000, alias="NARRATOR_MAX_INPUT_CHARS", le=100_000)
     shutdown_grace_s: Seconds = Field(10.0, alias="NARRATOR_SHUTDOWN_GRACE_S")
     watch_buffer: Positive = Field(2048, alias="NARRATOR_WATCH_BUFFER")
+    max_turn_chars: int = Field(131_072, alias="NARRATOR_MAX_TURN_CHARS", ge=1000, le=1_000_000)
+    schema_workers: Positive = Field(2, alias="NARRATOR_SCHEMA_WORKERS", le=32)
+    schema_budget_ms: float = Field(250.0, alias="NARRATOR_SCHEMA_BUDGET_MS", ge=10, le=10_000)
 
     # Memory and the prompt.
     prompt_token_budget: Positive = Field(12_000, alias="NARRATOR_PROMPT_TOKENS", ge=500)

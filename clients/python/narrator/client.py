@@ -216,7 +216,9 @@ class NarratorClient:
         call = method(request, timeout=timeout or self._timeout, metadata=self._metadata)
         try:
             async for message in call:
-                yield decode(message)
+                event = decode(message)
+                if event is not None:  # an event kind newer than this client: skipped
+                    yield event
         except grpc.aio.AioRpcError as error:
             raise NarratorError.from_rpc(error) from None
         finally:

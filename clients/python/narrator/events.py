@@ -68,7 +68,9 @@ def _enum_name(enum: Any, value: int, prefix: str) -> str:
     return str(enum.Name(value)).removeprefix(prefix).lower()
 
 
-def decode(message: pb.NarrateResponse | pb.DecideResponse) -> Event:
+def decode(message: pb.NarrateResponse | pb.DecideResponse) -> Event | None:
+    """The event in a response message; None for a kind this client does not know (a newer
+    server's event), which the caller skips: old clients keep working as the API grows."""
     kind = message.WhichOneof("event")
     if kind == "delta":
         return TextDelta(message.delta.seq, message.delta.text)
@@ -85,7 +87,7 @@ def decode(message: pb.NarrateResponse | pb.DecideResponse) -> Event:
         d = message.decision  # type: ignore[union-attr]
         source = _enum_name(turn_pb2.DecisionSource, d.source, "DECISION_SOURCE_")
         return DecisionMade(d.option_id, json.loads(d.arguments_json or "{}"), source)
-    raise ValueError(f"unknown event {kind!r}: the server is newer than this client")
+    return None
 
 
 @dataclass

@@ -7,6 +7,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from narrator.v1 import scene_pb2, session_pb2, turn_pb2
 
 from ..core import models
+from ..core.encoding import encodable_all
 
 _KIND = {
     models.TurnKind.NARRATION: session_pb2.TURN_KIND_NARRATION,
@@ -159,7 +160,10 @@ def session_to_pb(
     budget = max_bytes - message.ByteSize()
     kept: list[session_pb2.Turn] = []
     for turn in reversed(session.recent_turns):
-        pb = turn_to_pb(turn)
+        try:
+            pb = turn_to_pb(turn)
+        except UnicodeEncodeError:  # stored before lone surrogates were refused
+            pb = turn_to_pb(encodable_all(turn))
         budget -= pb.ByteSize() + 8  # the field's tag and length
         if budget < 0:
             break

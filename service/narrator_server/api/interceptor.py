@@ -28,6 +28,14 @@ log = logging.getLogger(__name__)
 _PROPAGATOR = TraceContextTextMapPropagator()
 TRACED_PREFIX = "/narrator."
 TURN_METHODS = frozenset({"Narrate", "Decide"})  # their completed event carries their tokens
+# Client strings reach spans and logs before any validation: each is cut to this length.
+MAX_CLIENT_CHARS = 128
+MAX_ERROR_CHARS = 300
+
+
+def clip(value: str, limit: int = MAX_CLIENT_CHARS) -> str:
+    """A client's string, bounded for a log field or span attribute (the cut is marked)."""
+    return value if len(value) <= limit else value[:limit] + "…"
 
 
 class _Rpc:
@@ -48,7 +56,7 @@ class _Rpc:
             kind=SpanKind.SERVER,
             attributes=self.attributes,
         )
-        self.session_id = str(getattr(request, "session_id", "") or "")
+        self.session_id = clip(str(getattr(request, "session_id", "") or ""))
         if self.session_id:
             self.span.set_attribute("gen_ai.conversation.id", self.session_id)
         self.token = otel_context.attach(trace.set_span_in_context(self.span))
@@ -66,7 +74,7 @@ class _Rpc:
             return
         event = message.WhichOneof("event")
         if event == "started":
-            self.turn_id = message.started.turn_id
+            self.turn_id = clip(message.started.turn_id)
             self.span.set_attribute("narrator.turn_id", self.turn_id)
             self.span.set_attribute("narrator.provider", message.started.provider)
         elif event == "completed":
@@ -80,7 +88,7 @@ class _Rpc:
             self.session_id = session.session_id
             self.span.set_attribute("gen_ai.conversation.id", self.session_id)
 
-    def end(self, code: grpc.StatusCode, error: BaseException | None) -> None:
+    def end(self, code: grpc.StatusCode, error: BaseException | None, details: str = "") -> None:
         seconds = time.monotonic() - self.started
         caller = self.audit.caller
         if caller is not None:
@@ -100,23 +108,22 @@ class _Rpc:
         metric = {**self.attributes, "rpc.grpc.status_code": code.name}
         self.telemetry.rpc_duration.record(seconds, metric)
         level = logging.INFO if code is grpc.StatusCode.OK else logging.WARNING
-        log.log(
-            level,
-            "rpc finished",
-            extra={
-                "rpc": self.attributes["rpc.method"],
-                "code": code.name,
-                "duration_ms": round(seconds * 1000, 1),
-                "session_id": self.session_id,
-                "turn_id": self.turn_id,
-                # Who: unknown ("") when the call was refused before its key was read.
-                "tenant": caller.tenant if caller else "",
-                "key_id": caller.key_id if caller else "",
-                "player": caller.player if caller else "",
-                "input_tokens": self.tokens[0],
-                "output_tokens": self.tokens[1],
-            },
-        )
+        fields: dict[str, object] = {
+            "rpc": self.attributes["rpc.method"],
+            "code": code.name,
+            "duration_ms": round(seconds * 1000, 1),
+            "session_id": self.session_id,
+            "turn_id": self.turn_id,
+            # Who: unknown ("") when the call was refused before its key was read.
+            "tenant": caller.tenant if caller else "",
+            "key_id": caller.key_id if caller else "",
+            "player": caller.player if caller else "",
+            "input_tokens": self.tokens[0],
+            "output_tokens": self.tokens[1],
+        }
+        if code is not grpc.StatusCode.OK and details:
+            fields["error"] = clip(details, MAX_ERROR_CHARS)
+        log.log(level, "rpc finished", extra=fields)
 
 
 def _code(context: Any, error: BaseException | None) -> grpc.StatusCode:
@@ -129,6 +136,14 @@ def _code(context: Any, error: BaseException | None) -> grpc.StatusCode:
         # grpc.aio keeps the aborted code as a grpc.StatusCode; anything else is a bug path.
         return grpc.StatusCode.UNKNOWN if error is not None else grpc.StatusCode.OK
     return code
+
+
+def _details(context: Any) -> str:
+    """The status message the handler set (the error table's, already bounded)."""
+    details = context.details()
+    if isinstance(details, bytes):
+        details = details.decode("utf-8", "replace")
+    return details if isinstance(details, str) else ""
 
 
 class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -170,7 +185,7 @@ class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 error = e
                 raise
             finally:
-                rpc.end(_code(context, error), error)
+                rpc.end(_code(context, error), error, _details(context))
 
         return traced
 
@@ -192,6 +207,6 @@ class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 raise
             finally:
                 telemetry.active_streams.add(-1, active)
-                rpc.end(_code(context, error), error)
+                rpc.end(_code(context, error), error, _details(context))
 
         return traced

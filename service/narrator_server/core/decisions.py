@@ -2,77 +2,55 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import logging
 from typing import TYPE_CHECKING, Any
-
-import jsonschema
 
 from .models import Decision, DecisionSource
 from .prompt import dumps
-from .schema_args import example_for
+from .schema_tasks import Choice
+from .schema_work import SchemaWork
 
 if TYPE_CHECKING:
     from .models import Scene
 
-
-@dataclass(frozen=True)
-class Choice:
-    option_id: str
-    arguments: dict[str, Any]
+__all__ = ["Choice", "DecisionRules"]
+log = logging.getLogger(__name__)
 
 
 class DecisionRules:
-    """The allowed options of one Decide call, with their compiled argument validators."""
+    """The allowed options of one Decide call. Checking an answer and building arguments run
+    on the `SchemaWork` the turn's runner binds (`bind`): never on the event loop."""
 
-    def __init__(self, schemas: dict[str, dict[str, Any] | None], default_option_id: str) -> None:
+    def __init__(
+        self,
+        schemas: dict[str, dict[str, Any] | None],
+        default_option_id: str,
+        work: SchemaWork | None = None,
+    ) -> None:
         self.schemas = schemas
         self.default_option_id = default_option_id or next(iter(schemas))
-        self._validators = {
-            option_id: jsonschema.validators.validator_for(schema)(schema)
-            for option_id, schema in schemas.items()
-            if schema
-        }
+        self._work = work or SchemaWork()
+
+    def bind(self, work: SchemaWork) -> DecisionRules:
+        """The same rules, checked on `work`."""
+        return DecisionRules(self.schemas, self.default_option_id, work)
 
     async def check(self, raw: str) -> Choice | str:
         """The choice in a raw JSON answer, or what is wrong with it."""
-        try:
-            answer = json.loads(raw)
-        except ValueError:
-            return "the answer is not valid JSON"
-        if not isinstance(answer, dict):
-            return "the answer is not a JSON object"
-        decision = answer.get("decision", answer)
-        if not isinstance(decision, dict):
-            return "'decision' is not an object"
-        option_id = decision.get("option_id")
-        if option_id not in self.schemas:
-            return f"option_id {option_id!r} is not one of {sorted(self.schemas)}"
-        arguments = decision.get("arguments", {})
-        if not isinstance(arguments, dict):
-            return "'arguments' is not a JSON object"
-        problem = self.argument_problem(option_id, arguments)
-        return problem if problem else Choice(option_id, arguments)
-
-    def argument_problem(self, option_id: str, arguments: dict[str, Any]) -> str | None:
-        validator = self._validators.get(option_id)
-        if validator is None:
-            return None
-        error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
-        if error is None:
-            return None
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        return f"arguments of {option_id!r} at {where}: {error.message}"
+        return await self._work.check_answer(self.schemas, raw)
 
     def decision(self, choice: Choice, source: DecisionSource) -> Decision:
         return Decision(choice.option_id, dumps(choice.arguments), source)
 
     async def fallback(self, scene: Scene) -> Decision:
-        """The default option with arguments built from its schema and the scene."""
+        """The default option with arguments built from its schema and the scene (the plain
+        example, checked on arrival, when the scene's names break a constraint)."""
         option_id, schema = self.default_option_id, self.schemas[self.default_option_id]
         names = tuple(c.name for c in scene.characters)
-        arguments = example_for(schema, characters=names, location=scene.location)
-        if self.argument_problem(option_id, arguments) is not None:
-            # The scene's names broke a constraint; the plain example was checked on arrival.
-            arguments = example_for(schema)
+        arguments = await self._work.arguments(schema, names, scene.location)
+        if arguments is None:
+            arguments = await self._work.arguments(schema, (), "")
+        if arguments is None:
+            log.error("no fallback arguments could be built in time", extra={"option": option_id})
+            arguments = {}
         return Decision(option_id, dumps(arguments), DecisionSource.FALLBACK)

@@ -19,6 +19,7 @@ from .errors import FailedPrecondition, InvalidArgument, Overloaded, SessionNotF
 from .models import ContentRating, Session, TurnKind, TurnStatus
 from .planning import HistoryPlanner, PlanConfig, TurnSpec
 from .ports import Deadline
+from .schema_work import SchemaWork
 from .turns import TurnRunner
 from .watch import watch_session
 
@@ -46,6 +47,7 @@ class NarratorConfig:
     resume_window: float = 10.0
     max_recoveries: int = 2
     default_rating: ContentRating = ContentRating.TEEN
+    max_turn_chars: int = 131_072
 
 
 class Narrator:
@@ -59,12 +61,14 @@ class Narrator:
         config: NarratorConfig | None = None,
         planner: Planner | None = None,
         quotas: Quotas | None = None,
+        schema_work: SchemaWork | None = None,
     ) -> None:
         self._store = store
         self._log = turn_log
         self._config = c = config or NarratorConfig()
+        self._schemas = schema_work or SchemaWork()
         self.engine = TurnEngine(
-            TurnRunner(provider, c.max_recoveries),
+            TurnRunner(provider, c.max_recoveries, self._schemas, c.max_turn_chars),
             store,
             turn_log,
             planner or HistoryPlanner(store, c.plan),
@@ -167,8 +171,9 @@ class Narrator:
     ) -> AsyncGenerator[TurnEvent]:
         """TurnStarted, rationale TextDelta..., DecisionMade, TurnCompleted."""
         schemas = await validation.check_decide(
-            session_id, question, options, default_option_id, scene, self._config.limits, turn_id
-        )
+            session_id, question, options, default_option_id, scene, self._config.limits,
+            turn_id, self._schemas,
+        )  # fmt: skip
         spec = TurnSpec(
             session_id, TurnKind.DECISION, question, scene, options, default_option_id,
             schemas=schemas,

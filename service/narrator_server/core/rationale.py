@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import json
 
+from .encoding import encodable
+
 _KEY = '"rationale"'
+_HEX = frozenset("0123456789abcdefABCDEF")
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _is_hex(text: str) -> bool:
+    return len(text) == 4 and all(c in _HEX for c in text)
 
 
 class RationaleExtractor:
@@ -71,15 +78,25 @@ class RationaleExtractor:
                     self._pending = text[i:]
                     break
                 sequence = text[i : i + 6]
-                # A surrogate pair needs both halves before it decodes.
+                if not _is_hex(sequence[2:]):  # not an escape: a broken answer; skip the "\"
+                    i += 1
+                    continue
+                # A surrogate pair needs both halves before it decodes; a lone half decodes
+                # alone (and becomes U+FFFD below).
                 if 0xD800 <= int(sequence[2:], 16) < 0xDC00:
                     if i + 12 > n:
                         self._pending = text[i:]
                         break
-                    sequence = text[i : i + 12]
+                    low = text[i + 6 : i + 12]
+                    if (
+                        low[:2] == "\\u"
+                        and _is_hex(low[2:])
+                        and 0xDC00 <= int(low[2:], 16) < 0xE000
+                    ):
+                        sequence += low
                 out.append(json.loads(f'"{sequence}"'))
                 i += len(sequence)
                 continue
             out.append(_ESCAPES.get(code, code))
             i += 2
-        return "".join(out)
+        return encodable("".join(out))

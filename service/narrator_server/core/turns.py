@@ -27,6 +27,8 @@ from .models import (
 from .ports import StreamFinished, StreamOpened, TextChunk
 from .prompt import continuation_messages, repair_message
 from .rationale import RationaleExtractor
+from .schema_tasks import MAX_ANSWER_CHARS
+from .schema_work import SchemaWork
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
@@ -63,16 +65,29 @@ def _reason(error: BaseException) -> RecoveryReason:
 
 
 class TurnRunner:
-    """Yields `TurnStarted`, the text (as `str` pieces), `DecisionMade`, `TurnCompleted`."""
+    """Yields `TurnStarted`, the text (as `str` pieces), `DecisionMade`, `TurnCompleted`.
 
-    def __init__(self, provider: ChatProvider, max_recoveries: int = 2) -> None:
+    A turn's text stops at `max_text_chars` (the stream is cut, the turn finishes LENGTH), and
+    a decision's raw answer at `MAX_ANSWER_CHARS`: no turn is ever larger than that.
+    """
+
+    def __init__(
+        self,
+        provider: ChatProvider,
+        max_recoveries: int = 2,
+        schemas: SchemaWork | None = None,
+        max_text_chars: int = 131_072,
+    ) -> None:
         self._provider = provider
         self._max_recoveries = max_recoveries
+        self._schemas = schemas or SchemaWork()
+        self._max_text = max_text_chars
 
     async def run(
         self, request: ChatRequest, rules: DecisionRules | None, p: Progress
     ) -> AsyncGenerator[TurnEvent | str]:
         attempt, takeovers = request, 0
+        rules = rules.bind(self._schemas) if rules is not None else None
         # A decision taken over from another server concludes by its repair request.
         interrupted = p.started and rules is not None
         while not interrupted:
@@ -116,14 +131,26 @@ class TurnRunner:
         """One provider stream; a second one (a recovery) continues the same text."""
         extractor = RationaleExtractor() if rules else None
         shown = p.text
+        room = self._max_text - sum(len(t) for t in shown)
+        raw_room = MAX_ANSWER_CHARS - sum(len(t) for t in p.raw)
         async with aclosing(self._provider.stream(request)) as events:
             async for event in events:
                 if isinstance(event, TextChunk):
                     text = event.text
                     if extractor is not None:
-                        p.raw.append(text)
+                        p.raw.append(text[: max(raw_room, 0)])
+                        raw_room -= len(text)
                         text = extractor.feed(text)
+                    if len(text) > room or raw_room < 0:
+                        text = text[: max(room, 0)]
+                        if text:
+                            shown.append(text)
+                            yield text
+                        p.finish = FinishReason.LENGTH
+                        log.warning("the turn reached its size limit; its text is cut there")
+                        return  # closing the provider's stream ends the upstream request
                     if text:
+                        room -= len(text)
                         shown.append(text)
                         yield text
                 elif isinstance(event, StreamOpened):
@@ -160,12 +187,16 @@ class TurnRunner:
             request, messages=request.messages + repair_message(raw, first)
         )
         parts: list[str] = []
+        room = MAX_ANSWER_CHARS
         usage = Usage()
         try:
             async with aclosing(self._provider.stream(repair)) as events:
                 async for event in events:
                     if isinstance(event, TextChunk):
-                        parts.append(event.text)
+                        parts.append(event.text[: max(room, 0)])
+                        room -= len(event.text)
+                        if room < 0:
+                            break
                     elif isinstance(event, StreamOpened) and interrupted:
                         p.pending = p.pending or RecoveryReason.UPSTREAM_FAILED
                         self._opened(p, event)

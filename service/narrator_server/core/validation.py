@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
-
 from .errors import FieldViolation, InvalidArgument
-from .schema_args import example_for
+from .schema_limits import LIMITS as SCHEMA_LIMITS
+from .schema_limits import SchemaProblem
+from .schema_tasks import parse
+from .schema_work import SchemaWork
 
 if TYPE_CHECKING:
     from .models import DecisionOption, PlayerCharacter, Scene, Setting
 
 OPTION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_ID_RULE = "must be 1-64 letters, digits, '_', '-', '.' or ':'"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ def check_scene(scene: Scene, limits: Limits) -> list[FieldViolation]:
     ):
         if size > n:
             v.append(FieldViolation(name, f"has {size} entries; the limit is {n}"))
+    if v and any(f.field != "scene.location" for f in v):
+        return v  # an over-long list is not looked into: its size alone is the answer
     for i, c in enumerate(scene.characters):
         v += _text(f"scene.characters[{i}].name", c.name, 200, required=True)
         v += _text(f"scene.characters[{i}].description", c.description, 1000, required=False)
@@ -73,7 +77,7 @@ def check_scene(scene: Scene, limits: Limits) -> list[FieldViolation]:
 
 def check_turn_id(turn_id: str) -> list[FieldViolation]:
     if turn_id and not OPTION_ID.match(turn_id):
-        return [FieldViolation("turn_id", "must be 1-64 letters, digits, '_', '-', '.' or ':'")]
+        return [FieldViolation("turn_id", _ID_RULE)]
     return []
 
 
@@ -87,46 +91,33 @@ def check_narrate(
         raise InvalidArgument(v)
 
 
-def parse_arguments_schema(text: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The option's schema as a dict, or the reason it is not a JSON schema for an object."""
-    if not text.strip():
-        return None, None
-    try:
-        schema = json.loads(text)
-    except json.JSONDecodeError as e:
-        return None, f"is not JSON ({e.msg} at position {e.pos})"
-    if not isinstance(schema, dict):
-        return None, "must be a JSON schema object"
-    try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
-    except jsonschema.SchemaError as e:
-        return None, f"is not a valid JSON schema: {e.message}"
-    if schema.get("type", "object") != "object":
-        return None, 'must describe an object ("type": "object"): arguments are a JSON object'
-    return schema, None
-
-
-def _check_fallback(
-    options: tuple[DecisionOption, ...],
-    fallback_id: str,
-    schemas: dict[str, dict[str, Any] | None],
+def _check_options(
+    options: tuple[DecisionOption, ...], default_option_id: str, limits: Limits
 ) -> list[FieldViolation]:
-    """The fallback option must take arguments the server can build, so that a decision is
-    always valid even when no model answers."""
-    schema = schemas[fallback_id]
-    if not schema:
-        return []
-    errors = jsonschema.validators.validator_for(schema)(schema).iter_errors(example_for(schema))
-    if next(errors, None) is None:
-        return []
-    i = next(i for i, o in enumerate(options) if o.id == fallback_id)
-    return [
-        FieldViolation(
-            f"options[{i}].arguments_schema",
-            "the server cannot build valid fallback arguments for the default option from "
-            'this schema; give its required properties a "default"',
-        )
-    ]
+    """What can be checked without parsing a schema: count, ids, and text sizes."""
+    if not options:
+        return [FieldViolation("options", "at least one option is required")]
+    if len(options) > limits.max_options:
+        # Nothing of an over-long list is looked at: its size alone is the answer.
+        return [FieldViolation("options", f"has {len(options)}; the limit is {limits.max_options}")]
+    v: list[FieldViolation] = []
+    seen: set[str] = set()
+    for i, option in enumerate(options):
+        if not OPTION_ID.match(option.id):
+            v.append(FieldViolation(f"options[{i}].id", _ID_RULE))
+        elif option.id in seen:
+            v.append(FieldViolation(f"options[{i}].id", f"duplicates option id {option.id!r}"))
+        seen.add(option.id)
+        v += _text(f"options[{i}].description", option.description, 1000, required=False)
+        v += _text(f"options[{i}].arguments_schema", option.arguments_schema,
+                   SCHEMA_LIMITS.max_chars, required=False)  # fmt: skip
+    total = sum(len(o.arguments_schema) for o in options)
+    if total > SCHEMA_LIMITS.max_total_chars:
+        v.append(FieldViolation("options", f"their arguments schemas total {total} characters; "
+                                f"the limit is {SCHEMA_LIMITS.max_total_chars}"))  # fmt: skip
+    if default_option_id and default_option_id not in seen:
+        v.append(FieldViolation("default_option_id", "must be one of the option ids"))
+    return v
 
 
 async def check_decide(
@@ -137,42 +128,43 @@ async def check_decide(
     scene: Scene,
     limits: Limits,
     turn_id: str = "",
+    work: SchemaWork | None = None,
 ) -> dict[str, dict[str, Any] | None]:
-    """Validates a Decide request; returns each option's parsed arguments schema."""
+    """Validates a Decide request; returns each option's parsed arguments schema. Sizes are
+    checked first; only then are the schemas parsed and checked, off the event loop."""
     v = check_session_id(session_id) + check_turn_id(turn_id)
     v += _text("question", question, limits.max_input_chars, required=True)
-    if not options:
-        v.append(FieldViolation("options", "at least one option is required"))
-    elif len(options) > limits.max_options:
-        v.append(
-            FieldViolation("options", f"has {len(options)}; the limit is {limits.max_options}")
-        )
-    schemas: dict[str, dict[str, Any] | None] = {}
-    for i, option in enumerate(options):
-        if not OPTION_ID.match(option.id):
-            v.append(
-                FieldViolation(
-                    f"options[{i}].id", "must be 1-64 letters, digits, '_', '-', '.' or ':'"
-                )
-            )
-        elif option.id in schemas:
-            v.append(FieldViolation(f"options[{i}].id", f"duplicates option id {option.id!r}"))
-        v += _text(f"options[{i}].description", option.description, 1000, required=False)
-        field = f"options[{i}].arguments_schema"
-        schema, problem = parse_arguments_schema(option.arguments_schema)
-        if problem:
-            v.append(FieldViolation(field, problem))
-        schemas.setdefault(option.id, schema)
-    if default_option_id and default_option_id not in schemas:
-        v.append(FieldViolation("default_option_id", "must be one of the option ids"))
-    elif schemas and not v:
-        v += _check_fallback(options, default_option_id or options[0].id, schemas)
+    v += _check_options(options, default_option_id, limits)
     v += check_scene(scene, limits)
+    if v:
+        raise InvalidArgument(v)
+    default = default_option_id or options[0].id
+    with_schema = [(i, o) for i, o in enumerate(options) if o.arguments_schema.strip()]
+    reports = await (work or SchemaWork()).check_options(
+        [(o.arguments_schema, o.id == default) for _, o in with_schema]
+    )
+    schemas: dict[str, dict[str, Any] | None] = {o.id: None for o in options}
+    for (i, option), report in zip(with_schema, reports, strict=True):
+        if report.problem:
+            v.append(FieldViolation(f"options[{i}].arguments_schema", report.problem))
+        schemas[option.id] = report.schema
     if v:
         raise InvalidArgument(v)
     return schemas
 
 
 def option_schemas(options: tuple[DecisionOption, ...]) -> dict[str, dict[str, Any] | None]:
-    """The argument schemas of options that were validated before (a stored turn's)."""
-    return {o.id: parse_arguments_schema(o.arguments_schema)[0] for o in options}
+    """The argument schemas of options that were validated before (a stored turn's): parsed
+    only (they passed every check on arrival); one that no longer parses counts as none."""
+    out: dict[str, dict[str, Any] | None] = {}
+    for option in options:
+        schema = None
+        if (
+            option.arguments_schema.strip()
+            and len(option.arguments_schema) <= SCHEMA_LIMITS.max_chars
+        ):
+            with contextlib.suppress(SchemaProblem):
+                parsed = parse(option.arguments_schema)
+                schema = parsed if isinstance(parsed, dict) else None
+        out[option.id] = schema
+    return out

@@ -13,12 +13,13 @@ from .openai_chat import OpenAIProvider, StallPolicy
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
+    from ..core.schema_work import SchemaWork
     from ..settings import Settings
     from ..telemetry import Telemetry
 
 
 def build(
-    settings: Settings, telemetry: Telemetry
+    settings: Settings, telemetry: Telemetry, schemas: SchemaWork | None = None
 ) -> tuple[ProviderChain, list[openai.AsyncOpenAI]]:
     """The provider for every turn, and the upstream clients to close at shutdown (one shared
     client per upstream, its connection pool sized for the stream limit)."""
@@ -55,7 +56,7 @@ def build(
             name=upstream.name,
         )
         upstreams.append(Upstream(upstream.name, provider, CircuitBreaker(breaker)))
-    offline = OfflineProvider(s.offline_pace_ms / 1000, telemetry)
+    offline = OfflineProvider(s.offline_pace_ms / 1000, telemetry, schemas)
     fallback = offline if s.fallback or not upstreams else None
     chain = ProviderChain(upstreams, fallback, UpstreamSlots(s.max_upstream_requests), telemetry)
     return chain, clients

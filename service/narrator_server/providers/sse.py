@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..core.encoding import encodable
 from ..core.errors import UpstreamUnavailable
 from ..core.models import FinishReason, Usage
 
@@ -15,6 +16,17 @@ _FINISH = {
     "length": FinishReason.LENGTH,
     "content_filter": FinishReason.CONTENT_FILTER,
 }
+
+
+_MAX_COUNT = 2**32 - 1  # the contract's uint32
+
+
+def _count(value: Any) -> int:
+    """A token count as the upstream sent it, within the contract's range (0 when absent or
+    not a number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return 0
+    return int(min(max(value, 0), _MAX_COUNT))
 
 
 class ChunkParser:
@@ -43,12 +55,12 @@ class ChunkParser:
         if "error" in chunk:
             raise UpstreamUnavailable("upstream reported an error mid-stream")
         if not self.model:
-            self.model = chunk.get("model") or ""
-            self.response_id = chunk.get("id") or ""
+            self.model = encodable(str(chunk.get("model") or ""))[:200]
+            self.response_id = encodable(str(chunk.get("id") or ""))[:200]
         usage = chunk.get("usage")
-        if usage:
+        if isinstance(usage, dict):
             self.usage = Usage(
-                int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+                _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
             )
         choices = chunk.get("choices")
         if not choices:
@@ -60,7 +72,7 @@ class ChunkParser:
         delta = choice.get("delta") or {}
         text = delta.get("content")
         if text:
-            return str(text)
+            return encodable(str(text))
         if delta.get("refusal"):
             # A refusal is not narration: the turn ends as filtered, the refusal unsaid.
             self.refused = True
@@ -68,5 +80,5 @@ class ChunkParser:
             return ""
         calls = delta.get("tool_calls")
         if calls:
-            return str((calls[0].get("function") or {}).get("arguments") or "")
+            return encodable(str((calls[0].get("function") or {}).get("arguments") or ""))
         return ""

@@ -11,6 +11,24 @@ from opentelemetry import trace
 
 # Attributes every LogRecord has; anything else came from `extra=` and is logged as a field.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# No field of a line is longer than this (a client's string may hide in any of them).
+MAX_FIELD_CHARS = 2000
+MAX_EXCEPTION_CHARS = 20_000
+
+
+def _bounded(value: object, limit: int = MAX_FIELD_CHARS, depth: int = 0) -> object:
+    """The value with every string in it cut to `limit` (lists and dicts to 50 entries)."""
+    if isinstance(value, str):
+        if len(value) > limit:
+            return value[:limit] + f"… ({len(value) - limit} more characters)"
+        return value
+    if depth < 3 and isinstance(value, list | tuple):
+        return [_bounded(v, limit, depth + 1) for v in value[:50]]
+    if depth < 3 and isinstance(value, dict):
+        return {str(k)[:100]: _bounded(v, limit, depth + 1) for k, v in list(value.items())[:50]}
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return _bounded(str(value), limit)
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,13 +38,14 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _bounded(record.getMessage()),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+                entry[key] = _bounded(value)
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = _bounded(self.formatException(record.exc_info),
+                                          MAX_EXCEPTION_CHARS)  # fmt: skip
         return json.dumps(entry, default=str)
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from prometheus_client import CollectorRegistry, start_http_server
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TRACE_FILE = "traces.jsonl"
+MAX_ATTRIBUTE_CHARS = 16_384
 
 
 class TelemetryRuntime:
@@ -39,7 +40,11 @@ class TelemetryRuntime:
         # Resource.create reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES itself.
         resource = Resource.create({} if settings.otel_service_name else {SERVICE_NAME: "narrator"})
         # The SDK reads OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG itself.
-        self._tracer_provider = TracerProvider(resource=resource)
+        # Every attribute is bounded (client strings and captured prompts among them).
+        limits = SpanLimits(
+            max_attribute_length=MAX_ATTRIBUTE_CHARS, max_span_attribute_length=MAX_ATTRIBUTE_CHARS
+        )
+        self._tracer_provider = TracerProvider(resource=resource, span_limits=limits)
         self._tracer_provider.add_span_processor(BatchSpanProcessor(self._exporter(settings)))
         registry = CollectorRegistry(auto_describe=True)
         reader = PrometheusMetricReader(registry=registry)

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 from ...core.models import FinishReason, TurnKind, Usage
 from ...core.ports import StreamFinished, StreamOpened, TextChunk
 from ...core.prompt import dumps, estimate_tokens
-from ...core.schema_args import example_for
-from ...core.validation import parse_arguments_schema
+from ...core.schema_work import SchemaWork
 from ...telemetry import Telemetry
 from ..attempt import Attempt
 from . import prose
@@ -31,9 +30,16 @@ class OfflineProvider:
 
     name = "offline"
 
-    def __init__(self, pace_seconds: float = 0.04, telemetry: Telemetry | None = None) -> None:
+    def __init__(
+        self,
+        pace_seconds: float = 0.04,
+        telemetry: Telemetry | None = None,
+        schemas: SchemaWork | None = None,
+    ) -> None:
         self._pace = pace_seconds
         self._telemetry = telemetry or Telemetry.disabled()
+        # Arguments are built off the event loop, like every schema's work.
+        self._schemas = schemas or SchemaWork()
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         attempt = Attempt(self._telemetry, "narrator.offline", MODEL, request)
@@ -53,8 +59,10 @@ class OfflineProvider:
         if ctx.kind is TurnKind.DECISION:
             option, text, names = prose.choose(ctx)
             words = [json.dumps(w, ensure_ascii=False)[1:-1] for w in _WORDS.findall(text)]
-            schema, _ = parse_arguments_schema(option.arguments_schema)
-            arguments = example_for(schema, characters=names, location=ctx.scene.location)
+            built = await self._schemas.arguments(
+                option.arguments_schema, names, ctx.scene.location
+            )
+            arguments = built if built is not None else {}
             chunks = [
                 '{"rationale":"',
                 *words,

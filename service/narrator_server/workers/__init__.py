@@ -1,0 +1,1 @@
+"""Worker processes for CPU-bound work on hostile input (the `Offload` port's adapter)."""
