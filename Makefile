@@ -4,8 +4,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench bench-store bench-auth bench-cluster bench-hostile soak \
-	fuzz prose traces postgres cluster clean
+	node-test cpp-test clients-test bench bench-memory bench-store bench-auth bench-cluster \
+	bench-hostile soak fuzz prose traces postgres cluster clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV) && $(PY) -m pip install -q -e '.[dev]' && rm -f $(VENV)/.installed-* && touch $@
@@ -61,6 +61,9 @@ cluster: $(STAMP) engines ## PostgreSQL, Redis, NARRATOR_REPLICAS replicas and n
 
 bench: $(STAMP) ## server CPU per streamed token, telemetry on vs off
 	$(PY) bench/stream_cpu.py
+
+bench-memory: $(STAMP) ## memory recall, prompt size and recall time over a 200-turn campaign
+	$(PY) bench/memory_recall.py $(ARGS)
 
 bench-store: $(STAMP) engines ## store calls per turn on SQLite and PostgreSQL (bench/store.py --help)
 	$(PY) bench/store.py $(ARGS)

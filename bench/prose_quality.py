@@ -22,8 +22,9 @@ from pathlib import Path
 
 from narrator_server.api.convert import scene_from_pb
 from narrator_server.app import App
+from narrator_server.core.memory import CampaignMemory
 from narrator_server.core.models import DecisionOption, Scene, TurnKind
-from narrator_server.core.planning import HistoryPlanner, TurnSpec
+from narrator_server.core.planning import MemoryPlanner, TurnSpec
 from narrator_server.core.ports import Deadline
 from narrator_server.providers.offline import action, compose, prose
 from narrator_server.settings import Settings
@@ -48,7 +49,7 @@ async def cpu_per_turn(app: App, session_id: str, repeat: int) -> None:
     assert app.store is not None
     session = await app.store.get_session(session_id, 0)
     assert session is not None
-    planner = HistoryPlanner(app.store)
+    planner = MemoryPlanner(CampaignMemory(app.store))
     steps = [s for s in SCRIPT if not s.decide]
     contexts = []
     for step in steps:

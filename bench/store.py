@@ -1,7 +1,8 @@
 """The store calls of one turn, on SQLite and on a private PostgreSQL: latency and turns/s.
 
-A turn makes four store calls: get_session (20 recent turns), recent_completed_turns (the
-narrator's memory), claim_turn (RUNNING) and save_turn (how it ended). This runs that sequence
+A turn makes five store calls: get_session (the session's owner), recall (the narrator's
+memory: recent turns, summary, lore revision), claim_turn (RUNNING), save_turn (how it ended)
+and save_context (what its prompt held). This runs that sequence
 for `--turns` turns spread over `--sessions` sessions, `--concurrency` at a time, and prints
 per-turn latency (p50, p99), turns per second and this process's CPU per turn (the adapter's
 own cost: the driver, the pool, the codec; PostgreSQL's server processes are not counted).
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from narrator_server.core.memory_models import Section, SectionKind
 from narrator_server.core.models import (
     PlayerCharacter,
     Scene,
@@ -37,15 +39,19 @@ from narrator_server.store.sqlite import SqliteStore
 from narrator_server.testing import postgres
 
 if TYPE_CHECKING:
-    from narrator_server.core.storage import SessionStore
+    from narrator_server.core.memory_storage import CampaignStore as SessionStore
 
 TEXT = "The lantern swings and the shadows lurch across the flooded crypt. " * 8
+SECTIONS = tuple(
+    Section(SectionKind.HISTORY, f"turn t{i}", f"Player action: I listen\n{TEXT}", 150)
+    for i in range(12)
+)
 
 
 async def one_turn(store: SessionStore, session_id: str, n: int) -> float:
     start = time.perf_counter()
-    await store.get_session(session_id, 20)
-    await store.recent_completed_turns(session_id, 12)
+    await store.get_session(session_id, 0)
+    await store.recall(session_id, 54, 0)
     claim = Turn(
         turn_id=f"t{n}", session_id=session_id, kind=TurnKind.NARRATION, input="I listen",
         scene=Scene("the crypt"), text="", status=TurnStatus.RUNNING, provider="offline",
@@ -57,6 +63,7 @@ async def one_turn(store: SessionStore, session_id: str, n: int) -> float:
         delta_lengths=tuple(len(w) + 1 for w in TEXT.split()),
     )  # fmt: skip
     await store.save_turn(ended)
+    await store.save_context(session_id, claim.turn_id, SECTIONS, 200)
     return time.perf_counter() - start
 
 

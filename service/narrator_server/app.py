@@ -21,13 +21,18 @@ from .api.auth import AuthInterceptor, AuthMode
 from .api.decoding import DecodingInterceptor
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
+from .core.assembly import Budgets
 from .core.errors import CoordinationUnavailable, StoreUnavailable
 from .core.keyring import KeyRing
+from .core.lore import LoreLimits
+from .core.memory import MemoryConfig
 from .core.models import ContentRating
 from .core.narrator import Narrator, NarratorConfig
 from .core.planning import PlanConfig
 from .core.quotas import Quotas
+from .core.savegame import MAX_DOCUMENT_BYTES
 from .core.schema_work import SchemaWork
+from .core.summaries import SummaryConfig
 from .core.validation import Limits
 from .providers import factory
 from .providers.breaker_sync import BreakerSync
@@ -50,6 +55,7 @@ if TYPE_CHECKING:
     import openai
 
     from .core.keys import KeyStore
+    from .core.memory_storage import CampaignStore
     from .core.ports import ChatProvider
     from .core.quotas import QuotaCounter
     from .core.storage import SessionStore
@@ -72,6 +78,8 @@ def server_options(s: Settings) -> list[tuple[str, int]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.http2.max_ping_strikes", 0),
+        # Messages up to a save game's size (ImportSession) plus room for its envelope.
+        ("grpc.max_receive_message_length", MAX_DOCUMENT_BYTES + 64 * 1024),
     ]
     if s.max_connection_age_s:
         options += [
@@ -88,7 +96,7 @@ class StartupError(Exception):
     """The service cannot start; the message says what, where and what to do (one line)."""
 
 
-async def open_store(settings: Settings) -> SessionStore:
+async def open_store(settings: Settings) -> CampaignStore:
     """PostgreSQL when NARRATOR_DATABASE_URL is set, else SQLite in the data dir; a store that
     cannot be opened is a `StartupError` saying what to fix."""
     s = settings
@@ -129,7 +137,7 @@ class App:
         self.quotas: Quotas | None = None
         self._key_refresh: access.KeyRefresh | None = None
         self._server: grpc.aio.Server | None = None
-        self.store: SessionStore | None = None
+        self.store: CampaignStore | None = None
         self.turn_log: TurnLog | None = None
         self.narrator: Narrator | None = None
         self._clients: list[openai.AsyncOpenAI] = []
@@ -212,11 +220,18 @@ class App:
             turn_log,
             NarratorConfig(
                 limits=Limits(max_input_chars=s.max_input_chars),
-                plan=PlanConfig(
-                    history_token_budget=s.history_token_budget,
-                    max_tokens=s.max_tokens,
-                    temperature=s.temperature,
+                plan=PlanConfig(max_tokens=s.max_tokens, temperature=s.temperature),
+                memory=MemoryConfig(
+                    budgets=Budgets(
+                        prompt=s.prompt_token_budget,
+                        history=s.history_token_budget,
+                        lore=s.lore_token_budget,
+                        summary=s.summary_token_budget,
+                    ),
+                    summary=SummaryConfig(budget_tokens=s.summary_token_budget),
+                    lore=LoreLimits(max_entries=s.lore_max_entries),
                 ),
+                model_summaries=s.uses_upstream,
                 max_streams=s.max_streams,
                 watch_buffer=s.watch_buffer,
                 resume_window=s.resume_window_s,

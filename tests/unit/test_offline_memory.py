@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from narrator_server.core.memory import CampaignMemory
 from narrator_server.core.models import DecisionOption, TurnKind
-from narrator_server.core.planning import HistoryPlanner, TurnSpec
+from narrator_server.core.planning import MemoryPlanner, TurnSpec
 from narrator_server.core.ports import Deadline
 from narrator_server.providers.offline import action as actions
 from narrator_server.providers.offline import memory, outcomes, scenery
@@ -165,5 +166,5 @@ async def test_the_planner_gives_the_narrator_the_stored_turns_newest_first() ->
     session = await store.get_session("s", 0)
     assert session is not None
     spec = TurnSpec("s", TurnKind.NARRATION, "I push", ANTECHAMBER)
-    request, _ = await HistoryPlanner(store).plan(session, spec, "t9", Deadline())
+    request, _ = await MemoryPlanner(CampaignMemory(store)).plan(session, spec, "t9", Deadline())
     assert [t.input for t in request.context.recent] == ["I listen", "I wait", "I look around"]

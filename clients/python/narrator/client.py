@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from narrator.v1 import memory_pb2, scene_pb2, session_pb2, turn_pb2
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
-from narrator.v1 import scene_pb2, session_pb2, turn_pb2
 
 from .errors import NarratorError
 from .events import Event, TurnResult, decode
@@ -69,16 +69,19 @@ class NarratorClient:
         server_name: str | None = None,
         timeout: float | None = 60.0,
     ) -> None:
+        # Save games (ExportSession) may be up to 8 MiB: above gRPC's default 4 MiB.
+        options: list[tuple[str, Any]] = [("grpc.max_receive_message_length", 9 * 1024 * 1024)]
         if (certificate_chain is None) != (private_key is None):
             raise ValueError("certificate_chain and private_key go together (mTLS)")
         if tls or root_certificates is not None or certificate_chain is not None:
             credentials = grpc.ssl_channel_credentials(
                 root_certificates, private_key, certificate_chain
             )
-            options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
+            if server_name:
+                options.append(("grpc.ssl_target_name_override", server_name))
             self._channel = grpc.aio.secure_channel(address, credentials, options)
         else:
-            self._channel = grpc.aio.insecure_channel(address)
+            self._channel = grpc.aio.insecure_channel(address, options)
         self._stub = pb_grpc.NarratorServiceStub(self._channel)
         self._timeout = timeout
         self._api_key = api_key
@@ -152,15 +155,18 @@ class NarratorClient:
         turn_id: str = "",
         resume_after_seq: int = 0,
         timeout: float | None = None,
+        regenerate: bool = False,
     ) -> AsyncGenerator[Event, None]:
         """TurnStarted, TextDelta..., TurnCompleted. With a `turn_id` the turn is resumable:
-        call again with the same id and the last seq you have to continue it."""
+        call again with the same id and the last seq you have to continue it. `regenerate`
+        replaces the session's last turn (a re-roll)."""
         request = pb.NarrateRequest(
             session_id=session_id,
             action=action,
             scene=scene,
             turn_id=turn_id,
             resume_after_seq=resume_after_seq,
+            regenerate=regenerate,
         )
         return self._stream(self._stub.Narrate, request, timeout)
 
@@ -175,6 +181,7 @@ class NarratorClient:
         turn_id: str = "",
         resume_after_seq: int = 0,
         timeout: float | None = None,
+        regenerate: bool = False,
     ) -> AsyncGenerator[Event, None]:
         """TurnStarted, rationale TextDelta..., DecisionMade, TurnCompleted. Options are
         `DecisionOption` messages or (id, description[, arguments JSON schema]) tuples."""
@@ -193,8 +200,60 @@ class NarratorClient:
             scene=scene,
             turn_id=turn_id,
             resume_after_seq=resume_after_seq,
+            regenerate=regenerate,
         )
         return self._stream(self._stub.Decide, request, timeout)
+
+    # --- memory: lore, turn contexts, save games -------------------------------------------
+
+    async def put_lore(
+        self,
+        session_id: str,
+        content: str,
+        keys: Iterable[str] = (),
+        *,
+        priority: int = 0,
+        always_on: bool = False,
+        entry_id: str = "",
+    ) -> memory_pb2.LoreEntry:
+        """Adds a lore entry (or replaces the one with `entry_id`); returns it as stored."""
+        entry = memory_pb2.LoreEntry(
+            entry_id=entry_id, keys=list(keys), content=content, priority=priority,
+            always_on=always_on,
+        )  # fmt: skip
+        request = pb.PutLoreEntryRequest(session_id=session_id, entry=entry)
+        return (await self._unary(self._stub.PutLoreEntry, request)).entry  # type: ignore[no-any-return]
+
+    async def list_lore(self, session_id: str) -> list[memory_pb2.LoreEntry]:
+        """Every lore entry of the session, by priority then most recent (all pages)."""
+        entries: list[memory_pb2.LoreEntry] = []
+        token = ""
+        while True:
+            request = pb.ListLoreEntriesRequest(session_id=session_id, page_token=token)
+            page = await self._unary(self._stub.ListLoreEntries, request)
+            entries.extend(page.entries)
+            token = page.next_page_token
+            if not token:
+                return entries
+
+    async def delete_lore(self, session_id: str, entry_id: str) -> None:
+        request = pb.DeleteLoreEntryRequest(session_id=session_id, entry_id=entry_id)
+        await self._unary(self._stub.DeleteLoreEntry, request)
+
+    async def turn_context(self, session_id: str, turn_id: str = "") -> pb.GetTurnContextResponse:
+        """The prompt sections a turn's model request held; "" previews the next turn's."""
+        request = pb.GetTurnContextRequest(session_id=session_id, turn_id=turn_id)
+        return await self._unary(self._stub.GetTurnContext, request)  # type: ignore[no-any-return]
+
+    async def export_session(self, session_id: str) -> str:
+        """The session as a save game (a JSON document)."""
+        request = pb.ExportSessionRequest(session_id=session_id)
+        return (await self._unary(self._stub.ExportSession, request)).document  # type: ignore[no-any-return]
+
+    async def import_session(self, document: str) -> session_pb2.Session:
+        """A new session from a save game."""
+        request = pb.ImportSessionRequest(document=document)
+        return (await self._unary(self._stub.ImportSession, request)).session  # type: ignore[no-any-return]
 
     @staticmethod
     async def collect(events: AsyncIterator[Event]) -> TurnResult:

@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from . import DecisionMade, NarratorClient, NarratorError, TextDelta, TurnStarted
+from .context import render
 from .dungeon import OPTIONS, START, apply_decision, new_dungeon
 from .typewriter import Typewriter
 
@@ -54,6 +55,7 @@ class Game:
         self.done = False
         self.telling: asyncio.Task[None] | None = None
         self._quit = asyncio.Event()
+        self.last_turn = ""
 
     @property
     def room(self) -> Room:
@@ -117,6 +119,7 @@ class Game:
         typewriter = Typewriter(self.console)
         async for event in events:
             if isinstance(event, TurnStarted):
+                self.last_turn = event.turn_id
                 who = f"[dim]({escape(event.provider)} · {escape(event.model)})[/]"
                 self.console.print(who, highlight=False)
             elif isinstance(event, TextDelta):
@@ -180,6 +183,10 @@ class Game:
         events = self.client.decide(self.session_id, question, OPTIONS, scene=self.room.scene())
         await self.turn(events)
 
+    async def context(self, _: str) -> None:
+        context = await self.client.turn_context(self.session_id, self.last_turn)
+        self.console.print(render(context), markup=False, highlight=False)
+
     async def quit(self, _: str) -> None:
         self.done = True
 
@@ -190,6 +197,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("/go",), "[direction]", "walk through an exit; alone, lists the exits", Game.go),
     Command(("/next",), "", "walk through the first exit", Game.next_room),
     Command(("/decide",), "", "ask the DM what the creature here does", Game.decide),
+    Command(("/context",), "", "what the narrator knew when it told the last turn", Game.context),
     Command(("/quit", "/q"), "", "leave (Ctrl+C or Ctrl+D at the prompt too)", Game.quit),
 )
 COMMAND_NAMES = {name: command for command in COMMANDS for name in command.names}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from narrator.v1 import scene_pb2, session_pb2, turn_pb2
+from narrator.v1 import memory_pb2, narrator_service_pb2, scene_pb2, session_pb2, turn_pb2
 
-from ..core import models
+from ..core import memory_models, models
 from ..core.encoding import encodable_all
 
 _KIND = {
@@ -170,3 +170,57 @@ def session_to_pb(
         kept.append(pb)
     message.recent_turns.extend(reversed(kept))
     return message
+
+
+_SECTION = {
+    memory_models.SectionKind.SYSTEM: memory_pb2.CONTEXT_SECTION_KIND_SYSTEM,
+    memory_models.SectionKind.CAMPAIGN: memory_pb2.CONTEXT_SECTION_KIND_CAMPAIGN,
+    memory_models.SectionKind.SUMMARY: memory_pb2.CONTEXT_SECTION_KIND_SUMMARY,
+    memory_models.SectionKind.LORE: memory_pb2.CONTEXT_SECTION_KIND_LORE,
+    memory_models.SectionKind.HISTORY: memory_pb2.CONTEXT_SECTION_KIND_HISTORY,
+    memory_models.SectionKind.SCENE: memory_pb2.CONTEXT_SECTION_KIND_SCENE,
+    memory_models.SectionKind.INPUT: memory_pb2.CONTEXT_SECTION_KIND_INPUT,
+}
+
+
+def lore_from_pb(entry: memory_pb2.LoreEntry) -> memory_models.LoreEntry:
+    return memory_models.LoreEntry(
+        entry_id=entry.entry_id,
+        keys=tuple(entry.keys),
+        content=entry.content,
+        priority=entry.priority,
+        always_on=entry.always_on,
+    )
+
+
+def lore_to_pb(entry: memory_models.LoreEntry) -> memory_pb2.LoreEntry:
+    return memory_pb2.LoreEntry(
+        entry_id=entry.entry_id,
+        keys=list(entry.keys),
+        content=entry.content,
+        priority=entry.priority,
+        always_on=entry.always_on,
+        update_time=_timestamp(entry.updated_at),
+    )
+
+
+def context_to_pb(
+    view: memory_models.TurnContextView,
+) -> narrator_service_pb2.GetTurnContextResponse:
+    return narrator_service_pb2.GetTurnContextResponse(
+        turn_id=view.turn_id,
+        sections=[
+            memory_pb2.ContextSection(
+                kind=_SECTION[s.kind],
+                title=s.title,
+                text=s.text,
+                tokens=s.tokens,
+                lore_entry_id=s.lore_entry_id,
+                matched_key=s.matched_key,
+                turn_id=s.turn_id,
+            )
+            for s in view.sections
+        ],
+        total_tokens=view.total_tokens,
+        budget_tokens=view.budget_tokens,
+    )

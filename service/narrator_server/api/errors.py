@@ -21,6 +21,8 @@ TABLE: tuple[tuple[type[errors.NarratorError], grpc.StatusCode], ...] = (
     (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (errors.QuotaExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.SessionNotFound, grpc.StatusCode.NOT_FOUND),
+    (errors.LoreEntryNotFound, grpc.StatusCode.NOT_FOUND),
+    (errors.TurnNotFound, grpc.StatusCode.NOT_FOUND),
     (errors.UpstreamRateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.TurnAborted, grpc.StatusCode.ABORTED),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, TypeVar, assert_never
+from typing import TYPE_CHECKING, TypeVar, assert_never
 
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
@@ -165,42 +165,63 @@ class NarratorServicer(pb_grpc.NarratorServiceServicer):
             except Exception as error:
                 await _abort(context, error)
 
-    # Memory RPCs: answered once the memory work lands.
     async def PutLoreEntry(
-        self, request: object, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.PutLoreEntryRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.PutLoreEntryResponse:
-        return await _unimplemented(context)  # type: ignore[no-any-return]
+        entry = await _unary(
+            context,
+            self._narrator.put_lore(
+                caller_of(context), request.session_id, convert.lore_from_pb(request.entry)
+            ),
+        )
+        return pb.PutLoreEntryResponse(entry=convert.lore_to_pb(entry))
 
     async def ListLoreEntries(
-        self, request: object, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.ListLoreEntriesRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.ListLoreEntriesResponse:
-        return await _unimplemented(context)  # type: ignore[no-any-return]
+        entries, token = await _unary(
+            context,
+            self._narrator.list_lore(
+                caller_of(context), request.session_id, request.page_size, request.page_token
+            ),
+        )
+        return pb.ListLoreEntriesResponse(
+            entries=[convert.lore_to_pb(e) for e in entries], next_page_token=token
+        )
 
     async def DeleteLoreEntry(
-        self, request: object, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.DeleteLoreEntryRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.DeleteLoreEntryResponse:
-        return await _unimplemented(context)  # type: ignore[no-any-return]
+        await _unary(
+            context,
+            self._narrator.delete_lore(caller_of(context), request.session_id, request.entry_id),
+        )
+        return pb.DeleteLoreEntryResponse()
 
     async def GetTurnContext(
-        self, request: object, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.GetTurnContextRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.GetTurnContextResponse:
-        return await _unimplemented(context)  # type: ignore[no-any-return]
+        view = await _unary(
+            context,
+            self._narrator.turn_context(caller_of(context), request.session_id, request.turn_id),
+        )
+        return convert.context_to_pb(view)
 
     async def ExportSession(
-        self, request: object, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.ExportSessionRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.ExportSessionResponse:
-        return await _unimplemented(context)  # type: ignore[no-any-return]
+        document = await _unary(
+            context, self._narrator.export_session(caller_of(context), request.session_id)
+        )
+        return pb.ExportSessionResponse(document=document)
 
     async def ImportSession(
-        self, request: object, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.ImportSessionRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.ImportSessionResponse:
-        return await _unimplemented(context)  # type: ignore[no-any-return]
-
-
-async def _unimplemented(context: grpc.aio.ServicerContext[object, object]) -> Any:
-    import grpc
-
-    await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet")
+        session = await _unary(
+            context, self._narrator.import_session(caller_of(context), request.document)
+        )
+        return pb.ImportSessionResponse(session=convert.session_to_pb(session))
 
 
 async def _unary(context: grpc.aio.ServicerContext[object, object], call: Awaitable[T]) -> T:

@@ -280,6 +280,9 @@ class TurnEngine:
         await self._store.save_turn(turn)
         if turn.status is TurnStatus.COMPLETED and turn.replaces_turn_id:
             await self._store.supersede_turn(turn.session_id, turn.replaces_turn_id)
+        # The memory records what the turn's request held and folds old turns (in the
+        # background); it never raises.
+        await self._planner.record(turn)
 
     def _settled(self, task: asyncio.Task[Exception | None]) -> None:
         if not task.cancelled():
@@ -484,6 +487,7 @@ class TurnEngine:
         for key, turn in list(self.unsaved.items()):
             await self._store_turn(turn)
             self.unsaved.pop(key, None)
+            await self._planner.record(turn)
         return not self.unsaved
 
     async def drain(self, timeout: float | None = None) -> bool:

@@ -33,6 +33,22 @@ class SessionNotFound(NarratorError):
         super().__init__(f"session {session_id!r} not found")
 
 
+class LoreEntryNotFound(NarratorError):
+    """The session has no lore entry with this id."""
+
+    def __init__(self, entry_id: str) -> None:
+        self.entry_id = entry_id
+        super().__init__(f"lore entry {entry_id!r} not found")
+
+
+class TurnNotFound(NarratorError):
+    """The session has no turn with this id."""
+
+    def __init__(self, turn_id: str) -> None:
+        self.turn_id = turn_id
+        super().__init__(f"turn {turn_id!r} not found")
+
+
 class UpstreamError(NarratorError):
     """The model provider failed. `retryable` errors may be retried before the first delta."""
 

@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING
 from . import validation
 from .engine import EngineConfig, TurnEngine
 from .errors import FailedPrecondition, InvalidArgument, Overloaded, SessionNotFound
+from .lore_book import LoreBook
+from .memory import CampaignMemory, MemoryConfig
 from .models import ContentRating, Session, TurnKind, TurnStatus
-from .planning import HistoryPlanner, PlanConfig, TurnSpec
+from .planning import MemoryPlanner, PlanConfig, TurnSpec
 from .ports import Deadline
+from .savegame import SaveGames
 from .schema_work import SchemaWork
 from .turns import TurnRunner
 from .watch import watch_session
@@ -26,11 +29,12 @@ from .watch import watch_session
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
+    from .memory_models import LoreEntry, TurnContextView
+    from .memory_storage import CampaignStore
     from .models import Caller, DecisionOption, PlayerCharacter, Scene, Setting, TurnEvent
     from .planning import Planner
     from .ports import ChatProvider
     from .quotas import Quotas
-    from .storage import SessionStore
     from .turnlog import TurnLog
     from .watch import WatchedEvent
 
@@ -41,6 +45,9 @@ class NarratorConfig:
 
     limits: validation.Limits = field(default_factory=validation.Limits)
     plan: PlanConfig = field(default_factory=PlanConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    # Summaries are asked of the provider (else only the offline summarizer writes them).
+    model_summaries: bool = True
     max_streams: int = 256
     max_watchers: int = 1024
     watch_buffer: int = 2048
@@ -56,7 +63,7 @@ class Narrator:
     def __init__(
         self,
         provider: ChatProvider,
-        store: SessionStore,
+        store: CampaignStore,
         turn_log: TurnLog,
         config: NarratorConfig | None = None,
         planner: Planner | None = None,
@@ -67,11 +74,14 @@ class Narrator:
         self._log = turn_log
         self._config = c = config or NarratorConfig()
         self._schemas = schema_work or SchemaWork()
+        self.memory = CampaignMemory(store, provider if c.model_summaries else None, c.memory)
+        self._lore = LoreBook(self.owned, store, self.memory)
+        self._saves = SaveGames(self.owned, store, c.limits, c.memory.lore)
         self.engine = TurnEngine(
             TurnRunner(provider, c.max_recoveries, self._schemas, c.max_turn_chars),
             store,
             turn_log,
-            planner or HistoryPlanner(store, c.plan),
+            planner or MemoryPlanner(self.memory, c.plan),
             EngineConfig(max_running=c.max_streams, resume_window=c.resume_window),
             quotas,
         )
@@ -88,8 +98,10 @@ class Narrator:
 
     async def drain(self, timeout: float | None = None) -> bool:
         """Cancels the turns still running (after the server stopped its calls) and waits
-        until each is stored."""
-        return await self.engine.drain(timeout)
+        until each is stored; then ends the memory's background work."""
+        stored = await self.engine.drain(timeout)
+        await self.memory.drain(5.0 if timeout is None else timeout)
+        return stored
 
     # --- sessions -------------------------------------------------------------------------
 
@@ -124,6 +136,7 @@ class Narrator:
         await self.owned(caller, session_id)
         if not await self._store.delete_session(session_id):
             raise SessionNotFound(session_id)
+        self.memory.lore_changed(session_id)
         await self._log.close_session(session_id)
 
     async def owned(self, caller: Caller, session_id: str, recent_turns: int = 0) -> Session:
@@ -233,6 +246,28 @@ class Narrator:
             spec.session_id, spec.kind, spec.input, spec.scene, spec.options,
             spec.default_option_id, last.turn_id, spec.schemas,
         )  # fmt: skip
+
+    # --- memory: lore, contexts, save games (use cases in lore_book and savegame) ---------
+
+    async def put_lore(self, caller: Caller, session_id: str, entry: LoreEntry) -> LoreEntry:
+        return await self._lore.put(caller, session_id, entry)
+
+    async def list_lore(
+        self, caller: Caller, session_id: str, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[LoreEntry], str]:
+        return await self._lore.list(caller, session_id, page_size, page_token)
+
+    async def delete_lore(self, caller: Caller, session_id: str, entry_id: str) -> None:
+        await self._lore.delete(caller, session_id, entry_id)
+
+    async def turn_context(self, caller: Caller, session_id: str, turn_id: str) -> TurnContextView:
+        return await self._lore.context(caller, session_id, turn_id)
+
+    async def export_session(self, caller: Caller, session_id: str) -> str:
+        return await self._saves.export(caller, session_id)
+
+    async def import_session(self, caller: Caller, document: str) -> Session:
+        return await self._saves.import_(caller, document)
 
     async def watch(self, caller: Caller, session_id: str) -> AsyncGenerator[WatchedEvent]:
         """Every turn of the session as it happens, until cancelled or the session is

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from . import prompt, validation
 from .decisions import DecisionRules
+from .memory import TurnInput
 from .models import Turn, TurnKind, TurnStatus, Usage
 from .ports import ChatRequest, TurnContext
 
 if TYPE_CHECKING:
+    from .memory import Memory
     from .models import DecisionOption, Scene, Session
     from .ports import ChatMessage, Deadline
-    from .storage import SessionStore
 
 Schemas = dict[str, dict[str, Any] | None]
 
@@ -71,31 +72,34 @@ class Planner(Protocol):
 
     async def plan(
         self, session: Session, spec: TurnSpec, turn_id: str, deadline: Deadline
-    ) -> tuple[ChatRequest, DecisionRules | None]: ...
+    ) -> tuple[ChatRequest, DecisionRules | None]:
+        """The request (and a decision's rules). Raises InvalidArgument when the turn cannot
+        fit the prompt budget: nothing is sent upstream and nothing stored."""
+
+    async def record(self, turn: Turn) -> None:
+        """The turn ended and was stored (whatever its status). Never raises."""
 
 
 @dataclass(frozen=True)
 class PlanConfig:
-    history_token_budget: int = 3000
-    history_max_turns: int = 50
     max_tokens: int = 600
     temperature: float = 0.8
 
 
-class HistoryPlanner:
-    """The prompt of a turn: instructions, campaign, the recent turns that fit, scene, input."""
+class MemoryPlanner:
+    """The prompt of a turn from the campaign's memory: the sections the memory recalls, in
+    order, as chat messages."""
 
-    def __init__(self, store: SessionStore, config: PlanConfig | None = None) -> None:
-        self._store = store
+    def __init__(self, memory: Memory, config: PlanConfig | None = None) -> None:
+        self.memory = memory
         self._config = config or PlanConfig()
 
     async def plan(
         self, session: Session, spec: TurnSpec, turn_id: str, deadline: Deadline
     ) -> tuple[ChatRequest, DecisionRules | None]:
-        c = self._config
-        turns = await self._store.recent_completed_turns(spec.session_id, c.history_max_turns)
-        turns = [t for t in turns if t.turn_id not in (turn_id, spec.replaces_turn_id)]
-        history = prompt.fit_history(turns, c.history_token_budget)
+        asked = TurnInput(spec.kind, spec.input, spec.scene, spec.options, spec.replaces_turn_id)
+        assembled = await self.memory.recall(session, asked, turn_id)
+        messages = prompt.messages_of(assembled.sections)
         ctx = TurnContext(
             session,
             turn_id,
@@ -104,17 +108,18 @@ class HistoryPlanner:
             spec.input,
             spec.scene,
             spec.options,
-            recent=tuple(turns),
+            recent=assembled.recent,
         )
         if spec.kind is TurnKind.NARRATION:
-            messages = prompt.narration_messages(session, history, spec.scene, spec.input)
             return self._request(ctx, messages, deadline), None
         schemas = spec.schemas
         if schemas is None:
             schemas = validation.option_schemas(spec.options)
-        messages = prompt.decision_messages(session, history, spec.scene, spec.input, spec.options)
         request = self._request(ctx, messages, deadline, prompt.decision_schema(schemas))
         return request, DecisionRules(schemas, spec.default_option_id)
+
+    async def record(self, turn: Turn) -> None:
+        await self.memory.record(turn)
 
     def _request(
         self,

@@ -1,4 +1,4 @@
-"""The two ports the core depends on: a chat provider and a session store."""
+"""The chat provider port: what a turn asks a model, and the events of its answer."""
 
 from __future__ import annotations
 
@@ -66,6 +66,8 @@ class ChatRequest:
     continuation: str = ""
     # The turn's last chance: a provider that cannot fail (the offline narrator) should speak.
     last_chance: bool = False
+    # Background work (a summary): low priority, and never answered by the offline narrator.
+    background: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,28 +107,3 @@ class ChatProvider(Protocol):
     """
 
     def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]: ...
-
-
-class SessionStore(Protocol):
-    """Durable sessions and turns. Implementations must not block the event loop."""
-
-    async def create_session(self, session: Session) -> None:
-        """Store a new session (with no turns)."""
-
-    async def get_session(self, session_id: str, recent_turn_limit: int) -> Session | None:
-        """The session with its turn count and up to `recent_turn_limit` newest turns."""
-
-    async def get_turn(self, turn_id: str) -> Turn | None:
-        """One stored turn by id, whatever its session and status."""
-
-    async def delete_session(self, session_id: str) -> bool:
-        """Delete the session and its turns; False when there was none."""
-
-    async def recent_completed_turns(self, session_id: str, limit: int) -> list[Turn]:
-        """Up to `limit` completed turns, newest first: the narrator's memory."""
-
-    async def save_turn(self, turn: Turn) -> None:
-        """Store a finished turn (completed, cancelled or failed) durably."""
-
-    async def close(self) -> None:
-        """Flush and release the store."""

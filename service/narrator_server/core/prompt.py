@@ -1,4 +1,5 @@
-"""Builds the chat prompt of a turn: fixed instructions, the campaign, memory, scene and input.
+"""The texts of a turn's prompt and its chat messages: fixed instructions, the campaign,
+memory, scene and input.
 
 Everything that arrives over the API (setting, character, scene, action) goes in user
 messages; the system message is only our own text.
@@ -9,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .models import TurnKind
+from .memory_models import Section, SectionKind
+from .models import ContentRating, TurnKind
 from .ports import ChatMessage
 
 if TYPE_CHECKING:
@@ -58,63 +60,86 @@ def describe_scene(scene: Scene) -> str:
     return "\n".join(lines) if lines else "(the game gave no scene details)"
 
 
-def _history_pair(turn: Turn) -> tuple[ChatMessage, ChatMessage]:
+_RATING_GUIDANCE = {
+    ContentRating.EVERYONE: "suitable for all ages: no gore, no cruelty in detail, no swearing",
+    ContentRating.TEEN: "teen: violence without graphic detail, mild language, nothing sexual",
+    ContentRating.MATURE: "mature: dark themes and graphic violence may be shown when the story "
+    "calls for it; nothing sexual involving minors, ever",
+}
+
+
+def system_text(session: Session) -> str:
+    """The fixed instructions: the same for every turn of a session (narrations and
+    decisions alike), so the prompt's prefix stays stable."""
+    return f"{SYSTEM_PROMPT}\nContent rating: {_RATING_GUIDANCE[session.content_rating]}."
+
+
+def history_texts(turn: Turn) -> tuple[str, str]:
+    """An earlier turn as the model reads it: the input (user), then what was said."""
+    asked = " ".join(turn.input.split())  # one line: the section's first line is the input
     if turn.kind is TurnKind.DECISION:
         chosen = turn.decision.option_id if turn.decision else "?"
-        return (
-            ChatMessage("user", f"Decision asked: {turn.input}"),
-            ChatMessage("assistant", f"{turn.text}\n(Chosen: {chosen})"),
-        )
-    return ChatMessage("user", f"Player action: {turn.input}"), ChatMessage("assistant", turn.text)
+        return f"Decision asked: {asked}", f"{turn.text}\n(Chosen: {chosen})"
+    return f"Player action: {asked}", turn.text
 
 
-def fit_history(turns_newest_first: list[Turn], budget_tokens: int) -> list[ChatMessage]:
-    """As many recent turns as fit the budget, oldest first, each as a user/assistant pair."""
-    picked: list[tuple[ChatMessage, ChatMessage]] = []
-    used = 0
-    for turn in turns_newest_first:
-        pair = _history_pair(turn)
-        cost = estimate_tokens(pair[0].content) + estimate_tokens(pair[1].content)
-        if used + cost > budget_tokens:
-            break
-        used += cost
-        picked.append(pair)
-    return [message for pair in reversed(picked) for message in pair]
-
-
-def narration_messages(
-    session: Session, history: list[ChatMessage], scene: Scene, action: str
-) -> tuple[ChatMessage, ...]:
-    return (
-        ChatMessage("system", SYSTEM_PROMPT),
-        ChatMessage("user", campaign_brief(session)),
-        *history,
-        ChatMessage("user", f"Scene now:\n{describe_scene(scene)}\n\nPlayer action: {action}"),
-    )
-
-
-def decision_messages(
-    session: Session,
-    history: list[ChatMessage],
-    scene: Scene,
-    question: str,
-    options: tuple[DecisionOption, ...],
-) -> tuple[ChatMessage, ...]:
+def input_text(kind: TurnKind, text: str, options: tuple[DecisionOption, ...]) -> str:
+    """The turn's own input: the action, or the question with its options and the rules of
+    the answer."""
+    if kind is TurnKind.NARRATION:
+        return f"Player action: {text}"
     listed = "\n".join(
         f"- {o.id}: {o.description}"
         + (f" (arguments schema: {o.arguments_schema})" if o.arguments_schema else "")
         for o in options
     )
-    return (
-        ChatMessage("system", f"{SYSTEM_PROMPT}\n\n{DECISION_PROMPT}"),
-        ChatMessage("user", campaign_brief(session)),
-        *history,
-        ChatMessage(
-            "user",
-            f"Scene now:\n{describe_scene(scene)}\n\nDecision asked: {question}\n"
-            f"Allowed options:\n{listed}",
-        ),
-    )
+    return f"Decision asked: {text}\nAllowed options:\n{listed}\n\n{DECISION_PROMPT}"
+
+
+SUMMARY_HEADER = "The story so far:"
+ALWAYS_LORE_HEADER = "World lore (always true):"
+KEYED_LORE_HEADER = "Lore that matters now:"
+SCENE_HEADER = "Scene now:"
+
+
+def messages_of(sections: tuple[Section, ...]) -> tuple[ChatMessage, ...]:
+    """The chat messages of a prompt's sections, in order. The stable part comes first
+    (system, campaign, summary, always-on lore), then the history as user/assistant pairs,
+    then one last user message with the lore keyed to this turn, the scene and the input."""
+    out: list[ChatMessage] = []
+    always: list[str] = []
+    last: list[str] = []
+    keyed: list[str] = []
+
+    def flush_always() -> None:
+        if always:
+            out.append(ChatMessage("user", ALWAYS_LORE_HEADER + "\n" + "\n".join(always)))
+            always.clear()
+
+    for s in sections:
+        if s.kind is SectionKind.SYSTEM:
+            out.append(ChatMessage("system", s.text))
+        elif s.kind is SectionKind.CAMPAIGN:
+            out.append(ChatMessage("user", s.text))
+        elif s.kind is SectionKind.SUMMARY:
+            out.append(ChatMessage("user", f"{SUMMARY_HEADER}\n{s.text}"))
+        elif s.kind is SectionKind.LORE:
+            (keyed if s.matched_key else always).append(f"- {s.text}")
+        elif s.kind is SectionKind.HISTORY:
+            flush_always()
+            asked, said = s.text.split("\n", 1) if "\n" in s.text else (s.text, "")
+            out += [ChatMessage("user", asked), ChatMessage("assistant", said)]
+        elif s.kind is SectionKind.SCENE:
+            flush_always()
+            if keyed:
+                last.append(KEYED_LORE_HEADER + "\n" + "\n".join(keyed))
+            last.append(f"{SCENE_HEADER}\n{s.text}")
+        else:
+            last.append(s.text)
+    flush_always()
+    if last:
+        out.append(ChatMessage("user", "\n\n".join(last)))
+    return tuple(out)
 
 
 def decision_schema(schemas: dict[str, dict[str, Any] | None]) -> dict[str, Any]:

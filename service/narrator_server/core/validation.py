@@ -91,7 +91,7 @@ def check_narrate(
         raise InvalidArgument(v)
 
 
-def _check_options(
+def check_options(
     options: tuple[DecisionOption, ...], default_option_id: str, limits: Limits
 ) -> list[FieldViolation]:
     """What can be checked without parsing a schema: count, ids, and text sizes."""
@@ -134,7 +134,7 @@ async def check_decide(
     checked first; only then are the schemas parsed and checked, off the event loop."""
     v = check_session_id(session_id) + check_turn_id(turn_id)
     v += _text("question", question, limits.max_input_chars, required=True)
-    v += _check_options(options, default_option_id, limits)
+    v += check_options(options, default_option_id, limits)
     v += check_scene(scene, limits)
     if v:
         raise InvalidArgument(v)

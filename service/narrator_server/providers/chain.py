@@ -47,8 +47,9 @@ class UpstreamSlots:
         self.limit = limit
         self.in_use = 0
 
-    def take(self) -> bool:
-        if self.in_use >= self.limit:
+    def take(self, background: bool = False) -> bool:
+        # Background requests (summaries) leave half the slots to the players' turns.
+        if self.in_use >= (self.limit // 2 if background else self.limit):
             return False
         self.in_use += 1
         return True
@@ -109,7 +110,7 @@ class ProviderChain:
             if not upstream.breaker.allow():
                 self._skipped(span, upstream, "breaker_open")
                 continue
-            if not self._slots.take():
+            if not self._slots.take(request.background):
                 upstream.breaker.abandon()
                 self._skipped(span, upstream, "busy")
                 errors.append(Overloaded("every upstream request slot is taken"))
@@ -150,7 +151,7 @@ class ProviderChain:
                 self._slots.give()
                 if not verdict:
                     upstream.breaker.abandon()
-        if self.offline is None:
+        if self.offline is None or request.background:
             raise _pick_error(errors)
         if request.last_chance and self.upstreams:
             # Not a failure of the upstreams: a turn's last recovery always goes offline.

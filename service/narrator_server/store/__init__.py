@@ -1,1 +1,1 @@
-"""Session stores (adapters of `core.ports.SessionStore`)."""
+"""Session stores (adapters of `core.storage.SessionStore`)."""

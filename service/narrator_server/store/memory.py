@@ -1,4 +1,5 @@
-"""In-memory session store: the fake of `SessionStore` for core tests (nothing survives)."""
+"""In-memory store: the fake of `SessionStore` and `MemoryStorage` for core tests (nothing
+survives)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,21 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import SessionNotFound, StoreUnavailable
 from ..core.models import TurnStatus
+from .memory_campaign import CampaignMemoryMixin
 from .memory_keys import MemoryKeyStore
 
 if TYPE_CHECKING:
     from ..core.models import Session, Turn
 
 
-class MemoryStore:
+class MemoryStore(CampaignMemoryMixin):
     def __init__(self) -> None:
         self.keys = MemoryKeyStore()
         self.sessions: dict[str, Session] = {}
         # By session, in the order they started (ties: the order they were first stored).
         self.turns: dict[str, list[Turn]] = {}
         self.closed = False
+        self._init_memory()
 
     def _open(self) -> None:
         if self.closed:
@@ -52,6 +55,7 @@ class MemoryStore:
     async def delete_session(self, session_id: str) -> bool:
         self._open()
         self.turns.pop(session_id, None)
+        self._forget(session_id)
         return self.sessions.pop(session_id, None) is not None
 
     async def recent_completed_turns(self, session_id: str, limit: int) -> list[Turn]:

@@ -36,6 +36,7 @@ from .codec import (
     turn_row,
 )
 from .postgres_keys import PostgresKeyStore
+from .postgres_memory import PostgresMemoryMixin, strip_nul
 from .postgres_schema import SchemaError, migrate
 
 if TYPE_CHECKING:
@@ -85,13 +86,9 @@ def explain(error: BaseException) -> str:
     return f"the database cannot serve the call ({text})"
 
 
-def _strip_nul(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    # PostgreSQL text cannot hold U+0000: it is dropped rather than failing the write.
-    return tuple(v.replace("\x00", "") if isinstance(v, str) and "\x00" in v else v for v in row)
-
-
-class PostgresStore:
-    """`SessionStore` on PostgreSQL. Safe to share between any number of replicas."""
+class PostgresStore(PostgresMemoryMixin):
+    """`SessionStore` and `MemoryStorage` on PostgreSQL. Safe to share between any number of
+    replicas."""
 
     def __init__(self, pool: AsyncConnectionPool[Any], timeout: float) -> None:
         self._pool = pool
@@ -178,7 +175,7 @@ class PostgresStore:
         async with self._conn() as conn:
             await conn.execute(
                 f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({_SESSION_PLACEHOLDERS})",
-                _strip_nul(session_row(session)),
+                strip_nul(session_row(session)),
             )
 
     async def get_session(self, session_id: str, recent_turn_limit: int) -> Session | None:
@@ -225,7 +222,7 @@ class PostgresStore:
                 cursor = await conn.execute(
                     f"INSERT INTO turns ({TURN_COLUMNS}) VALUES ({_PLACEHOLDERS})"
                     " ON CONFLICT (session_id, id) DO NOTHING",
-                    _strip_nul(turn_row(turn)),
+                    strip_nul(turn_row(turn)),
                 )
             except pg_errors.ForeignKeyViolation:
                 raise SessionNotFound(turn.session_id) from None
@@ -246,7 +243,7 @@ class PostgresStore:
                     f" ON CONFLICT (session_id, id) DO UPDATE SET {TURN_UPDATE}"
                     " WHERE excluded.status <> %s OR turns.status = %s",
                     (
-                        *_strip_nul(turn_row(turn)),
+                        *strip_nul(turn_row(turn)),
                         TurnStatus.INTERRUPTED.value,
                         TurnStatus.RUNNING.value,
                     ),

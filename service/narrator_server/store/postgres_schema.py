@@ -103,10 +103,53 @@ _V2 = (
     "INSERT INTO api_key_revision (id, value) VALUES (1, 0)",
 )
 
+# Campaign memory: lore entries (with a per-session revision for matcher caches), rolling
+# summaries with the turns they cover, and the recorded prompt of each turn. Additive.
+_V3 = (
+    "ALTER TABLE sessions ADD COLUMN lore_revision bigint NOT NULL DEFAULT 0",
+    """
+    CREATE TABLE lore (
+        session_id text NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        id text NOT NULL,
+        keys text NOT NULL,  -- JSON list
+        content text NOT NULL,
+        priority integer NOT NULL,
+        always_on boolean NOT NULL,
+        updated_at double precision NOT NULL,
+        PRIMARY KEY (session_id, id)
+    )
+    """,
+    """
+    CREATE TABLE summaries (
+        session_id text NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        stored_order bigint GENERATED ALWAYS AS IDENTITY,
+        text text NOT NULL,
+        first_turn_id text NOT NULL,
+        last_turn_id text NOT NULL,
+        through double precision NOT NULL,
+        turn_count integer NOT NULL,
+        source text NOT NULL,
+        created_at double precision NOT NULL
+    )
+    """,
+    "CREATE INDEX summaries_by_session ON summaries (session_id, through, stored_order)",
+    """
+    CREATE TABLE turn_contexts (
+        session_id text NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        turn_id text NOT NULL,
+        sections bytea NOT NULL,  -- zlib-compressed JSON, as store/memory_codec.py writes it
+        created_at double precision NOT NULL,
+        PRIMARY KEY (session_id, turn_id)
+    )
+    """,
+    "CREATE INDEX turn_contexts_by_session ON turn_contexts (session_id, created_at)",
+)
+
 # version -> (what it does, its statements)
 MIGRATIONS: dict[int, tuple[str, tuple[str, ...]]] = {
     1: ("sessions and turns", _V1),
     2: ("API keys and their usage", _V2),
+    3: ("campaign memory: lore, summaries, turn contexts", _V3),
 }
 VERSION = max(MIGRATIONS)
 

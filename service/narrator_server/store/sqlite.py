@@ -31,10 +31,11 @@ from .codec import (
 )
 from .sqlite_faults import DAMAGED, DataDirLock, check_whole_pages, explain, is_damage
 from .sqlite_keys import SqliteKeyStore
+from .sqlite_memory import SqliteMemoryMixin
 from .sqlite_schema import migrate
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from ..core.models import Session, Turn
@@ -46,9 +47,9 @@ DB_FILE = "narrator.sqlite3"  # in NARRATOR_DATA_DIR
 _PLACEHOLDERS = ", ".join("?" * TURN_COLUMN_COUNT)
 
 
-class SqliteStore:
-    """`SessionStore` on a SQLite file (and its `KeyStore`, `keys`). Calls run on a single
-    worker thread, in order."""
+class SqliteStore(SqliteMemoryMixin):
+    """`SessionStore` and `MemoryStorage` on a SQLite file (and its `KeyStore`, `keys`). Calls
+    run on a single worker thread, in order."""
 
     def __init__(self, path: Path, *, server: bool = False) -> None:
         self.path = path
@@ -133,6 +134,18 @@ class SqliteStore:
         if self._db is None:
             raise StoreUnavailable("the store is closed")
         return self._db
+
+    @contextlib.contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        """One transaction on the worker thread: committed, or rolled back on any error."""
+        db = self.db
+        db.execute(begin)
+        try:
+            yield db
+        except BaseException:
+            db.rollback()
+            raise
+        db.execute("COMMIT")
 
     async def create_session(self, session: Session) -> None:
         row = session_row(session)

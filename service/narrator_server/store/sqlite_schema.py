@@ -115,7 +115,42 @@ CREATE TABLE api_key_revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTE
 INSERT INTO api_key_revision (id, value) VALUES (1, 0);
 """
 
-MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3}
+# Version 4: campaign memory: lore entries (with a per-session revision for matcher caches),
+# rolling summaries with the turns they cover, and the recorded prompt of each turn.
+_V4 = """
+ALTER TABLE sessions ADD COLUMN lore_revision INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE lore (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    content TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    always_on INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (session_id, id)
+);
+CREATE TABLE summaries (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    first_turn_id TEXT NOT NULL,
+    last_turn_id TEXT NOT NULL,
+    through REAL NOT NULL,
+    turn_count INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX summaries_by_session ON summaries(session_id, through);
+CREATE TABLE turn_contexts (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    turn_id TEXT NOT NULL,
+    sections BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (session_id, turn_id)
+);
+CREATE INDEX turn_contexts_by_session ON turn_contexts(session_id, created_at);
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4}
 VERSION = max(MIGRATIONS)
 
 

@@ -1,0 +1,145 @@
+"""A turn's prompt as sections, fitted in one total budget with a budget per kind.
+
+The mandatory part (instructions, campaign, scene, input) must fit the total or the turn is
+refused. What is left goes to the summary, then the lore (always-on entries first, then the
+keyed ones this turn brings up), then as many recent turns as fit the history budget. A pure
+function of its inputs: the same memory gives the same prompt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .memory_models import Section, SectionKind
+from .models import TurnKind
+from .prompt import (
+    campaign_brief,
+    describe_scene,
+    estimate_tokens,
+    history_texts,
+    input_text,
+    system_text,
+)
+from .prompt_budget import check_mandatory
+
+if TYPE_CHECKING:
+    from .lore import ChosenLore, LoreMatcher
+    from .memory_models import Summary
+    from .models import DecisionOption, Scene, Session, Turn
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Token budgets of the prompt (estimated tokens), from settings."""
+
+    prompt: int = 12_000
+    history: int = 3000
+    lore: int = 1000
+    summary: int = 500
+    # At most this many recent turns in the history window; the last few are also scanned
+    # for lore keys.
+    history_max_turns: int = 50
+    lore_scan_turns: int = 3
+
+
+@dataclass(frozen=True)
+class Assembled:
+    sections: tuple[Section, ...]
+    # The turns the history section holds, oldest first.
+    window: tuple[Turn, ...]
+    # The session's completed, current turns before this one that were read, newest first.
+    recent: tuple[Turn, ...] = ()
+
+
+def _section(kind: SectionKind, title: str, text: str, **extra: str) -> Section:
+    return Section(kind, title, text, estimate_tokens(text), **extra)
+
+
+def _cut(text: str, tokens: int) -> str:
+    """The text cut to about `tokens` (at a word), when it is longer."""
+    chars = max(0, (tokens - 4) * 4)
+    if len(text) <= chars:
+        return text
+    cut = text[: max(0, chars - 1)].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def _lore_section(chosen: ChosenLore) -> Section:
+    entry = chosen.entry
+    label = chosen.matched_key or (entry.keys[0] if entry.keys else "always-on")
+    return Section(
+        SectionKind.LORE,
+        f"lore: {label}",
+        entry.content,
+        chosen.tokens,
+        lore_entry_id=entry.entry_id,
+        matched_key=chosen.matched_key,
+    )
+
+
+def assemble(
+    session: Session,
+    kind: TurnKind,
+    text: str,
+    scene: Scene,
+    options: tuple[DecisionOption, ...],
+    recent: list[Turn],
+    summary: Summary | None,
+    matcher: LoreMatcher,
+    budgets: Budgets,
+) -> Assembled:
+    """The prompt's sections in prompt order. `recent`: completed, current turns, newest
+    first (without the turn itself or the one it replaces). Raises InvalidArgument when the
+    mandatory part is over the total budget."""
+    scene_text = describe_scene(scene)
+    system = _section(SectionKind.SYSTEM, "system", system_text(session))
+    campaign = _section(SectionKind.CAMPAIGN, "campaign", campaign_brief(session))
+    where = scene.location[:60] or "no location"
+    scene_section = _section(SectionKind.SCENE, f"scene: {where}", scene_text)
+    title = "action" if kind is TurnKind.NARRATION else "question"
+    turn_input = _section(SectionKind.INPUT, title, input_text(kind, text, options))
+    mandatory = system.tokens + campaign.tokens + scene_section.tokens + turn_input.tokens
+    check_mandatory(mandatory, budgets.prompt, session, kind, text, scene, options)
+    left = budgets.prompt - mandatory
+
+    head: list[Section] = [system, campaign]
+    if summary is not None and summary.text and min(budgets.summary, left) > 4:
+        summary_text = _cut(summary.text, min(budgets.summary, left))
+        head.append(
+            _section(
+                SectionKind.SUMMARY,
+                f"summary of {summary.turn_count} earlier turns",
+                summary_text,
+                turn_id=summary.last_turn_id,
+            )
+        )
+        left -= head[-1].tokens
+
+    scanned = [text, scene_text]
+    for turn in recent[: budgets.lore_scan_turns]:
+        scanned += [turn.input, turn.text]
+    always, keyed = matcher.choose(scanned, min(budgets.lore, left))
+    head += [_lore_section(c) for c in always]
+    left -= sum(c.tokens for c in always) + sum(c.tokens for c in keyed)
+
+    history_left = min(budgets.history, left)
+    window: list[Turn] = []
+    history: list[Section] = []
+    for turn in recent[: budgets.history_max_turns]:
+        asked, said = history_texts(turn)
+        cost = estimate_tokens(asked) + estimate_tokens(said)
+        if cost > history_left:
+            break
+        history_left -= cost
+        window.append(turn)
+        history.append(
+            Section(
+                SectionKind.HISTORY, f"turn {turn.turn_id}", f"{asked}\n{said}", cost,
+                turn_id=turn.turn_id,
+            )
+        )  # fmt: skip
+    history.reverse()
+    window.reverse()
+    tail = [*(_lore_section(c) for c in keyed), scene_section, turn_input]
+    return Assembled((*head, *history, *tail), tuple(window), tuple(recent))
