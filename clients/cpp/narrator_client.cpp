@@ -1,131 +1,21 @@
-// NarratorClient: channels (plaintext, TLS, mTLS), call metadata (API key,
-// player) and the calls.
+// NarratorClient: the calls (unary, streamed, blocking).
 #include "narrator_client.h"
 
-#include <fstream>
-#include <sstream>
-#include <tuple>
 #include <utility>
 
 namespace narrator {
 
-namespace {
-
-// The PEM text of `pem` (read from its file when it names one).
-grpc::Status ReadPem(const Pem& pem, const char* what, std::string* out) {
-  if (!pem.text.empty() && !pem.file.empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        std::string(what) + ": set its text or its file, not both");
-  }
-  if (pem.file.empty()) {
-    *out = pem.text;
-    return grpc::Status::OK;
-  }
-  std::ifstream in(pem.file, std::ios::binary);
-  std::ostringstream text;
-  if (!in || !(text << in.rdbuf())) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        std::string(what) + ": cannot read " + pem.file);
-  }
-  *out = text.str();
-  return grpc::Status::OK;
-}
-
-// INVALID_ARGUMENT unless the key and player can travel as gRPC metadata.
-grpc::Status IdentityStatus(const ClientOptions& options) {
-  auto printable = [](const std::string& value) {
-    for (unsigned char c : value) {
-      if (c < 0x20 || c > 0x7e) return false;
-    }
-    return true;
-  };
-  if (!printable(options.api_key) || options.api_key.find(' ') != std::string::npos) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "api_key: must be printable ASCII without spaces");
-  }
-  if (!printable(options.player)) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "player: must be printable ASCII (it travels as gRPC metadata)");
-  }
-  return grpc::Status::OK;
-}
-
-}  // namespace
-
-grpc::Status MakeChannelCredentials(const TlsOptions& tls,
-                                    std::shared_ptr<grpc::ChannelCredentials>* credentials,
-                                    grpc::ChannelArguments* arguments) {
-  if (!tls.active()) {
-    *credentials = grpc::InsecureChannelCredentials();
-    return grpc::Status::OK;
-  }
-  if (tls.certificate_chain.empty() != tls.private_key.empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "tls: certificate_chain and private_key go together (mTLS)");
-  }
-  grpc::SslCredentialsOptions ssl;
-  for (auto [pem, what, out] : {std::make_tuple(&tls.root_certificates, "root_certificates",
-                                                &ssl.pem_root_certs),
-                                std::make_tuple(&tls.certificate_chain, "certificate_chain",
-                                                &ssl.pem_cert_chain),
-                                std::make_tuple(&tls.private_key, "private_key",
-                                                &ssl.pem_private_key)}) {
-    grpc::Status status = ReadPem(*pem, what, out);
-    if (!status.ok()) return status;
-  }
-  *credentials = grpc::SslCredentials(ssl);
-  if (!tls.server_name.empty()) arguments->SetSslTargetNameOverride(tls.server_name);
-  return grpc::Status::OK;
-}
-
-NarratorClient::NarratorClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
-    : options_(std::move(options)),
-      channel_(std::move(channel)),
-      stub_(v1::NarratorService::NewStub(channel_)),
-      identity_status_(IdentityStatus(options_)) {}
-
-std::unique_ptr<NarratorClient> NarratorClient::Connect(const std::string& address,
-                                                        ClientOptions options,
-                                                        std::string* error) {
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
-  grpc::ChannelArguments arguments;
-  grpc::Status status = IdentityStatus(options);
-  if (status.ok()) status = MakeChannelCredentials(options.tls, &credentials, &arguments);
-  if (!status.ok()) {
-    if (error != nullptr) *error = status.error_message();
-    return nullptr;
-  }
-  // Save games (ExportSession) may be up to 8 MiB: above gRPC's default 4 MiB.
-  arguments.SetMaxReceiveMessageSize(kMaxReceiveBytes);
-  auto channel = grpc::CreateCustomChannel(address, credentials, arguments);
-  return std::make_unique<NarratorClient>(std::move(channel), std::move(options));
-}
-
-std::unique_ptr<NarratorClient> NarratorClient::WithPlayer(const std::string& player) const {
-  ClientOptions options = options_;
-  options.player = player;
-  return std::make_unique<NarratorClient>(channel_, std::move(options));
-}
-
-std::unique_ptr<grpc::ClientContext> NarratorClient::NewContext(
-    std::chrono::milliseconds deadline) const {
-  auto context = std::make_unique<grpc::ClientContext>();
-  if (deadline.count() > 0) context->set_deadline(std::chrono::system_clock::now() + deadline);
-  context->set_wait_for_ready(options_.wait_for_ready);
-  if (!identity_status_.ok()) return context;
-  if (!options_.api_key.empty()) {
-    context->AddMetadata("authorization", "Bearer " + options_.api_key);
-  }
-  if (!options_.player.empty()) context->AddMetadata("x-narrator-player", options_.player);
-  return context;
+template <typename Request, typename Response, typename Call>
+grpc::Status NarratorClient::Unary(Call call, const Request& request, Response* response) {
+  if (!identity_status_.ok()) return identity_status_;
+  auto context = NewContext(options_.unary_deadline);
+  return ((*stub_).*call)(context.get(), request, response);
 }
 
 grpc::Status NarratorClient::CreateSession(const v1::CreateSessionRequest& request,
                                            v1::Session* session) {
-  if (!identity_status_.ok()) return identity_status_;
-  auto context = NewContext(options_.unary_deadline);
   v1::CreateSessionResponse response;
-  grpc::Status status = stub_->CreateSession(context.get(), request, &response);
+  grpc::Status status = Unary(&v1::NarratorService::Stub::CreateSession, request, &response);
   if (status.ok() && session != nullptr) *session = response.session();
   return status;
 }
@@ -145,24 +35,90 @@ grpc::Status NarratorClient::CreateSession(const std::string& world, const std::
 
 grpc::Status NarratorClient::GetSession(const std::string& session_id, uint32_t recent_turn_limit,
                                         v1::Session* session) {
-  if (!identity_status_.ok()) return identity_status_;
-  auto context = NewContext(options_.unary_deadline);
   v1::GetSessionRequest request;
   request.set_session_id(session_id);
   request.set_recent_turn_limit(recent_turn_limit);
   v1::GetSessionResponse response;
-  grpc::Status status = stub_->GetSession(context.get(), request, &response);
+  grpc::Status status = Unary(&v1::NarratorService::Stub::GetSession, request, &response);
   if (status.ok() && session != nullptr) *session = response.session();
   return status;
 }
 
 grpc::Status NarratorClient::DeleteSession(const std::string& session_id) {
-  if (!identity_status_.ok()) return identity_status_;
-  auto context = NewContext(options_.unary_deadline);
   v1::DeleteSessionRequest request;
   request.set_session_id(session_id);
   v1::DeleteSessionResponse response;
-  return stub_->DeleteSession(context.get(), request, &response);
+  return Unary(&v1::NarratorService::Stub::DeleteSession, request, &response);
+}
+
+grpc::Status NarratorClient::PutLoreEntry(const std::string& session_id,
+                                          const v1::LoreEntry& entry, v1::LoreEntry* stored) {
+  v1::PutLoreEntryRequest request;
+  request.set_session_id(session_id);
+  *request.mutable_entry() = entry;
+  v1::PutLoreEntryResponse response;
+  grpc::Status status = Unary(&v1::NarratorService::Stub::PutLoreEntry, request, &response);
+  if (status.ok() && stored != nullptr) *stored = response.entry();
+  return status;
+}
+
+grpc::Status NarratorClient::ListLoreEntries(const std::string& session_id, uint32_t page_size,
+                                             const std::string& page_token,
+                                             v1::ListLoreEntriesResponse* page) {
+  v1::ListLoreEntriesRequest request;
+  request.set_session_id(session_id);
+  request.set_page_size(page_size);
+  request.set_page_token(page_token);
+  return Unary(&v1::NarratorService::Stub::ListLoreEntries, request, page);
+}
+
+grpc::Status NarratorClient::ListAllLoreEntries(const std::string& session_id,
+                                                std::vector<v1::LoreEntry>* entries) {
+  std::string token;
+  do {
+    v1::ListLoreEntriesResponse page;
+    grpc::Status status = ListLoreEntries(session_id, 0, token, &page);
+    if (!status.ok()) return status;
+    entries->insert(entries->end(), page.entries().begin(), page.entries().end());
+    token = page.next_page_token();
+  } while (!token.empty());
+  return grpc::Status::OK;
+}
+
+grpc::Status NarratorClient::DeleteLoreEntry(const std::string& session_id,
+                                             const std::string& entry_id) {
+  v1::DeleteLoreEntryRequest request;
+  request.set_session_id(session_id);
+  request.set_entry_id(entry_id);
+  v1::DeleteLoreEntryResponse response;
+  return Unary(&v1::NarratorService::Stub::DeleteLoreEntry, request, &response);
+}
+
+grpc::Status NarratorClient::GetTurnContext(const std::string& session_id,
+                                            const std::string& turn_id,
+                                            v1::GetTurnContextResponse* context) {
+  v1::GetTurnContextRequest request;
+  request.set_session_id(session_id);
+  request.set_turn_id(turn_id);
+  return Unary(&v1::NarratorService::Stub::GetTurnContext, request, context);
+}
+
+grpc::Status NarratorClient::ExportSession(const std::string& session_id, std::string* document) {
+  v1::ExportSessionRequest request;
+  request.set_session_id(session_id);
+  v1::ExportSessionResponse response;
+  grpc::Status status = Unary(&v1::NarratorService::Stub::ExportSession, request, &response);
+  if (status.ok() && document != nullptr) *document = response.document();
+  return status;
+}
+
+grpc::Status NarratorClient::ImportSession(const std::string& document, v1::Session* session) {
+  v1::ImportSessionRequest request;
+  request.set_document(document);
+  v1::ImportSessionResponse response;
+  grpc::Status status = Unary(&v1::NarratorService::Stub::ImportSession, request, &response);
+  if (status.ok() && session != nullptr) *session = response.session();
+  return status;
 }
 
 std::unique_ptr<EventStream<v1::NarrateResponse>> NarratorClient::StartNarrate(

@@ -1,6 +1,6 @@
 // NarratorClient: a small synchronous wrapper around narrator.v1.NarratorService.
 //
-// Copy narrator_client.h and the three narrator_*.cpp files next to the
+// Copy narrator_client.h and the four narrator_*.cpp files next to the
 // generated code (narrator/v1/*.pb.{h,cc},
 // narrator/v1/narrator_service.grpc.pb.{h,cc}).
 //
@@ -289,6 +289,27 @@ class NarratorClient {
                           v1::Session* session);
   grpc::Status DeleteSession(const std::string& session_id);
 
+  // Memory: lore entries, turn contexts, save games (see docs/memory.md).
+  // Adds a lore entry (entry.entry_id() empty) or replaces one; *stored gets
+  // it as stored, with its entry_id and update_time.
+  grpc::Status PutLoreEntry(const std::string& session_id, const v1::LoreEntry& entry,
+                            v1::LoreEntry* stored);
+  // One page of the session's lore (by priority, then most recently
+  // updated); page_size 0: 100. Pass page->next_page_token() back for the next.
+  grpc::Status ListLoreEntries(const std::string& session_id, uint32_t page_size,
+                               const std::string& page_token, v1::ListLoreEntriesResponse* page);
+  // Every page of it, appended to *entries.
+  grpc::Status ListAllLoreEntries(const std::string& session_id,
+                                  std::vector<v1::LoreEntry>* entries);
+  grpc::Status DeleteLoreEntry(const std::string& session_id, const std::string& entry_id);
+  // The prompt sections a turn's model request held; turn_id "" previews
+  // the next turn's.
+  grpc::Status GetTurnContext(const std::string& session_id, const std::string& turn_id,
+                              v1::GetTurnContextResponse* context);
+  // The session as a save game (a JSON document), and a new session from one.
+  grpc::Status ExportSession(const std::string& session_id, std::string* document);
+  grpc::Status ImportSession(const std::string& document, v1::Session* session);
+
   // Streamed turns, blocking: on_event sees every message in order (the
   // stream is checked with a TurnChecker). Returns when the turn ends. The
   // request forms take turn_id, resume_after_seq and regenerate.
@@ -316,6 +337,8 @@ class NarratorClient {
   grpc::Status Watch(const std::string& session_id, const WatchHandler& on_event);
 
  private:
+  template <typename Request, typename Response, typename Call>
+  grpc::Status Unary(Call call, const Request& request, Response* response);
   template <typename Response, typename Request, typename Call>
   std::unique_ptr<EventStream<Response>> Start(std::chrono::milliseconds deadline,
                                                const Request& request, Call call);
@@ -325,6 +348,10 @@ class NarratorClient {
   std::unique_ptr<v1::NarratorService::Stub> stub_;
   grpc::Status identity_status_;
 };
+
+// OK, or INVALID_ARGUMENT when the key or player cannot travel as gRPC
+// metadata (printable ASCII; no spaces in the key).
+grpc::Status CheckIdentity(const ClientOptions& options);
 
 // The credentials and channel arguments TLS options ask for (insecure ones
 // when TLS is off). INVALID_ARGUMENT when a file cannot be read or a

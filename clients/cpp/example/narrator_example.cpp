@@ -1,8 +1,9 @@
 // narrator_example [address]
 //
 // Plays one short session against a Narrator server, with a spectator
-// watching it from another thread, and checks the narrator.v1 stream
-// contract on the way; exits non-zero on any failure.
+// watching it from another thread, lore, the context viewer, a re-roll and a
+// save game, and checks the narrator.v1 stream contract on the way; exits
+// non-zero on any failure.
 //
 // Address: the first argument, else $NARRATOR_ADDRESS, else 127.0.0.1:50051.
 // Environment: NARRATOR_API_KEY (a key from `narrator keys create`),
@@ -151,6 +152,14 @@ int main(int argc, char** argv) {
   const v1::Scene scene = CryptScene();
   Spectator spectator(*client, session.session_id());
 
+  // Lore: the narrator is told about the chief whenever a turn names it.
+  v1::LoreEntry chief;
+  chief.add_keys("goblin chief");
+  chief.set_content("The goblin chief, Grub, fears fire and owes the smugglers money.");
+  v1::LoreEntry stored_lore;
+  status = client->PutLoreEntry(session.session_id(), chief, &stored_lore);
+  if (!status.ok()) return Fail("PutLoreEntry", status);
+
   // 2. Narrate one turn with the blocking callback API, printing each delta
   //    as it arrives. The wrapper checks the stream (TurnChecker); the
   //    example checks seq and the concatenation again on its own.
@@ -184,6 +193,20 @@ int main(int argc, char** argv) {
             << v1::FinishReason_Name(narration.completed.finish_reason()) << ", usage "
             << narration.completed.usage().input_tokens() << " in / "
             << narration.completed.usage().output_tokens() << " out" << std::endl;
+
+  // What the narrator knew: the turn's prompt, section by section.
+  v1::GetTurnContextResponse context;
+  status = client->GetTurnContext(session.session_id(), narration.started.turn_id(), &context);
+  if (!status.ok()) return Fail("GetTurnContext", status);
+  bool lore_in_prompt = false;
+  for (const v1::ContextSection& section : context.sections()) {
+    std::cout << "  " << v1::ContextSectionKind_Name(section.kind()) << " " << section.tokens()
+              << " tokens: " << section.title() << "\n";
+    lore_in_prompt |= section.lore_entry_id() == stored_lore.entry_id();
+  }
+  std::cout << "  " << context.total_tokens() << " of " << context.budget_tokens() << " tokens"
+            << std::endl;
+  if (!lore_in_prompt) return Fail("GetTurnContext: the goblin chief's lore is not in the prompt");
 
   // 3. A decision, with the iterator-like Read loop.
   v1::DecideRequest decide;
@@ -278,7 +301,23 @@ int main(int argc, char** argv) {
   std::cout << "skipped narration after " << skipped.delta_count << " delta(s): "
             << narrator::DescribeStatus(skipped.status) << std::endl;
 
-  // 7. Delete the session: the spectator's watch ends; a second delete is
+  // 7. A save game: export the session, load it as a new one.
+  std::string save;
+  status = client->ExportSession(session.session_id(), &save);
+  if (!status.ok()) return Fail("ExportSession", status);
+  v1::Session loaded;
+  status = client->ImportSession(save, &loaded);
+  if (!status.ok()) return Fail("ImportSession", status);
+  if (loaded.session_id() == session.session_id() || loaded.turn_count() != 4) {
+    return Fail("ImportSession: expected a new session with the 4 turns, got " +
+                std::to_string(loaded.turn_count()));
+  }
+  std::cout << "save game: " << save.size() << " bytes, loaded as session " << loaded.session_id()
+            << std::endl;
+  status = client->DeleteSession(loaded.session_id());
+  if (!status.ok()) return Fail("DeleteSession of the loaded save", status);
+
+  // 8. Delete the session: the spectator's watch ends; a second delete is
   //    NOT_FOUND.
   status = client->DeleteSession(session.session_id());
   if (!status.ok()) return Fail("DeleteSession", status);

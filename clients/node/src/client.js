@@ -1,17 +1,14 @@
 // NarratorClient: a thin, typed wrapper of the narrator.v1.NarratorService
 // gRPC client.
-import * as grpc from '@grpc/grpc-js';
-import { loadNarratorService } from './proto.js';
-import { NarratorError } from './errors.js';
+import { ClientBase } from './base-client.js';
 import { StreamChecker, WatchChecker } from './checker.js';
-import { failingStream, resumeFields, streamCall, unaryCall } from './calls.js';
-import { callMetadata, channelSecurity, identityMetadata } from './connection.js';
-import { toEvent, toSession, toWatchEvent } from './convert.js';
+import { failingStream, resumeFields } from './calls.js';
+import { fromLoreEntry, toEvent, toLoreEntry, toSession, toTurnContext, toWatchEvent } from './convert.js';
 
 export { StreamChecker, WatchChecker } from './checker.js';
+export { DEFAULT_ADDRESS, MAX_RECEIVE_BYTES } from './base-client.js';
 
 /**
- * @typedef {import('./types.js').ClientOptions} ClientOptions
  * @typedef {import('./types.js').CallOptions} CallOptions
  * @typedef {import('./types.js').StreamOptions} StreamOptions
  * @typedef {import('./types.js').Session} Session
@@ -21,135 +18,22 @@ export { StreamChecker, WatchChecker } from './checker.js';
  * @typedef {import('./types.js').NarrateEvent} NarrateEvent
  * @typedef {import('./types.js').DecideEvent} DecideEvent
  * @typedef {import('./types.js').WatchEvent} WatchEvent
- * @typedef {import('./calls.js').Checker} Checker
- * @typedef {import('./calls.js').CallSetup} CallSetup
+ * @typedef {import('./types.js').LoreEntry} LoreEntry
+ * @typedef {import('./types.js').LoreEntryInput} LoreEntryInput
+ * @typedef {import('./types.js').LorePage} LorePage
+ * @typedef {import('./types.js').TurnContext} TurnContext
  */
 
-export const DEFAULT_ADDRESS = '127.0.0.1:50051';
-
-/** The largest response the client accepts by default (channelOptions may change it). */
-export const MAX_RECEIVE_BYTES = 9 * 1024 * 1024;
-
 /**
- * The Narrator service's client.
+ * The Narrator service's client: `new NarratorClient(address, options)`
+ * (see ClientOptions in types.js).
  *
  * Every call carries the client's API key (`authorization: Bearer <key>`) and
  * player (`x-narrator-player`) when they are set. Streamed calls (narrate,
  * decide, watchSession) are async iterators of typed events; an event kind
  * this client does not know (a newer server's) is skipped.
  */
-export class NarratorClient {
-  /**
-   * @param {string} [address] host:port; default env NARRATOR_ADDRESS, then 127.0.0.1:50051
-   * @param {ClientOptions} [options]
-   */
-  constructor(address, options = {}) {
-    const Service = loadNarratorService(options.protoDir);
-    this.address = address || process.env.NARRATOR_ADDRESS || DEFAULT_ADDRESS;
-    const security = channelSecurity(options);
-    /** @private */
-    this.defaultDeadlineMs = options.deadlineMs;
-    /** @private */
-    this.apiKey = options.apiKey;
-    /** The player this client acts for ("" when none). */
-    this.player = options.player ?? '';
-    /** @private */
-    this.baseMetadata = identityMetadata(this.apiKey, this.player);
-    /** @private */
-    this.ownsChannel = true;
-    /** @private @type {any} */
-    this.stub = new Service(this.address, security.credentials, {
-      // Save games (ExportSession) may be up to 8 MiB: above gRPC's default 4 MiB.
-      'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
-      ...security.channelOptions,
-      ...(options.channelOptions ?? {}),
-    });
-  }
-
-  /**
-   * The same client (same channel, key and options) acting for `player`: its
-   * calls count against that player's quotas. Closing it leaves the channel
-   * open; close the original client when done.
-   *
-   * @param {string} player printable ASCII (it travels as gRPC metadata)
-   * @returns {NarratorClient}
-   */
-  withPlayer(player) {
-    const view = /** @type {NarratorClient} */ (Object.create(NarratorClient.prototype));
-    Object.assign(view, this, {
-      player,
-      baseMetadata: identityMetadata(this.apiKey, player),
-      ownsChannel: false,
-    });
-    return view;
-  }
-
-  /** Closes the channel; calls in flight are cancelled. A withPlayer() view does nothing. */
-  close() {
-    if (this.ownsChannel) this.stub.close();
-  }
-
-  /**
-   * Waits until the channel is connected (useful right after starting a server).
-   *
-   * @param {number} [timeoutMs] default 10000
-   * @returns {Promise<void>}
-   */
-  waitForReady(timeoutMs = 10000) {
-    return new Promise((resolve, reject) => {
-      this.stub.waitForReady(Date.now() + timeoutMs, (/** @type {Error | undefined} */ err) => {
-        if (err) {
-          reject(new NarratorError(err.message, { grpcCode: grpc.status.UNAVAILABLE, cause: err }));
-        } else {
-          resolve();
-        }
-      });
-    });
-  }
-
-  /**
-   * The metadata, deadline and signal of one call.
-   *
-   * @private
-   * @param {CallOptions} opts
-   * @param {boolean} [useDefaultDeadline] false: only opts.deadlineMs bounds the call
-   * @returns {CallSetup}
-   */
-  setup(opts, useDefaultDeadline = true) {
-    const ms = opts.deadlineMs ?? (useDefaultDeadline ? this.defaultDeadlineMs : undefined);
-    return {
-      metadata: callMetadata(this.baseMetadata, opts.metadata),
-      callOptions: ms === undefined || ms === null ? {} : { deadline: new Date(Date.now() + ms) },
-      signal: opts.signal,
-    };
-  }
-
-  /**
-   * @private
-   * @param {string} method
-   * @param {object} request
-   * @param {CallOptions} [opts]
-   * @returns {Promise<any>}
-   */
-  unary(method, request, opts = {}) {
-    return unaryCall(this.stub, method, request, this.setup(opts));
-  }
-
-  /**
-   * @private
-   * @param {string} method
-   * @param {object} request
-   * @param {StreamOptions} options
-   * @param {(msg: any) => any} toEventOf
-   * @param {Checker} checker used unless options.strict is false
-   * @param {boolean} [useDefaultDeadline]
-   * @returns {AsyncGenerator<any, void, undefined>}
-   */
-  stream(method, request, options, toEventOf, checker, useDefaultDeadline = true) {
-    const setup = this.setup(options, useDefaultDeadline);
-    return streamCall(this.stub, method, request, setup, toEventOf, options.strict === false ? null : checker);
-  }
-
+export class NarratorClient extends ClientBase {
   /**
    * Starts a new campaign.
    *
@@ -193,6 +77,103 @@ export class NarratorClient {
    */
   async deleteSession(sessionId, options) {
     await this.unary('deleteSession', { sessionId }, options);
+  }
+
+  /**
+   * Adds a lore entry to a session, or replaces one (entry.entryId set; an
+   * unknown one is NOT_FOUND). Bad fields are INVALID_ARGUMENT (e.g. on
+   * "entry.keys[2]"); a session at its entry limit is FAILED_PRECONDITION.
+   *
+   * @param {string} sessionId
+   * @param {LoreEntryInput} entry
+   * @param {CallOptions} [options]
+   * @returns {Promise<LoreEntry>} the entry as stored, with its entryId and updateTime
+   */
+  async putLoreEntry(sessionId, entry, options) {
+    const res = await this.unary('putLoreEntry', { sessionId, entry: fromLoreEntry(entry) }, options);
+    return toLoreEntry(res.entry);
+  }
+
+  /**
+   * One page of a session's lore, by priority then most recently updated.
+   *
+   * @param {string} sessionId
+   * @param {{pageSize?: number, pageToken?: string}} [page] pageSize 0 or absent: 100; at most 500
+   * @param {CallOptions} [options]
+   * @returns {Promise<LorePage>}
+   */
+  async listLoreEntries(sessionId, page = {}, options) {
+    const request = { sessionId, pageSize: page.pageSize ?? 0, pageToken: page.pageToken ?? '' };
+    const res = await this.unary('listLoreEntries', request, options);
+    return { entries: (res.entries ?? []).map(toLoreEntry), nextPageToken: res.nextPageToken ?? '' };
+  }
+
+  /**
+   * Every lore entry of a session, page after page (`for await`).
+   *
+   * @param {string} sessionId
+   * @param {CallOptions & {pageSize?: number}} [options]
+   * @returns {AsyncGenerator<LoreEntry, void, undefined>}
+   */
+  async *loreEntries(sessionId, options = {}) {
+    let pageToken = '';
+    do {
+      const page = await this.listLoreEntries(sessionId, { pageSize: options.pageSize, pageToken }, options);
+      yield* page.entries;
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+  }
+
+  /**
+   * Deletes a lore entry (NOT_FOUND when unknown).
+   *
+   * @param {string} sessionId
+   * @param {string} entryId
+   * @param {CallOptions} [options]
+   * @returns {Promise<void>}
+   */
+  async deleteLoreEntry(sessionId, entryId, options) {
+    await this.unary('deleteLoreEntry', { sessionId, entryId }, options);
+  }
+
+  /**
+   * The sections of the prompt a turn's model request held, with token
+   * estimates: what the narrator knew when it spoke. An empty turnId previews
+   * the next turn's prompt. NOT_FOUND for an unknown turn; FAILED_PRECONDITION
+   * when none was recorded for it (an imported turn, an old one, one running
+   * on another server).
+   *
+   * @param {string} sessionId
+   * @param {string} [turnId]
+   * @param {CallOptions} [options]
+   * @returns {Promise<TurnContext>}
+   */
+  async getTurnContext(sessionId, turnId = '', options) {
+    return toTurnContext(await this.unary('getTurnContext', { sessionId, turnId }, options));
+  }
+
+  /**
+   * A session as a save game: one versioned JSON document (session, turns,
+   * lore, summaries; no secrets).
+   *
+   * @param {string} sessionId
+   * @param {CallOptions} [options]
+   * @returns {Promise<string>} the document, to give importSession() as it is
+   */
+  async exportSession(sessionId, options) {
+    return (await this.unary('exportSession', { sessionId }, options)).document;
+  }
+
+  /**
+   * Creates a new session (a new sessionId, the turn ids kept) from a save
+   * game; a bad document is INVALID_ARGUMENT with violations on "document.<path>".
+   *
+   * @param {string} document from exportSession(); at most 8 MiB
+   * @param {CallOptions} [options]
+   * @returns {Promise<Session>}
+   */
+  async importSession(document, options) {
+    return toSession((await this.unary('importSession', { document }, options)).session);
   }
 
   /**

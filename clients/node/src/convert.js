@@ -12,6 +12,9 @@ import { NarratorError } from './errors.js';
  * @typedef {import('./types.js').Session} Session
  * @typedef {import('./types.js').DecideEvent} DecideEvent
  * @typedef {import('./types.js').WatchEvent} WatchEvent
+ * @typedef {import('./types.js').LoreEntry} LoreEntry
+ * @typedef {import('./types.js').LoreEntryInput} LoreEntryInput
+ * @typedef {import('./types.js').TurnContext} TurnContext
  */
 
 /** @param {any} ts google.protobuf.Timestamp as loaded */
@@ -174,4 +177,54 @@ export function toWatchEvent(msg) {
   if (ev === null) return null;
   if (ev.type === 'started') return { ...ev, ...turn, input: msg.input ?? '' };
   return { ...ev, ...turn };
+}
+
+/**
+ * @param {any} e narrator.v1.LoreEntry as loaded
+ * @returns {LoreEntry}
+ */
+export function toLoreEntry(e) {
+  return {
+    entryId: e.entryId ?? '',
+    keys: [...(e.keys ?? [])],
+    content: e.content ?? '',
+    priority: e.priority ?? 0,
+    alwaysOn: Boolean(e.alwaysOn),
+    updateTime: toDate(e.updateTime),
+  };
+}
+
+/**
+ * @param {LoreEntryInput} entry
+ * @returns {object} a narrator.v1.LoreEntry for proto-loader
+ */
+export function fromLoreEntry(entry) {
+  return {
+    entryId: entry.entryId ?? '',
+    keys: entry.keys ?? [],
+    content: entry.content,
+    priority: entry.priority ?? 0,
+    alwaysOn: Boolean(entry.alwaysOn),
+  };
+}
+
+/**
+ * @param {any} r narrator.v1.GetTurnContextResponse as loaded
+ * @returns {TurnContext}
+ */
+export function toTurnContext(r) {
+  return {
+    turnId: r.turnId ?? '',
+    sections: (r.sections ?? []).map((/** @type {any} */ c) => ({
+      kind: c.kind,
+      title: c.title ?? '',
+      text: c.text ?? '',
+      tokens: c.tokens ?? 0,
+      loreEntryId: c.loreEntryId ?? '',
+      matchedKey: c.matchedKey ?? '',
+      turnId: c.turnId ?? '',
+    })),
+    totalTokens: r.totalTokens ?? 0,
+    budgetTokens: r.budgetTokens ?? 0,
+  };
 }

@@ -117,6 +117,47 @@ export {};
  */
 
 /**
+ * @typedef {object} LoreEntry a piece of the world the narrator knows when it matters
+ * @property {string} entryId assigned by the server
+ * @property {string[]} keys words or phrases that bring it into a turn's prompt
+ * @property {string} content what the narrator should know, in plain prose
+ * @property {number} priority higher first when the lore budget cannot hold every match
+ * @property {boolean} alwaysOn in every prompt, whether a key matches or not
+ * @property {Date | null} updateTime when it was last written
+ */
+/**
+ * @typedef {object} LoreEntryInput what putLoreEntry() takes
+ * @property {string} [entryId] replace this entry ("" or absent: add a new one)
+ * @property {string[]} [keys] 1 to 16 of 1 to 100 characters; required unless alwaysOn
+ * @property {string} content required; at most 2000 characters
+ * @property {number} [priority] -1000 to 1000; default 0
+ * @property {boolean} [alwaysOn]
+ */
+/**
+ * @typedef {object} LorePage
+ * @property {LoreEntry[]} entries by priority (highest first), then most recently updated
+ * @property {string} nextPageToken pass it back for the next page; "" on the last
+ */
+/**
+ * @typedef {object} ContextSection one part of the prompt a turn's model request held
+ * @property {string} kind "CONTEXT_SECTION_KIND_SYSTEM", "_CAMPAIGN", "_SUMMARY", "_LORE",
+ *   "_HISTORY", "_SCENE" or "_INPUT"
+ * @property {string} title a short label ("lore: Mirela", "turn 12")
+ * @property {string} text the text as the model read it
+ * @property {number} tokens its estimated tokens
+ * @property {string} loreEntryId LORE: the entry's id
+ * @property {string} matchedKey LORE: the key that brought it in ("" for always-on entries)
+ * @property {string} turnId HISTORY: the turn it shows; SUMMARY: the last turn it covers
+ */
+/**
+ * @typedef {object} TurnContext what the narrator knew when it spoke
+ * @property {string} turnId the turn ("" for a preview of the next one)
+ * @property {ContextSection[]} sections in the order the model read them
+ * @property {number} totalTokens estimated tokens of all the sections
+ * @property {number} budgetTokens the prompt budget they were fitted in
+ */
+
+/**
  * @typedef {object} NarrateRequest
  * @property {string} sessionId
  * @property {string} action what the player does (required)
