@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the C++ client and runs narrator_example (as a ctest test) against a
-# real Narrator server with the offline narrator.
+# Builds the C++ client and runs its ctest tests (narrator_client_test and
+# narrator_example) against a real Narrator server with the offline narrator,
+# as a studio would run it: API keys (made with the server's CLI) and mTLS
+# (certificates made here with openssl).
 #
 # Needs the repo's Python venv at <repo>/.venv (the Makefile creates it).
 # Installs the Debian packages below when missing (needs root or sudo).
@@ -12,7 +14,7 @@ cd "$here"
 
 # --- packages ----------------------------------------------------------------
 packages=(cmake make g++ pkg-config libgrpc++-dev libprotobuf-dev protobuf-compiler
-          protobuf-compiler-grpc)
+          protobuf-compiler-grpc openssl)
 missing=()
 for p in "${packages[@]}"; do
   [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == "install ok installed" ]] ||
@@ -60,13 +62,52 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-mkdir -p "$work/data"
-# No OPENAI_* variables: the server answers with its built-in offline narrator.
+mkdir -p "$work/data" "$work/pki"
+
+# --- certificates: a CA, the server's (localhost, narrator.internal, 127.0.0.1), a client's
+pki="$work/pki"
+ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+openssl req -x509 "${ec[@]}" -keyout "$pki/ca.key" -out "$pki/ca.pem" -days 2 \
+  -subj "/CN=narrator ci CA" -addext "basicConstraints=critical,CA:TRUE" \
+  -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+leaf() {  # leaf NAME EXTENSIONS
+  printf '%b' "$2" >"$pki/$1.ext"
+  openssl req "${ec[@]}" -keyout "$pki/$1.key" -out "$pki/$1.csr" -subj "/CN=$1" 2>/dev/null
+  openssl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" \
+    -set_serial "0x$(openssl rand -hex 8)" -days 2 -sha256 -extfile "$pki/$1.ext" \
+    -out "$pki/$1.pem" 2>/dev/null
+}
+leaf server "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,DNS:narrator.internal,IP:127.0.0.1\n"
+leaf client "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n"
+
+# --- API keys, made with the server's CLI in its data directory ----------------
+keys_cli() {  # keys_cli NAME [FLAGS]: prints the new key (the CLI's last line)
+  (
+    cd "$repo"
+    for v in $(compgen -e | grep -E '^(OPENAI|NARRATOR)_' || true); do unset "$v"; done
+    NARRATOR_DATA_DIR="$work/data" "$python" -m narrator_server keys create "$@"
+  ) | tail -n 1
+}
+key_example="$(keys_cli example --tenant studio)"  # first alone: it creates the database
+keys_cli rival >"$work/rival.key" &
+keys_cli metered --player-requests-per-minute 2 >"$work/metered.key" &
+wait
+key_rival="$(cat "$work/rival.key")"
+key_metered="$(cat "$work/metered.key")"
+for k in "$key_example" "$key_rival" "$key_metered"; do
+  [[ "$k" == nrk_* ]] || { echo "ci.sh: narrator keys create printed no key" >&2; exit 1; }
+done
+
+# No OPENAI_* variables: the server answers with its built-in offline narrator
+# (paced 5 ms a delta, so that the example's spectator sees turns as they run).
+# exec: $! is the server itself, so the cleanup's SIGTERM reaches it.
 (
   cd "$repo"
-  for v in $(compgen -e | grep '^OPENAI_' || true); do unset "$v"; done
+  for v in $(compgen -e | grep -E '^(OPENAI|NARRATOR)_' || true); do unset "$v"; done
   export NARRATOR_PORT=0 NARRATOR_HOST=127.0.0.1 NARRATOR_DATA_DIR="$work/data" \
-         NARRATOR_OFFLINE_PACE_MS=0 PYTHONUNBUFFERED=1
+         NARRATOR_METRICS_PORT=-1 NARRATOR_OFFLINE_PACE_MS=5 PYTHONUNBUFFERED=1 \
+         NARRATOR_TLS_CERT_FILE="$pki/server.pem" NARRATOR_TLS_KEY_FILE="$pki/server.key" \
+         NARRATOR_TLS_CLIENT_CA_FILE="$pki/ca.pem"
   exec "$python" -m narrator_server
 ) >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
@@ -92,9 +133,13 @@ if [[ -z "$address" ]]; then
 fi
 echo "ci.sh: server ready at $address (pid $server_pid)"
 
-# --- example -----------------------------------------------------------------
+# --- tests -------------------------------------------------------------------
 rc=0
-NARRATOR_ADDRESS="$address" ctest --test-dir build --output-on-failure -V || rc=$?
+NARRATOR_ADDRESS="$address" NARRATOR_API_KEY="$key_example" NARRATOR_PLAYER="" \
+NARRATOR_TEST_RIVAL_KEY="$key_rival" NARRATOR_TEST_METERED_KEY="$key_metered" \
+NARRATOR_TLS_CA_FILE="$pki/ca.pem" NARRATOR_TLS_CLIENT_CERT_FILE="$pki/client.pem" \
+NARRATOR_TLS_CLIENT_KEY_FILE="$pki/client.key" NARRATOR_TEST_REQUIRE_LIVE=1 \
+  ctest --test-dir build --output-on-failure -V || rc=$?
 if ((rc != 0)); then
   echo "--- server stderr ---" >&2; tail -n 50 "$work/server.err" >&2 || true
 fi

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# CI for the Node.js client: install the locked dependencies, then run the
-# tests (node's built-in runner) against real servers started from the
-# repository's Python venv (<repo>/.venv, created by the Makefile).
+# CI for the Node.js client: install the locked dependencies, type-check the
+# JSDoc-typed sources (tsc, no output), then run the tests (node's built-in
+# runner) against real servers started from the repository's Python venv
+# (<repo>/.venv, created by the Makefile). The TLS tests need openssl.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "node/npm not found: installing Debian's nodejs and npm" >&2
+missing=()
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if ((${#missing[@]})); then
+  echo "not found: installing Debian's ${missing[*]}" >&2
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 repo_root="$(cd ../.. && pwd)"
@@ -20,4 +25,5 @@ fi
 
 echo "node $(node --version), npm $(npm --version)"
 npm ci --no-audit --no-fund
+npm run --silent typecheck
 node --test

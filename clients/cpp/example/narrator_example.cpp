@@ -1,12 +1,22 @@
 // narrator_example [address]
 //
-// Plays one short session against a Narrator server and checks the
-// narrator.v1 stream contract on the way; exits non-zero on any failure.
+// Plays one short session against a Narrator server, with a spectator
+// watching it from another thread, lore, the context viewer, a re-roll and a
+// save game, and checks the narrator.v1 stream contract on the way; exits
+// non-zero on any failure.
+//
 // Address: the first argument, else $NARRATOR_ADDRESS, else 127.0.0.1:50051.
+// Environment: NARRATOR_API_KEY (a key from `narrator keys create`),
+// NARRATOR_PLAYER (the player to act for), NARRATOR_TLS_CA_FILE (TLS,
+// trusting this CA), NARRATOR_TLS_CLIENT_CERT_FILE and
+// NARRATOR_TLS_CLIENT_KEY_FILE (mTLS).
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "narrator_client.h"
 
@@ -23,6 +33,72 @@ int Fail(const std::string& what) {
   std::cerr << "\nFAIL: " << what << std::endl;
   return 1;
 }
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+// The key, player and TLS files the environment names.
+narrator::ClientOptions OptionsFromEnv() {
+  narrator::ClientOptions options;
+  options.unary_deadline = std::chrono::seconds(10);
+  options.stream_deadline = std::chrono::seconds(60);
+  options.api_key = Env("NARRATOR_API_KEY");
+  options.player = Env("NARRATOR_PLAYER");
+  if (std::string ca = Env("NARRATOR_TLS_CA_FILE"); !ca.empty()) {
+    options.tls.root_certificates = narrator::Pem::File(ca);
+  }
+  if (std::string cert = Env("NARRATOR_TLS_CLIENT_CERT_FILE"); !cert.empty()) {
+    options.tls.certificate_chain = narrator::Pem::File(cert);
+    options.tls.private_key = narrator::Pem::File(Env("NARRATOR_TLS_CLIENT_KEY_FILE"));
+  }
+  return options;
+}
+
+// A spectator: reads the session's WatchSession stream on its own thread
+// (as a stream overlay or a text-to-speech service would) until the session
+// is deleted, keeping "turn_id completed" / "turn_id ended" lines.
+class Spectator {
+ public:
+  Spectator(narrator::NarratorClient& client, const std::string& session_id)
+      : stream_(client.StartWatch(session_id)), thread_([this] { Run(); }) {}
+  ~Spectator() {
+    if (thread_.joinable()) {
+      stream_->Cancel();
+      thread_.join();
+    }
+  }
+
+  // Waits for the end of the watch; its status.
+  grpc::Status Join() {
+    thread_.join();
+    return status_;
+  }
+  const std::vector<std::string>& turns() const { return turns_; }
+
+ private:
+  void Run() {
+    narrator::WatchChecker checker;
+    v1::WatchSessionResponse event;
+    while (stream_->Read(&event)) {
+      if (!checker.Feed(event)) {
+        stream_->Cancel();
+        stream_->Finish();
+        status_ = grpc::Status(grpc::StatusCode::DATA_LOSS, "watch: " + checker.error());
+        return;
+      }
+      if (event.has_completed()) turns_.push_back(event.turn_id() + " completed");
+      if (event.has_ended()) turns_.push_back(event.turn_id() + " ended");
+    }
+    status_ = stream_->Finish();
+  }
+
+  std::unique_ptr<narrator::EventStream<v1::WatchSessionResponse>> stream_;
+  grpc::Status status_;
+  std::vector<std::string> turns_;
+  std::thread thread_;
+};
 
 std::string Trim(const std::string& s) {
   const char* ws = " \t\r\n";
@@ -55,10 +131,13 @@ int main(int argc, char** argv) {
   if (argc > 1) address = argv[1];
   std::cout << "narrator_example: server " << address << std::endl;
 
-  narrator::ClientOptions options;
-  options.unary_deadline = std::chrono::seconds(10);
-  options.stream_deadline = std::chrono::seconds(60);
-  auto client = narrator::NarratorClient::Connect(address, options);
+  narrator::ClientOptions options = OptionsFromEnv();
+  std::cout << "narrator_example: " << (options.tls.active() ? "TLS" : "plaintext")
+            << (options.tls.certificate_chain.empty() ? "" : " with a client certificate")
+            << (options.api_key.empty() ? ", no API key" : ", API key") << std::endl;
+  std::string error;
+  auto client = narrator::NarratorClient::Connect(address, options, &error);
+  if (!client) return Fail("Connect: " + error);
 
   // 1. A session.
   v1::Session session;
@@ -71,6 +150,15 @@ int main(int argc, char** argv) {
             << std::endl;
 
   const v1::Scene scene = CryptScene();
+  Spectator spectator(*client, session.session_id());
+
+  // Lore: the narrator is told about the chief whenever a turn names it.
+  v1::LoreEntry chief;
+  chief.add_keys("goblin chief");
+  chief.set_content("The goblin chief, Grub, fears fire and owes the smugglers money.");
+  v1::LoreEntry stored_lore;
+  status = client->PutLoreEntry(session.session_id(), chief, &stored_lore);
+  if (!status.ok()) return Fail("PutLoreEntry", status);
 
   // 2. Narrate one turn with the blocking callback API, printing each delta
   //    as it arrives. The wrapper checks the stream (TurnChecker); the
@@ -106,6 +194,20 @@ int main(int argc, char** argv) {
             << narration.completed.usage().input_tokens() << " in / "
             << narration.completed.usage().output_tokens() << " out" << std::endl;
 
+  // What the narrator knew: the turn's prompt, section by section.
+  v1::GetTurnContextResponse context;
+  status = client->GetTurnContext(session.session_id(), narration.started.turn_id(), &context);
+  if (!status.ok()) return Fail("GetTurnContext", status);
+  bool lore_in_prompt = false;
+  for (const v1::ContextSection& section : context.sections()) {
+    std::cout << "  " << v1::ContextSectionKind_Name(section.kind()) << " " << section.tokens()
+              << " tokens: " << section.title() << "\n";
+    lore_in_prompt |= section.lore_entry_id() == stored_lore.entry_id();
+  }
+  std::cout << "  " << context.total_tokens() << " of " << context.budget_tokens() << " tokens"
+            << std::endl;
+  if (!lore_in_prompt) return Fail("GetTurnContext: the goblin chief's lore is not in the prompt");
+
   // 3. A decision, with the iterator-like Read loop.
   v1::DecideRequest decide;
   decide.set_session_id(session.session_id());
@@ -133,12 +235,14 @@ int main(int argc, char** argv) {
   narrator::TurnChecker checker(/*expect_decision=*/true);
   v1::DecideResponse event;
   v1::Decision decision;
+  std::string decision_turn_id;
   while (stream->Read(&event)) {
     if (!checker.Feed(event)) {
       stream->Cancel();
       stream->Finish();
       return Fail("Decide stream broke the contract: " + checker.error());
     }
+    if (event.has_started()) decision_turn_id = event.started().turn_id();
     if (event.has_delta()) std::cout << event.delta().text() << std::flush;
     if (event.has_decision()) decision = event.decision();
   }
@@ -164,15 +268,29 @@ int main(int argc, char** argv) {
             << v1::DecisionSource_Name(decision.source()) << ", " << checker.delta_count()
             << " rationale deltas)" << std::endl;
 
-  // 4. The session now holds both turns.
+  // 4. Re-roll the decision: regenerate replaces the session's last turn;
+  //    the replaced one stays readable, marked superseded.
+  decide.set_regenerate(true);
+  narrator::TurnResult reroll = client->Decide(decide);
+  if (!reroll.ok()) return Fail("Decide with regenerate", reroll.status);
+  std::cout << "re-rolled decision: " << reroll.decision.option_id() << " "
+            << reroll.decision.arguments_json() << std::endl;
+
+  // 5. The session now holds three turns, the first decision superseded.
   v1::Session stored;
   status = client->GetSession(session.session_id(), 0, &stored);
   if (!status.ok()) return Fail("GetSession", status);
-  if (stored.turn_count() != 2) {
-    return Fail("GetSession: turn_count " + std::to_string(stored.turn_count()) + ", expected 2");
+  if (stored.turn_count() != 3) {
+    return Fail("GetSession: turn_count " + std::to_string(stored.turn_count()) + ", expected 3");
+  }
+  const v1::Turn& replaced = stored.recent_turns(1);
+  const v1::Turn& replacement = stored.recent_turns(2);
+  if (replaced.turn_id() != decision_turn_id || !replaced.superseded() ||
+      replacement.replaces_turn_id() != decision_turn_id || replacement.superseded()) {
+    return Fail("GetSession: the regenerated decision is not marked as replaced");
   }
 
-  // 5. Skip a narration: returning false from the handler cancels the call
+  // 6. Skip a narration: returning false from the handler cancels the call
   //    (the server stores the turn as cancelled with the text sent so far).
   narrator::TurnResult skipped = client->Narrate(
       session.session_id(), "I wait and listen", scene,
@@ -183,9 +301,42 @@ int main(int argc, char** argv) {
   std::cout << "skipped narration after " << skipped.delta_count << " delta(s): "
             << narrator::DescribeStatus(skipped.status) << std::endl;
 
-  // 6. Delete the session; a second delete is NOT_FOUND.
+  // 7. A save game: export the session, load it as a new one.
+  std::string save;
+  status = client->ExportSession(session.session_id(), &save);
+  if (!status.ok()) return Fail("ExportSession", status);
+  v1::Session loaded;
+  status = client->ImportSession(save, &loaded);
+  if (!status.ok()) return Fail("ImportSession", status);
+  if (loaded.session_id() == session.session_id() || loaded.turn_count() != 4) {
+    return Fail("ImportSession: expected a new session with the 4 turns, got " +
+                std::to_string(loaded.turn_count()));
+  }
+  std::cout << "save game: " << save.size() << " bytes, loaded as session " << loaded.session_id()
+            << std::endl;
+  status = client->DeleteSession(loaded.session_id());
+  if (!status.ok()) return Fail("DeleteSession of the loaded save", status);
+
+  // 8. Delete the session: the spectator's watch ends; a second delete is
+  //    NOT_FOUND.
   status = client->DeleteSession(session.session_id());
   if (!status.ok()) return Fail("DeleteSession", status);
+  status = spectator.Join();
+  if (!status.ok()) return Fail("WatchSession", status);
+  std::cout << "the spectator saw:";
+  for (const std::string& turn : spectator.turns()) std::cout << " [" << turn << "]";
+  std::cout << std::endl;
+  // The watch was asked for before the first turn and the server registers
+  // it a moment later: a very fast first turn may end before it is seen.
+  // Every later turn is seen, the skipped one as ended.
+  const std::vector<std::string> later{decision_turn_id + " completed",
+                                       reroll.started.turn_id() + " completed",
+                                       skipped.started.turn_id() + " ended"};
+  const auto& seen = spectator.turns();
+  if (seen.size() < later.size() ||
+      !std::equal(later.begin(), later.end(), seen.end() - static_cast<long>(later.size()))) {
+    return Fail("WatchSession: the spectator did not see the later turns end");
+  }
   status = client->DeleteSession(session.session_id());
   if (status.error_code() != grpc::StatusCode::NOT_FOUND) {
     return Fail("DeleteSession of a deleted session: expected NOT_FOUND", status);

@@ -1,13 +1,38 @@
 #!/usr/bin/env node
-// Example: one session, one narrated turn, one decision.
+// Example: one session, one narrated turn, one decision, with a spectator
+// watching the session.
 //
 //   node examples/cli.js [address]      (default: $NARRATOR_ADDRESS or 127.0.0.1:50051)
 //
+// Environment: NARRATOR_API_KEY (a key from `narrator keys create`),
+// NARRATOR_PLAYER (the player to act for), NARRATOR_TLS_CA_FILE (connect with
+// TLS, trusting this CA), NARRATOR_TLS_CLIENT_CERT_FILE and
+// NARRATOR_TLS_CLIENT_KEY_FILE (mTLS).
+//
 // Prints the narration as it streams, then the decision, and exits non-zero
 // when a call fails or the answer breaks the contract.
+import { readFileSync } from 'node:fs';
 import { NarratorClient, NarratorError } from '../src/index.js';
 
 const address = process.argv[2] || process.env.NARRATOR_ADDRESS || '127.0.0.1:50051';
+
+/**
+ * The client options the environment asks for.
+ *
+ * @returns {import('../src/types.js').ClientOptions}
+ */
+function optionsFromEnv() {
+  const env = process.env;
+  const read = (/** @type {string | undefined} */ file) => (file ? readFileSync(file) : undefined);
+  const tls = env.NARRATOR_TLS_CA_FILE || env.NARRATOR_TLS_CLIENT_CERT_FILE
+    ? {
+        rootCertificates: read(env.NARRATOR_TLS_CA_FILE),
+        certificateChain: read(env.NARRATOR_TLS_CLIENT_CERT_FILE),
+        privateKey: read(env.NARRATOR_TLS_CLIENT_KEY_FILE),
+      }
+    : undefined;
+  return { apiKey: env.NARRATOR_API_KEY || undefined, player: env.NARRATOR_PLAYER || undefined, tls, deadlineMs: 30_000 };
+}
 
 /**
  * @param {string} message
@@ -28,9 +53,11 @@ const scene = {
 };
 
 async function main() {
-  const client = new NarratorClient(address, { deadlineMs: 30_000 });
+  const client = new NarratorClient(address, optionsFromEnv());
   /** @type {string | undefined} */
   let sessionId;
+  /** @type {Promise<string[]> | undefined} */
+  let spectator;
   try {
     const session = await client.createSession({
       setting: { world: 'a drowned city ruled by smugglers', tone: 'grim' },
@@ -38,6 +65,17 @@ async function main() {
     });
     sessionId = session.sessionId;
     console.log(`session ${sessionId} (seed ${session.seed})\n`);
+
+    // A spectator (a stream overlay, text-to-speech...) watches every turn of
+    // the session; the watch ends when the session is deleted.
+    const watch = client.watchSession(sessionId);
+    spectator = (async () => {
+      const ended = [];
+      for await (const ev of watch) {
+        if (ev.type === 'completed' || ev.type === 'ended') ended.push(`${ev.turnId} ${ev.type}`);
+      }
+      return ended;
+    })();
 
     // 1. A narrated turn, printed as it arrives.
     let streamed = '';
@@ -79,10 +117,11 @@ async function main() {
       { id: 'flee', description: 'the goblin chief splashes away into the dark' },
     ];
     const allowed = new Set(options.map((o) => o.id));
-    /** @type {import('../src/client.js').DecisionEvent | undefined} */
+    /** @type {import('../src/types.js').DecisionEvent | undefined} */
     let decision;
     let rationale = '';
     let decisionText;
+    let decisionTurnId = '';
     for await (const ev of client.decide(
       { sessionId, question: 'What does the goblin chief do?', options, defaultOptionId: 'parley', scene },
       { deadlineMs: 60_000 },
@@ -90,6 +129,8 @@ async function main() {
       if (ev.type === 'delta') {
         rationale += ev.text;
         process.stdout.write(ev.text);
+      } else if (ev.type === 'started') {
+        decisionTurnId = ev.turnId;
       } else if (ev.type === 'decision') {
         decision = ev;
       } else if (ev.type === 'completed') {
@@ -106,10 +147,17 @@ async function main() {
 
     await client.deleteSession(sessionId);
     sessionId = undefined;
+    // The watch was asked for before the first turn; the server registers it
+    // a moment later, so a very fast first turn may end before it could be
+    // seen. The decision, played after the whole narration, is always seen.
+    const watched = await spectator;
+    console.log(`the spectator saw ${watched.length} turn(s) end: ${watched.join(', ')}`);
+    if (!watched.includes(`${decisionTurnId} completed`)) fail('the spectator did not see the decision');
     console.log('ok');
   } finally {
     if (sessionId) await client.deleteSession(sessionId).catch(() => {});
     client.close();
+    await spectator?.catch(() => {});
   }
 }
 
@@ -117,6 +165,7 @@ main().catch((err) => {
   if (err instanceof NarratorError) {
     console.error(`\nerror: ${err.code} (${err.grpcCode}): ${err.message}`);
     for (const v of err.fieldViolations) console.error(`  ${v.field}: ${v.description}`);
+    for (const q of err.quotaViolations) console.error(`  quota ${q.limit} of ${q.subject}: ${q.description}`);
     if (err.retryAfterMs !== null) console.error(`  retry after ${err.retryAfterMs} ms`);
   } else {
     console.error(`\nerror: ${err?.message ?? err}`);

@@ -1,478 +1,43 @@
 // NarratorClient: a thin, typed wrapper of the narrator.v1.NarratorService
 // gRPC client.
-import * as grpc from '@grpc/grpc-js';
-import { loadNarratorService } from './proto.js';
-import { NarratorError } from './errors.js';
+import { ClientBase } from './base-client.js';
+import { StreamChecker, WatchChecker } from './checker.js';
+import { failingStream, resumeFields } from './calls.js';
+import { fromLoreEntry, toEvent, toLoreEntry, toSession, toTurnContext, toWatchEvent } from './convert.js';
+
+export { StreamChecker, WatchChecker } from './checker.js';
+export { DEFAULT_ADDRESS, MAX_RECEIVE_BYTES } from './base-client.js';
 
 /**
- * @typedef {object} Setting
- * @property {string} world the world, in a sentence or a paragraph (required)
- * @property {string} [tone] how the narration should feel
- */
-/**
- * @typedef {object} PlayerCharacter
- * @property {string} name (required)
- * @property {string} [description]
- */
-/**
- * @typedef {object} Character
- * @property {string} name
- * @property {string} [description]
- * @property {string} [disposition]
- */
-/**
- * @typedef {object} Scene
- * @property {string} [location]
- * @property {Character[]} [characters]
- * @property {string[]} [facts]
- * @property {Record<string, string>} [attributes]
- */
-/**
- * @typedef {object} Usage
- * @property {number} inputTokens
- * @property {number} outputTokens
- */
-/**
- * @typedef {object} Recovery a mid-stream takeover: another provider continued the turn
- * @property {string} provider the provider that continued (an upstream name or "offline")
- * @property {string} model the model that continued
- * @property {number} afterSeq the last seq sent before the takeover; its text starts at afterSeq + 1
- */
-/**
- * @typedef {object} Decision
- * @property {string} optionId
- * @property {Record<string, any>} arguments the parsed argumentsJson
- * @property {string} argumentsJson
- * @property {string} source e.g. "DECISION_SOURCE_MODEL"
- */
-/**
- * @typedef {object} Turn
- * @property {string} turnId
- * @property {string} kind "TURN_KIND_NARRATION" | "TURN_KIND_DECISION"
- * @property {string} input the action or the question
- * @property {Scene | null} scene
- * @property {string} text
- * @property {Decision | null} decision only for completed decision turns
- * @property {string} status "TURN_STATUS_COMPLETED" | "TURN_STATUS_CANCELLED" | "TURN_STATUS_FAILED"
- * @property {string} provider
- * @property {string} model
- * @property {Usage} usage
- * @property {Date | null} createTime
- * @property {Recovery[]} recoveries mid-stream takeovers, as in completed.recoveries
- */
-/**
- * @typedef {object} Session
- * @property {string} sessionId
- * @property {Setting} setting
- * @property {PlayerCharacter} player
- * @property {string} seed uint64 as a decimal string
- * @property {number} turnCount
- * @property {Turn[]} recentTurns oldest first
- * @property {Date | null} createTime
- */
-/**
- * @typedef {object} DecisionOption
- * @property {string} id
- * @property {string} [description]
- * @property {string | object} [argumentsSchema] JSON Schema, as JSON text or as an object
- */
-/**
- * @typedef {{type: 'started', turnId: string, provider: string, model: string, resumed: boolean}} StartedEvent
- *   resumed: true when the call resumed an existing turn (same turnId) instead of starting it
- * @typedef {{type: 'delta', seq: number, text: string}} DeltaEvent
- * @typedef {{type: 'decision'} & Decision} DecisionEvent
- * @typedef {{type: 'completed', finishReason: string, usage: Usage, text: string, recoveries: Recovery[]}} CompletedEvent
- *   text: the whole text of the turn, also when the stream resumed after a seq;
- *   recoveries: empty unless another provider continued the turn mid-stream
- * @typedef {StartedEvent | DeltaEvent | CompletedEvent} NarrateEvent
- * @typedef {StartedEvent | DeltaEvent | DecisionEvent | CompletedEvent} DecideEvent
- */
-/**
- * @typedef {object} NarrateRequest
- * @property {string} sessionId
- * @property {string} action what the player does (required)
- * @property {Scene} [scene]
- * @property {string} [turnId] client-chosen id (1 to 64 of A-Z a-z 0-9 _ - . :)
- *   that makes the turn resumable: calling again with the same sessionId and
- *   turnId replays a completed turn, joins a running one, or replays a
- *   cancelled/failed one and ends with ABORTED; it never starts a second turn
- * @property {number} [resumeAfterSeq] when resuming, the last seq already
- *   received: only the later deltas are sent; 0 (default) sends them all
- */
-/**
- * @typedef {object} DecideRequest
- * @property {string} sessionId
- * @property {string} question what must be decided (required)
- * @property {DecisionOption[]} options at least one, ids unique
- * @property {string} [defaultOptionId]
- * @property {Scene} [scene]
- * @property {string} [turnId] as NarrateRequest.turnId
- * @property {number} [resumeAfterSeq] as NarrateRequest.resumeAfterSeq
- */
-/**
- * @typedef {object} CallOptions
- * @property {AbortSignal} [signal] aborting it cancels the call (NarratorError CANCELLED)
- * @property {number} [deadlineMs] deadline from now (NarratorError DEADLINE_EXCEEDED)
- * @property {grpc.Metadata} [metadata] extra request metadata
- */
-/**
- * @typedef {object} StreamOptions
- * @property {AbortSignal} [signal]
- * @property {number} [deadlineMs]
- * @property {grpc.Metadata} [metadata]
- * @property {boolean} [strict] check the stream against the contract (event
- *   order, seq 1..n, or resumeAfterSeq + 1 .. n when resumed, completed.text,
- *   decision among the options) and throw a NarratorError INTERNAL on a
- *   violation; default true
- */
-/**
- * @typedef {object} ClientOptions
- * @property {grpc.ChannelCredentials} [credentials] default: insecure
- * @property {Partial<grpc.ChannelOptions>} [channelOptions]
- * @property {number} [deadlineMs] default deadline of unary calls (none by default)
- * @property {string} [protoDir] folder holding narrator/v1/*.proto
+ * @typedef {import('./types.js').CallOptions} CallOptions
+ * @typedef {import('./types.js').StreamOptions} StreamOptions
+ * @typedef {import('./types.js').Session} Session
+ * @typedef {import('./types.js').CreateSessionRequest} CreateSessionRequest
+ * @typedef {import('./types.js').NarrateRequest} NarrateRequest
+ * @typedef {import('./types.js').DecideRequest} DecideRequest
+ * @typedef {import('./types.js').NarrateEvent} NarrateEvent
+ * @typedef {import('./types.js').DecideEvent} DecideEvent
+ * @typedef {import('./types.js').WatchEvent} WatchEvent
+ * @typedef {import('./types.js').LoreEntry} LoreEntry
+ * @typedef {import('./types.js').LoreEntryInput} LoreEntryInput
+ * @typedef {import('./types.js').LorePage} LorePage
+ * @typedef {import('./types.js').TurnContext} TurnContext
  */
 
-export const DEFAULT_ADDRESS = '127.0.0.1:50051';
-
-/** @param {any} ts google.protobuf.Timestamp as loaded */
-function toDate(ts) {
-  if (!ts) return null;
-  return new Date(Number(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6));
-}
-
-/** @param {any} u */
-function toUsage(u) {
-  return { inputTokens: u?.inputTokens ?? 0, outputTokens: u?.outputTokens ?? 0 };
-}
-
 /**
- * @param {any} list repeated narrator.v1.Recovery as loaded
- * @returns {Recovery[]}
- */
-function toRecoveries(list) {
-  return (list ?? []).map((/** @type {any} */ r) => ({
-    provider: r.provider ?? '',
-    model: r.model ?? '',
-    afterSeq: r.afterSeq ?? 0,
-  }));
-}
-
-/**
- * @param {any} d
- * @returns {Decision}
- */
-function toDecision(d) {
-  const argumentsJson = d.argumentsJson || '{}';
-  let args;
-  try {
-    args = JSON.parse(argumentsJson);
-  } catch (err) {
-    throw new NarratorError(`decision arguments are not valid JSON: ${argumentsJson}`, {
-      grpcCode: grpc.status.INTERNAL,
-      cause: err,
-    });
-  }
-  return { optionId: d.optionId, arguments: args, argumentsJson, source: d.source };
-}
-
-/** @param {any} s */
-function toScene(s) {
-  if (!s) return null;
-  return {
-    location: s.location ?? '',
-    characters: (s.characters ?? []).map((/** @type {any} */ c) => ({
-      name: c.name,
-      description: c.description,
-      disposition: c.disposition,
-    })),
-    facts: [...(s.facts ?? [])],
-    attributes: { ...(s.attributes ?? {}) },
-  };
-}
-
-/**
- * @param {any} t
- * @returns {Turn}
- */
-function toTurn(t) {
-  return {
-    turnId: t.turnId,
-    kind: t.kind,
-    input: t.input,
-    scene: toScene(t.scene),
-    text: t.text,
-    decision: t.decision ? toDecision(t.decision) : null,
-    status: t.status,
-    provider: t.provider,
-    model: t.model,
-    usage: toUsage(t.usage),
-    createTime: toDate(t.createTime),
-    recoveries: toRecoveries(t.recoveries),
-  };
-}
-
-/**
- * @param {any} s
- * @returns {Session}
- */
-function toSession(s) {
-  return {
-    sessionId: s.sessionId,
-    setting: { world: s.setting?.world ?? '', tone: s.setting?.tone ?? '' },
-    player: { name: s.player?.name ?? '', description: s.player?.description ?? '' },
-    seed: String(s.seed ?? '0'),
-    turnCount: s.turnCount ?? 0,
-    recentTurns: (s.recentTurns ?? []).map(toTurn),
-    createTime: toDate(s.createTime),
-  };
-}
-
-/**
- * Maps one streamed response message to a typed event.
+ * The Narrator service's client: `new NarratorClient(address, options)`
+ * (see ClientOptions in types.js).
  *
- * @param {any} msg
- * @returns {DecideEvent}
+ * Every call carries the client's API key (`authorization: Bearer <key>`) and
+ * player (`x-narrator-player`) when they are set. Streamed calls (narrate,
+ * decide, watchSession) are async iterators of typed events; an event kind
+ * this client does not know (a newer server's) is skipped.
  */
-function toEvent(msg) {
-  switch (msg.event) {
-    case 'started':
-      return {
-        type: 'started',
-        turnId: msg.started.turnId,
-        provider: msg.started.provider,
-        model: msg.started.model,
-        resumed: Boolean(msg.started.resumed),
-      };
-    case 'delta':
-      return { type: 'delta', seq: msg.delta.seq, text: msg.delta.text };
-    case 'decision':
-      return { type: 'decision', ...toDecision(msg.decision) };
-    case 'completed':
-      return {
-        type: 'completed',
-        finishReason: msg.completed.finishReason,
-        usage: toUsage(msg.completed.usage),
-        text: msg.completed.text,
-        recoveries: toRecoveries(msg.completed.recoveries),
-      };
-    default:
-      throw new NarratorError(`stream message without a known event (${String(msg.event)})`, {
-        grpcCode: grpc.status.INTERNAL,
-      });
-  }
-}
-
-/** @param {string} message */
-function protocolError(message) {
-  return new NarratorError(`protocol violation: ${message}`, { grpcCode: grpc.status.INTERNAL });
-}
-
-/**
- * Checks a stream of events against the contract, event by event.
- *
- * A normal stream: started, deltas seq 1..n, (decision), completed whose text
- * is exactly the concatenated deltas. A resumed stream (started.resumed, only
- * possible when the request had a turnId) sends only the deltas after
- * resumeAfterSeq: they are numbered resumeAfterSeq + 1 .. n without gaps, and
- * completed.text (the whole turn) ends with their concatenation (equals it when
- * resumeAfterSeq is 0).
- */
-export class StreamChecker {
-  /**
-   * @param {boolean} expectDecision
-   * @param {Set<string> | null} optionIds
-   * @param {{turnId?: string, resumeAfterSeq?: number}} [resume] the request's
-   *   turnId and resumeAfterSeq
-   */
-  constructor(expectDecision, optionIds, resume = {}) {
-    this.expectDecision = expectDecision;
-    this.optionIds = optionIds;
-    this.turnId = resume.turnId ?? '';
-    this.resumeAfterSeq = resume.resumeAfterSeq ?? 0;
-    this.started = false;
-    this.resumed = false;
-    this.nextSeq = 1;
-    this.deltaCount = 0;
-    this.text = '';
-    this.decided = false;
-    this.completed = false;
-  }
-
-  /** @param {DecideEvent} ev */
-  check(ev) {
-    if (this.completed) throw protocolError(`${ev.type} after completed`);
-    if (ev.type === 'started') {
-      if (this.started) throw protocolError('second started');
-      this.started = true;
-      if (ev.resumed) {
-        if (!this.turnId) throw protocolError('started.resumed in a call without a turn_id');
-        this.resumed = true;
-        this.nextSeq = this.resumeAfterSeq + 1;
-      }
-      return;
-    }
-    if (!this.started) throw protocolError(`${ev.type} before started`);
-    if (ev.type === 'delta') {
-      if (this.decided) throw protocolError('delta after decision');
-      if (ev.seq !== this.nextSeq) throw protocolError(`delta seq ${ev.seq}, expected ${this.nextSeq}`);
-      this.nextSeq += 1;
-      this.deltaCount += 1;
-      this.text += ev.text;
-    } else if (ev.type === 'decision') {
-      if (!this.expectDecision) throw protocolError('decision in a Narrate stream');
-      if (this.decided) throw protocolError('second decision');
-      if (this.optionIds && !this.optionIds.has(ev.optionId)) {
-        throw protocolError(`decision option "${ev.optionId}" is not one of the request's options`);
-      }
-      if (ev.arguments === null || typeof ev.arguments !== 'object' || Array.isArray(ev.arguments)) {
-        throw protocolError(`decision arguments are not a JSON object: ${ev.argumentsJson}`);
-      }
-      this.decided = true;
-    } else if (ev.type === 'completed') {
-      if (this.expectDecision && !this.decided) throw protocolError('completed without a decision');
-      if (!this.resumed || this.resumeAfterSeq === 0) {
-        if (ev.text !== this.text) throw protocolError('completed.text differs from the concatenated deltas');
-      } else if (!ev.text.endsWith(this.text)) {
-        throw protocolError(`completed.text does not end with the deltas after seq ${this.resumeAfterSeq}`);
-      }
-      let previous = 0;
-      for (const r of ev.recoveries) {
-        if (r.afterSeq >= this.nextSeq) {
-          throw protocolError(`recovery after seq ${r.afterSeq}, but the last delta was seq ${this.nextSeq - 1}`);
-        }
-        if (r.afterSeq < previous) throw protocolError('recoveries are not in order');
-        previous = r.afterSeq;
-      }
-      this.completed = true;
-    }
-  }
-
-  end() {
-    if (!this.completed) throw protocolError('stream ended without completed');
-  }
-}
-
-/**
- * The request's turn_id and resume_after_seq, with their proto defaults.
- *
- * @param {{turnId?: string, resumeAfterSeq?: number}} request
- * @returns {{turnId: string, resumeAfterSeq: number}}
- */
-function resumeFields(request) {
-  const resumeAfterSeq = request.resumeAfterSeq ?? 0;
-  if (!Number.isInteger(resumeAfterSeq) || resumeAfterSeq < 0 || resumeAfterSeq > 0xffffffff) {
-    throw new NarratorError(`resumeAfterSeq must be an integer from 0 to 2^32-1, got ${resumeAfterSeq}`, {
-      grpcCode: grpc.status.INVALID_ARGUMENT,
-      fieldViolations: [{ field: 'resume_after_seq', description: 'must be a uint32' }],
-    });
-  }
-  return { turnId: request.turnId ?? '', resumeAfterSeq };
-}
-
-/**
- * A stream that throws `err` when iterated (streamed calls report every error
- * during iteration, never when they are made).
- *
- * @param {unknown} err
- * @returns {AsyncGenerator<any, void, undefined>}
- */
-async function* failingStream(err) {
-  throw err;
-}
-
-/**
- * @param {AbortSignal | undefined} signal
- */
-function abortedError(signal) {
-  return new NarratorError('Cancelled on client', {
-    grpcCode: grpc.status.CANCELLED,
-    cause: signal?.reason,
-  });
-}
-
-/** The Narrator service's client. */
-export class NarratorClient {
-  /**
-   * @param {string} [address] host:port; default env NARRATOR_ADDRESS, then 127.0.0.1:50051
-   * @param {ClientOptions} [options]
-   */
-  constructor(address, options = {}) {
-    const Service = loadNarratorService(options.protoDir);
-    this.address = address || process.env.NARRATOR_ADDRESS || DEFAULT_ADDRESS;
-    /** @private */
-    this.defaultDeadlineMs = options.deadlineMs;
-    /** @private @type {any} */
-    this.stub = new Service(
-      this.address,
-      options.credentials ?? grpc.credentials.createInsecure(),
-      options.channelOptions ?? {},
-    );
-  }
-
-  /** Closes the channel; calls in flight are cancelled. */
-  close() {
-    this.stub.close();
-  }
-
-  /**
-   * Waits until the channel is connected (useful right after starting a server).
-   *
-   * @param {number} [timeoutMs] default 10000
-   * @returns {Promise<void>}
-   */
-  waitForReady(timeoutMs = 10000) {
-    return new Promise((resolve, reject) => {
-      this.stub.waitForReady(Date.now() + timeoutMs, (/** @type {Error | undefined} */ err) => {
-        if (err) {
-          reject(new NarratorError(err.message, { grpcCode: grpc.status.UNAVAILABLE, cause: err }));
-        } else {
-          resolve();
-        }
-      });
-    });
-  }
-
-  /**
-   * @private
-   * @param {number | undefined} deadlineMs
-   * @returns {grpc.CallOptions}
-   */
-  callOptions(deadlineMs) {
-    const ms = deadlineMs ?? this.defaultDeadlineMs;
-    return ms === undefined || ms === null ? {} : { deadline: new Date(Date.now() + ms) };
-  }
-
-  /**
-   * @private
-   * @param {string} method
-   * @param {object} request
-   * @param {CallOptions} [opts]
-   * @returns {Promise<any>}
-   */
-  unary(method, request, opts = {}) {
-    const { signal } = opts;
-    if (signal?.aborted) return Promise.reject(abortedError(signal));
-    return new Promise((resolve, reject) => {
-      const onAbort = () => call.cancel();
-      const call = this.stub[method](
-        request,
-        opts.metadata ?? new grpc.Metadata(),
-        this.callOptions(opts.deadlineMs),
-        (/** @type {any} */ err, /** @type {any} */ response) => {
-          signal?.removeEventListener('abort', onAbort);
-          if (err) reject(NarratorError.fromGrpcError(err));
-          else resolve(response);
-        },
-      );
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
+export class NarratorClient extends ClientBase {
   /**
    * Starts a new campaign.
    *
-   * @param {{setting: Setting, player: PlayerCharacter, seed?: number | bigint | string}} request
+   * @param {CreateSessionRequest} request
    * @param {CallOptions} [options]
    * @returns {Promise<Session>} the new session, with no turns yet
    */
@@ -483,6 +48,7 @@ export class NarratorClient {
         setting: request.setting,
         player: request.player,
         seed: request.seed === undefined ? '0' : String(request.seed),
+        contentRating: request.contentRating ?? 'CONTENT_RATING_UNSPECIFIED',
       },
       options,
     );
@@ -514,12 +80,110 @@ export class NarratorClient {
   }
 
   /**
+   * Adds a lore entry to a session, or replaces one (entry.entryId set; an
+   * unknown one is NOT_FOUND). Bad fields are INVALID_ARGUMENT (e.g. on
+   * "entry.keys[2]"); a session at its entry limit is FAILED_PRECONDITION.
+   *
+   * @param {string} sessionId
+   * @param {LoreEntryInput} entry
+   * @param {CallOptions} [options]
+   * @returns {Promise<LoreEntry>} the entry as stored, with its entryId and updateTime
+   */
+  async putLoreEntry(sessionId, entry, options) {
+    const res = await this.unary('putLoreEntry', { sessionId, entry: fromLoreEntry(entry) }, options);
+    return toLoreEntry(res.entry);
+  }
+
+  /**
+   * One page of a session's lore, by priority then most recently updated.
+   *
+   * @param {string} sessionId
+   * @param {{pageSize?: number, pageToken?: string}} [page] pageSize 0 or absent: 100; at most 500
+   * @param {CallOptions} [options]
+   * @returns {Promise<LorePage>}
+   */
+  async listLoreEntries(sessionId, page = {}, options) {
+    const request = { sessionId, pageSize: page.pageSize ?? 0, pageToken: page.pageToken ?? '' };
+    const res = await this.unary('listLoreEntries', request, options);
+    return { entries: (res.entries ?? []).map(toLoreEntry), nextPageToken: res.nextPageToken ?? '' };
+  }
+
+  /**
+   * Every lore entry of a session, page after page (`for await`).
+   *
+   * @param {string} sessionId
+   * @param {CallOptions & {pageSize?: number}} [options]
+   * @returns {AsyncGenerator<LoreEntry, void, undefined>}
+   */
+  async *loreEntries(sessionId, options = {}) {
+    let pageToken = '';
+    do {
+      const page = await this.listLoreEntries(sessionId, { pageSize: options.pageSize, pageToken }, options);
+      yield* page.entries;
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+  }
+
+  /**
+   * Deletes a lore entry (NOT_FOUND when unknown).
+   *
+   * @param {string} sessionId
+   * @param {string} entryId
+   * @param {CallOptions} [options]
+   * @returns {Promise<void>}
+   */
+  async deleteLoreEntry(sessionId, entryId, options) {
+    await this.unary('deleteLoreEntry', { sessionId, entryId }, options);
+  }
+
+  /**
+   * The sections of the prompt a turn's model request held, with token
+   * estimates: what the narrator knew when it spoke. An empty turnId previews
+   * the next turn's prompt. NOT_FOUND for an unknown turn; FAILED_PRECONDITION
+   * when none was recorded for it (an imported turn, an old one, one running
+   * on another server).
+   *
+   * @param {string} sessionId
+   * @param {string} [turnId]
+   * @param {CallOptions} [options]
+   * @returns {Promise<TurnContext>}
+   */
+  async getTurnContext(sessionId, turnId = '', options) {
+    return toTurnContext(await this.unary('getTurnContext', { sessionId, turnId }, options));
+  }
+
+  /**
+   * A session as a save game: one versioned JSON document (session, turns,
+   * lore, summaries; no secrets).
+   *
+   * @param {string} sessionId
+   * @param {CallOptions} [options]
+   * @returns {Promise<string>} the document, to give importSession() as it is
+   */
+  async exportSession(sessionId, options) {
+    return (await this.unary('exportSession', { sessionId }, options)).document;
+  }
+
+  /**
+   * Creates a new session (a new sessionId, the turn ids kept) from a save
+   * game; a bad document is INVALID_ARGUMENT with violations on "document.<path>".
+   *
+   * @param {string} document from exportSession(); at most 8 MiB
+   * @param {CallOptions} [options]
+   * @returns {Promise<Session>}
+   */
+  async importSession(document, options) {
+    return toSession((await this.unary('importSession', { document }, options)).session);
+  }
+
+  /**
    * Narrates a player action. The call starts when iteration starts; breaking
    * out of the loop or aborting the signal cancels it.
    *
    * With a `turnId` the turn is resumable: after a lost connection, call
    * again with the same sessionId, action, turnId and `resumeAfterSeq` = the
-   * last seq received to get the rest (started.resumed is then true).
+   * last seq received to get the rest (started.resumed is then true). With
+   * `regenerate` the turn replaces the session's last one (a re-roll).
    *
    * @param {NarrateRequest} request
    * @param {StreamOptions} [options]
@@ -532,17 +196,23 @@ export class NarratorClient {
     } catch (err) {
       return failingStream(err);
     }
-    const req = { sessionId: request.sessionId, action: request.action, scene: request.scene ?? null, ...resume };
+    const req = {
+      sessionId: request.sessionId,
+      action: request.action,
+      scene: request.scene ?? null,
+      regenerate: Boolean(request.regenerate),
+      ...resume,
+    };
     return /** @type {AsyncGenerator<NarrateEvent, void, undefined>} */ (
-      this.stream('narrate', req, options, new StreamChecker(false, null, resume))
+      this.stream('narrate', req, options, toEvent, new StreamChecker(false, null, resume))
     );
   }
 
   /**
    * Asks the narrator to decide among options: a streamed rationale, then one
    * decision, then completed. The call starts when iteration starts; breaking
-   * out of the loop or aborting the signal cancels it. `turnId` and
-   * `resumeAfterSeq` make it resumable, as for narrate().
+   * out of the loop or aborting the signal cancels it. `turnId`,
+   * `resumeAfterSeq` and `regenerate` work as for narrate().
    *
    * @param {DecideRequest} request
    * @param {StreamOptions} [options]
@@ -571,52 +241,37 @@ export class NarratorClient {
       })),
       defaultOptionId: request.defaultOptionId ?? '',
       scene: request.scene ?? null,
+      regenerate: Boolean(request.regenerate),
       ...resume,
     };
-    return this.stream('decide', req, options, new StreamChecker(true, new Set(opts.map((o) => o.id)), resume));
+    const checker = new StreamChecker(true, new Set(opts.map((o) => o.id)), resume);
+    return /** @type {AsyncGenerator<DecideEvent, void, undefined>} */ (
+      this.stream('decide', req, options, toEvent, checker)
+    );
   }
 
   /**
-   * @private
-   * @param {string} method
-   * @param {object} request
-   * @param {StreamOptions} options
-   * @param {StreamChecker} checker
-   * @returns {AsyncGenerator<DecideEvent, void, undefined>}
+   * Every turn of a session as it happens, whoever plays it and on whichever
+   * server: each event carries its `turnId` and `kind`; a turn goes started
+   * (with its `input`), deltas, (decision), then completed, or `ended` when
+   * it stopped without completing. A watcher that joins while a turn runs
+   * gets that turn from its start.
+   *
+   * The iteration ends normally when the session is deleted; it throws
+   * NarratorError RESOURCE_EXHAUSTED when this watcher fell too far behind
+   * (watch again to continue with the next turn), NOT_FOUND for an unknown
+   * session (or another tenant's). Breaking out of the loop or aborting the
+   * signal stops watching. Only `options.deadlineMs` bounds it (the client's
+   * default deadline does not).
+   *
+   * @param {string} sessionId
+   * @param {StreamOptions} [options]
+   * @returns {AsyncGenerator<WatchEvent, void, undefined>}
    */
-  async *stream(method, request, options, checker) {
-    const { signal } = options;
-    const strict = options.strict ?? true;
-    if (signal?.aborted) throw abortedError(signal);
-    /** @type {grpc.ClientReadableStream<any>} */
-    const call = this.stub[method](
-      request,
-      options.metadata ?? new grpc.Metadata(),
-      this.callOptions(options.deadlineMs),
+  watchSession(sessionId, options = {}) {
+    return /** @type {AsyncGenerator<WatchEvent, void, undefined>} */ (
+      this.stream('watchSession', { sessionId }, options, toWatchEvent, new WatchChecker(), false)
     );
-    // grpc-js emits 'error' on the stream when the status is not OK, even
-    // after our iterator has stopped listening: never let that crash.
-    call.on('error', () => {});
-    const onAbort = () => call.cancel();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let finished = false;
-    try {
-      try {
-        for await (const msg of call) {
-          const ev = toEvent(msg);
-          if (strict) checker.check(ev);
-          yield ev;
-        }
-      } catch (err) {
-        throw NarratorError.fromGrpcError(err);
-      }
-      if (strict) checker.end();
-      finished = true;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      // Early exit (break, return, throw, protocol error): cancel the RPC so
-      // the server stops narrating and stores the turn as cancelled.
-      if (!finished) call.cancel();
-    }
   }
+
 }

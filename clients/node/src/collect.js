@@ -1,10 +1,10 @@
 // Collects a whole streamed turn into one object.
 
 /**
- * @typedef {import('./client.js').Usage} Usage
- * @typedef {import('./client.js').Decision} Decision
- * @typedef {import('./client.js').Recovery} Recovery
- * @typedef {import('./client.js').DecideEvent} DecideEvent
+ * @typedef {import('./types.js').Usage} Usage
+ * @typedef {import('./types.js').Decision} Decision
+ * @typedef {import('./types.js').Recovery} Recovery
+ * @typedef {import('./types.js').DecideEvent} DecideEvent
  */
 
 /**
@@ -41,7 +41,7 @@ export async function collectTurn(events, hooks = {}) {
     deltaCount: 0,
     decision: null,
     finishReason: '',
-    usage: { inputTokens: 0, outputTokens: 0 },
+    usage: { inputTokens: 0, outputTokens: 0, estimated: false, cachedInputTokens: 0 },
     recoveries: [],
   };
   for await (const ev of events) {

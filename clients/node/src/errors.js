@@ -7,9 +7,10 @@ export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
 
 const BAD_REQUEST = 'google.rpc.BadRequest';
 const RETRY_INFO = 'google.rpc.RetryInfo';
+const QUOTA_FAILURE = 'google.rpc.QuotaFailure';
 
-// Hand-written definitions of the three google.rpc messages the service sends
-// (and the two google.protobuf messages they use). Only field numbers and
+// Hand-written definitions of the google.rpc messages the service sends (and
+// the two google.protobuf messages they use). Only field numbers and
 // types matter on the wire; names are camelCase to match the rest of the API.
 const rpcRoot = protobuf.Root.fromJSON({
   nested: {
@@ -59,6 +60,21 @@ const rpcRoot = protobuf.Root.fromJSON({
                 retryDelay: { type: 'google.protobuf.Duration', id: 1 },
               },
             },
+            QuotaFailure: {
+              fields: {
+                violations: { rule: 'repeated', type: 'Violation', id: 1 },
+              },
+              nested: {
+                Violation: {
+                  fields: {
+                    subject: { type: 'string', id: 1 },
+                    description: { type: 'string', id: 2 },
+                    quotaId: { type: 'string', id: 5 },
+                    quotaValue: { type: 'int64', id: 7 },
+                  },
+                },
+              },
+            },
           },
         },
       },
@@ -73,6 +89,7 @@ export const rpcTypes = Object.freeze({
   Status: rpcRoot.lookupType('google.rpc.Status'),
   BadRequest: rpcRoot.lookupType('google.rpc.BadRequest'),
   RetryInfo: rpcRoot.lookupType('google.rpc.RetryInfo'),
+  QuotaFailure: rpcRoot.lookupType('google.rpc.QuotaFailure'),
 });
 
 /** gRPC status number -> name ("NOT_FOUND"). */
@@ -99,9 +116,19 @@ export function statusName(code) {
  */
 
 /**
+ * @typedef {object} QuotaViolation a quota the caller is over (google.rpc.QuotaFailure)
+ * @property {string} limit which limit: "requests_per_minute", "tokens_per_minute",
+ *   "tokens_per_day" or "player_requests_per_minute" (the violation's quota_id)
+ * @property {string} subject whose: "key:<key id>", "player:<name>" or "session:<id>"
+ * @property {number} value the limit's value (quota_value)
+ * @property {string} description a sentence saying it
+ */
+
+/**
  * @typedef {object} StatusDetail
  * @property {string} typeUrl e.g. "type.googleapis.com/google.rpc.BadRequest"
- * @property {any} value decoded message for BadRequest and RetryInfo, raw bytes otherwise
+ * @property {any} value decoded message for BadRequest, RetryInfo and
+ *   QuotaFailure, raw bytes otherwise
  */
 
 /**
@@ -110,6 +137,7 @@ export function statusName(code) {
  * @property {string} message
  * @property {StatusDetail[]} details
  * @property {FieldViolation[]} fieldViolations
+ * @property {QuotaViolation[]} quotaViolations
  * @property {number | null} retryAfterMs
  */
 
@@ -123,7 +151,8 @@ function toNumber(v) {
 
 /**
  * Decodes a serialized google.rpc.Status (the grpc-status-details-bin trailer)
- * with its BadRequest field violations and RetryInfo delay.
+ * with its BadRequest field violations, QuotaFailure violations and RetryInfo
+ * delay.
  *
  * @param {Uint8Array} bytes
  * @returns {DecodedStatus}
@@ -132,6 +161,8 @@ export function decodeStatusDetails(bytes) {
   const status = /** @type {any} */ (rpcTypes.Status.decode(bytes));
   /** @type {FieldViolation[]} */
   const fieldViolations = [];
+  /** @type {QuotaViolation[]} */
+  const quotaViolations = [];
   /** @type {number | null} */
   let retryAfterMs = null;
   /** @type {StatusDetail[]} */
@@ -152,6 +183,16 @@ export function decodeStatusDetails(bytes) {
         const d = value.retryDelay;
         retryAfterMs = d ? toNumber(d.seconds) * 1000 + Math.round(toNumber(d.nanos) / 1e6) : 0;
         value = { retryDelay: { seconds: d ? toNumber(d.seconds) : 0, nanos: d ? toNumber(d.nanos) : 0 } };
+      } else if (typeName === QUOTA_FAILURE) {
+        const failure = /** @type {any} */ (rpcTypes.QuotaFailure.decode(value));
+        const violations = (failure.violations ?? []).map((/** @type {any} */ v) => ({
+          limit: v.quotaId ?? '',
+          subject: v.subject ?? '',
+          value: toNumber(v.quotaValue),
+          description: v.description ?? '',
+        }));
+        quotaViolations.push(...violations);
+        value = { violations };
       }
     } catch {
       // A detail that does not decode is kept as raw bytes.
@@ -163,6 +204,7 @@ export function decodeStatusDetails(bytes) {
     message: status.message ?? '',
     details,
     fieldViolations,
+    quotaViolations,
     retryAfterMs,
   };
 }
@@ -176,6 +218,7 @@ export class NarratorError extends Error {
    * @param {object} [init]
    * @param {number} [init.grpcCode] gRPC status number (defaults to UNKNOWN)
    * @param {FieldViolation[]} [init.fieldViolations]
+   * @param {QuotaViolation[]} [init.quotaViolations]
    * @param {number | null} [init.retryAfterMs]
    * @param {StatusDetail[]} [init.details]
    * @param {grpc.Metadata} [init.metadata] trailing metadata, when the server sent any
@@ -190,7 +233,9 @@ export class NarratorError extends Error {
     this.code = statusName(this.grpcCode);
     /** @type {FieldViolation[]} from google.rpc.BadRequest (INVALID_ARGUMENT) */
     this.fieldViolations = init.fieldViolations ?? [];
-    /** @type {number | null} from google.rpc.RetryInfo (RESOURCE_EXHAUSTED); null when absent */
+    /** @type {QuotaViolation[]} from google.rpc.QuotaFailure (RESOURCE_EXHAUSTED for a caller over a quota) */
+    this.quotaViolations = init.quotaViolations ?? [];
+    /** @type {number | null} from google.rpc.RetryInfo (RESOURCE_EXHAUSTED, UNAVAILABLE); null when absent */
     this.retryAfterMs = init.retryAfterMs ?? null;
     /** @type {StatusDetail[]} every google.protobuf.Any of the status */
     this.details = init.details ?? [];
@@ -227,6 +272,7 @@ export class NarratorError extends Error {
     return new NarratorError(message, {
       grpcCode: err.code,
       fieldViolations: decoded.fieldViolations,
+      quotaViolations: decoded.quotaViolations,
       retryAfterMs: decoded.retryAfterMs,
       details: decoded.details,
       metadata,

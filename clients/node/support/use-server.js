@@ -4,16 +4,21 @@ import { NarratorClient } from '../src/index.js';
 import { startServer } from './narrator-server.js';
 
 /**
- * @typedef {object} UseServerOptions
- * @property {number} [paceMs] NARRATOR_OFFLINE_PACE_MS (default 0)
- * @property {Record<string, string>} [env] extra server environment
- * @property {import('../src/client.js').ClientOptions | false} [client] options
- *   of the client made in before (default none); false: no client
+ * @typedef {import('../src/types.js').ClientOptions} ClientOptions
+ * @typedef {import('./narrator-server.js').RunningServer} RunningServer
+ */
+
+/**
+ * @typedef {import('./narrator-server.js').ServerOptions & {
+ *   client?: ClientOptions | ((server: RunningServer) => ClientOptions) | false
+ * }} UseServerOptions client: options of the client made in before (default
+ *   none), or a function of the started server giving them (e.g. to use one
+ *   of its keys); false: no client
  */
 
 /**
  * @typedef {object} ServerContext
- * @property {import('./narrator-server.js').RunningServer} server set in before
+ * @property {RunningServer} server set in before
  * @property {NarratorClient} client set in before (unless options.client is false)
  */
 
@@ -32,7 +37,10 @@ export function useServer(options = {}) {
 
   before(async () => {
     ctx.server = await startServer(serverOptions);
-    if (clientOptions !== false) ctx.client = new NarratorClient(ctx.server.address, clientOptions);
+    if (clientOptions !== false) {
+      const opts = typeof clientOptions === 'function' ? clientOptions(ctx.server) : clientOptions;
+      ctx.client = new NarratorClient(ctx.server.address, opts);
+    }
   });
 
   after(async () => {

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { collectTurn } from '../src/index.js';
 import { useServer } from '../support/use-server.js';
-import { PLAYER, SCENE, SETTING, allEvents, checkTurnEvents } from '../support/util.js';
+import { PLAYER, SCENE, SETTING, allEvents, checkTurnEvents, expectNarratorError } from '../support/util.js';
 
 const FINISH_REASONS = ['FINISH_REASON_UNSPECIFIED', 'FINISH_REASON_STOP', 'FINISH_REASON_LENGTH', 'FINISH_REASON_CONTENT_FILTER'];
 
@@ -74,5 +74,45 @@ describe('narrate', () => {
     assert.deepEqual(last2.recentTurns.map((t) => t.turnId), ids.slice(1));
     const all = await ctx.client.getSession(session.sessionId);
     assert.deepEqual(all.recentTurns.map((t) => t.input), ['I wade north', 'I search the alcove', 'I call out to Mirela']);
+  });
+
+  test('regenerate replaces the last turn; the replaced one stays readable, superseded', async () => {
+    const { sessionId } = await ctx.client.createSession({ setting: SETTING, player: PLAYER });
+    await expectNarratorError(allEvents(ctx.client.narrate({ sessionId, action: 'I roll', regenerate: true })), 'FAILED_PRECONDITION');
+
+    const first = await collectTurn(ctx.client.narrate({ sessionId, action: 'I kick the door', scene: SCENE }));
+    const again = await collectTurn(ctx.client.narrate({ sessionId, action: 'I kick the door', scene: SCENE, regenerate: true }));
+    assert.notEqual(again.turnId, first.turnId);
+    const options = [{ id: 'attack' }, { id: 'flee' }];
+    const decided = await collectTurn(ctx.client.decide({ sessionId, question: 'What does Mirela do?', options }));
+    const redecided = await collectTurn(ctx.client.decide({ sessionId, question: 'What does Mirela do?', options, regenerate: true }));
+    assert.ok(redecided.decision);
+
+    const { recentTurns } = await ctx.client.getSession(sessionId);
+    const byId = new Map(recentTurns.map((t) => [t.turnId, t]));
+    assert.equal(byId.get(first.turnId)?.superseded, true);
+    assert.equal(byId.get(first.turnId)?.text, first.text);
+    assert.equal(byId.get(again.turnId)?.superseded, false);
+    assert.equal(byId.get(again.turnId)?.replacesTurnId, first.turnId);
+    assert.equal(byId.get(decided.turnId)?.superseded, true);
+    assert.equal(byId.get(redecided.turnId)?.replacesTurnId, decided.turnId);
+    assert.equal(byId.get(redecided.turnId)?.finishReason, redecided.finishReason);
+    assert.equal(byId.get(first.turnId)?.replacesTurnId, '');
+  });
+
+  test('content rating, pronouns and usage go both ways', async () => {
+    const session = await ctx.client.createSession({ setting: SETTING, player: PLAYER, contentRating: 'CONTENT_RATING_EVERYONE' });
+    assert.equal(session.contentRating, 'CONTENT_RATING_EVERYONE');
+    const defaulted = await ctx.client.createSession({ setting: SETTING, player: PLAYER });
+    assert.equal(defaulted.contentRating, 'CONTENT_RATING_TEEN'); // the server's default
+    const scene = { ...SCENE, characters: [{ name: 'Mirela', description: 'a smuggler', pronouns: 'she/her' }] };
+    const turn = await collectTurn(ctx.client.narrate({ sessionId: session.sessionId, action: 'I greet Mirela', scene }));
+    assert.ok(turn.usage.outputTokens > 0);
+    assert.equal(typeof turn.usage.estimated, 'boolean');
+    assert.equal(turn.usage.cachedInputTokens, 0);
+    const [stored] = (await ctx.client.getSession(session.sessionId)).recentTurns;
+    assert.equal(stored.scene?.characters?.[0].pronouns, 'she/her');
+    assert.deepEqual(stored.usage, turn.usage);
+    assert.equal(stored.finishReason, turn.finishReason);
   });
 });

@@ -120,7 +120,7 @@ describe('resume', () => {
     assert.equal(theirs[0].resumed, false);
     assert.equal(deltasOf(theirs)[0].seq, 1);
     assert.equal(theirs.at(-1).type, 'completed');
-    for (const [sessionId, events] of [[a.sessionId, mine], [b.sessionId, theirs]]) {
+    for (const [sessionId, events] of /** @type {[string, any[]][]} */ ([[a.sessionId, mine], [b.sessionId, theirs]])) {
       const session = await ctx.client.getSession(sessionId, 5);
       assert.equal(session.turnCount, 1);
       assert.equal(session.recentTurns[0].turnId, 'taken-1');

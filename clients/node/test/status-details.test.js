@@ -70,6 +70,32 @@ test('RetryInfo gives retryAfterMs', () => {
   assert.deepEqual(err.fieldViolations, []);
 });
 
+test('QuotaFailure violations are decoded', () => {
+  const status = rpcTypes.Status.encode(
+    rpcTypes.Status.fromObject({
+      code: 8,
+      message: 'over quota',
+      details: [
+        any(rpcTypes.QuotaFailure, {
+          violations: [
+            { subject: 'player:alice', description: 'player:alice is over its quota', quotaId: 'player_requests_per_minute', quotaValue: 30 },
+            { subject: 'key:0123456789ab', description: 'tokens', quotaId: 'tokens_per_day', quotaValue: '5000000000' },
+          ],
+        }),
+        any(rpcTypes.RetryInfo, { retryDelay: { seconds: 2 } }),
+      ],
+    }),
+  ).finish();
+  const err = NarratorError.fromGrpcError(serviceError(8, 'over quota', status));
+  assert.equal(err.code, 'RESOURCE_EXHAUSTED');
+  assert.deepEqual(err.quotaViolations, [
+    { limit: 'player_requests_per_minute', subject: 'player:alice', value: 30, description: 'player:alice is over its quota' },
+    { limit: 'tokens_per_day', subject: 'key:0123456789ab', value: 5_000_000_000, description: 'tokens' },
+  ]);
+  assert.equal(err.retryAfterMs, 2000);
+  assert.deepEqual(err.details[0].value, { violations: err.quotaViolations });
+});
+
 test('an error without details, and unknown details, are kept as they are', () => {
   const plain = NarratorError.fromGrpcError(Object.assign(new Error('5 NOT_FOUND: x'), { code: 5, details: 'x', metadata: new grpc.Metadata() }));
   assert.equal(plain.code, 'NOT_FOUND');
@@ -98,7 +124,10 @@ br = error_details_pb2.BadRequest(field_violations=[error_details_pb2.BadRequest
 ri = error_details_pb2.RetryInfo()
 ri.retry_delay.seconds = 3
 ri.retry_delay.nanos = 250000000
-for m in (br, ri):
+qf = error_details_pb2.QuotaFailure(violations=[error_details_pb2.QuotaFailure.Violation(
+    subject="key:abc", description="over", quota_id="requests_per_minute", quota_value=60,
+    quota_metric="unused", api_service="unused")])
+for m in (br, ri, qf):
     a = any_pb2.Any(); a.Pack(m); s.details.append(a)
 sys.stdout.write(s.SerializeToString().hex())
 `;
@@ -114,4 +143,5 @@ sys.stdout.write(s.SerializeToString().hex())
   assert.equal(decoded.message, 'slow down');
   assert.deepEqual(decoded.fieldViolations, [{ field: 'action', description: 'too long' }]);
   assert.equal(decoded.retryAfterMs, 3250);
+  assert.deepEqual(decoded.quotaViolations, [{ limit: 'requests_per_minute', subject: 'key:abc', value: 60, description: 'over' }]);
 });

@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NarratorClient, NarratorError } from '../src/index.js';
-import { StreamChecker } from '../src/client.js';
+import { StreamChecker, WatchChecker } from '../src/client.js';
 
 const USAGE = { inputTokens: 1, outputTokens: 2 };
 
@@ -96,3 +96,54 @@ describe('StreamChecker', () => {
     }
   });
 });
+
+describe('WatchChecker', () => {
+  /**
+   * @param {string} turnId
+   * @param {string} kind
+   */
+  const of = (turnId, kind = 'TURN_KIND_NARRATION') => (/** @type {any} */ ev) => ({ ...ev, turnId, kind });
+
+  /**
+   * @param {any[]} events
+   * @returns {string | null} the violation, or null
+   */
+  function watchViolation(events) {
+    const checker = new WatchChecker();
+    try {
+      for (const ev of events) checker.check(ev);
+      checker.end();
+      return null;
+    } catch (err) {
+      assert.ok(err instanceof NarratorError);
+      assert.equal(err.code, 'INTERNAL');
+      return err.message;
+    }
+  }
+
+  const a = of('a');
+  const b = of('b', 'TURN_KIND_DECISION');
+  const turnA = [a(started('a')), a(delta(1, 'x')), a(completed('x'))];
+
+  test('turns one after the other, each checked as a stream; the watch may end anywhere', () => {
+    assert.equal(watchViolation([...turnA, b(started('b')), b(delta(1, 'y')), b(decision), b(completed('y'))]), null);
+    assert.equal(watchViolation([...turnA, b(started('b')), b(delta(1, 'y'))]), null);
+    assert.equal(watchViolation([]), null);
+  });
+
+  test('ended closes a turn, also one whose start was never seen', () => {
+    assert.equal(watchViolation([a(started('a')), a(delta(1, 'x')), a({ type: 'ended', status: 'TURN_STATUS_CANCELLED', reason: '' })]), null);
+    assert.equal(watchViolation([b({ type: 'ended', status: 'TURN_STATUS_INTERRUPTED', reason: '' }), ...turnA]), null);
+    assert.match(watchViolation([a(started('a')), a({ type: 'ended', status: 'TURN_STATUS_FAILED', reason: '' }), a(delta(1, 'x'))]) ?? '', /before its started/);
+  });
+
+  test('violations within a turn, and events of a turn that did not start', () => {
+    assert.match(watchViolation([a(started('a')), a(delta(2, 'x'))]) ?? '', /delta seq 2, expected 1/);
+    assert.match(watchViolation([a(started('a')), a(delta(1, 'x')), a(decision)]) ?? '', /decision in a Narrate stream/);
+    assert.match(watchViolation([b(started('b')), b(delta(1, 'y')), b(completed('y'))]) ?? '', /without a decision/);
+    assert.match(watchViolation([a(started('a')), b(delta(1, 'y'))]) ?? '', /turn "b" before its started/);
+    assert.match(watchViolation([...turnA, a(delta(2, 'z'))]) ?? '', /before its started/);
+    assert.match(watchViolation([{ ...delta(1, 'x'), turnId: '', kind: 'TURN_KIND_NARRATION' }]) ?? '', /without a turn_id/);
+  });
+});
+
