@@ -40,8 +40,7 @@ from .quotas.local import LocalQuotaCounter
 from .shared import redis_client
 from .shared.redis_breakers import RedisBreakers
 from .shared.redis_quotas import RedisQuotaCounter
-from .store.postgres import PostgresStore, describe
-from .store.sqlite import DB_FILE, SqliteStore
+from .store.opening import StoreOpenError, open_store
 from .telemetry import logs
 from .telemetry.keys import observe_keys
 from .telemetry.setup import TelemetryRuntime
@@ -58,7 +57,6 @@ if TYPE_CHECKING:
     from .core.memory_storage import CampaignStore
     from .core.ports import ChatProvider
     from .core.quotas import QuotaCounter
-    from .core.storage import SessionStore
     from .core.turnlog import TurnLog
     from .settings import Settings
 
@@ -94,27 +92,6 @@ _LISTEN_TODO = "stop the other server, or set NARRATOR_HOST/NARRATOR_PORT (port 
 
 class StartupError(Exception):
     """The service cannot start; the message says what, where and what to do (one line)."""
-
-
-async def open_store(settings: Settings) -> CampaignStore:
-    """PostgreSQL when NARRATOR_DATABASE_URL is set, else SQLite in the data dir; a store that
-    cannot be opened is a `StartupError` saying what to fix."""
-    s = settings
-    if s.database_url:
-        try:
-            return await PostgresStore.open(
-                s.database_url, pool_size=s.database_pool, timeout=s.database_timeout_s
-            )
-        except StoreUnavailable as error:
-            raise StartupError(
-                f"cannot use the PostgreSQL database {describe(s.database_url)}: {error}; "
-                "check NARRATOR_DATABASE_URL and that the database is up"
-            ) from None
-    path = (s.data_dir / DB_FILE).absolute()
-    try:
-        return await SqliteStore.open(path, server=True)
-    except StoreUnavailable as error:  # says what is wrong and what to do
-        raise StartupError(f"cannot open the database {path}: {error}") from None
 
 
 class App:
@@ -154,13 +131,10 @@ class App:
         self._swept = False  # the turns a stopped server left running were marked
 
     async def _open_access(
-        self, store: SessionStore
+        self, store: CampaignStore
     ) -> tuple[AuthMode, grpc.ServerCredentials | None]:
         """The keys as stored now, the authentication mode and the TLS credentials."""
-        keys: KeyStore | None = getattr(store, "keys", None)
-        if keys is None:
-            await self._close_resources()
-            raise StartupError("this store keeps no API keys")
+        keys = store.keys
         self.key_store = keys
         self.keyring = keyring = KeyRing(keys)
         try:
@@ -194,7 +168,10 @@ class App:
         if problem := listening.why_not(s.host, s.port):
             raise StartupError(f"cannot listen on {s.host}:{s.port}: {problem}; {_LISTEN_TODO}")
         self._started_at = time.time()
-        self.store = store = await open_store(s)
+        try:
+            self.store = store = await open_store(s, server=True)
+        except StoreOpenError as error:
+            raise StartupError(str(error)) from None
         mode, credentials = await self._open_access(store)
         assert self.keyring is not None
         if s.redis_url:
