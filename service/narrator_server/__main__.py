@@ -15,13 +15,16 @@ import asyncio
 import sys
 
 from . import keys_cli
-from .app import App, StartupError
 from .settings import Settings, SettingsError
-from .telemetry import logs, waterfall
-from .telemetry.setup import TRACE_FILE
+
+# The server's modules (gRPC, the SDK, telemetry) load only for the command that needs them:
+# `narrator keys` starts at once.
 
 
 def _traces(settings: Settings, args: argparse.Namespace) -> None:
+    from .telemetry import waterfall
+    from .telemetry.setup import TRACE_FILE
+
     path = settings.data_dir / TRACE_FILE
     if not path.exists():
         sys.exit(
@@ -57,6 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "keys":
         keys_cli.run(settings, args)
         return
+    from .app import App, StartupError
+    from .telemetry import logs
+
     logs.configure(settings.log_level, json_lines=settings.log_json)
     try:
         asyncio.run(App(settings).serve())

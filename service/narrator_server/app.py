@@ -36,7 +36,7 @@ from .core.summaries import SummaryConfig
 from .core.validation import Limits
 from .providers import factory
 from .quotas.local import LocalQuotaCounter
-from .store.sqlite import DB_FILE, SqliteStore
+from .store.opening import StoreOpenError, open_store
 from .telemetry import logs
 from .telemetry.keys import observe_keys
 from .telemetry.setup import TelemetryRuntime
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from .core.memory_storage import CampaignStore
     from .core.ports import ChatProvider
     from .core.quotas import QuotaCounter
-    from .core.storage import SessionStore
     from .core.turnlog import TurnLog
     from .providers.breaker_sync import BreakerSync
     from .providers.chain import ProviderChain
@@ -91,30 +90,6 @@ _LISTEN_TODO = "stop the other server, or set NARRATOR_HOST/NARRATOR_PORT (port 
 
 class StartupError(Exception):
     """The service cannot start; the message says what, where and what to do (one line)."""
-
-
-async def open_store(settings: Settings) -> CampaignStore:
-    """PostgreSQL when NARRATOR_DATABASE_URL is set, else SQLite in the data dir; a store that
-    cannot be opened is a `StartupError` saying what to fix."""
-    s = settings
-    if s.database_url:
-        # Imported only when used: the driver costs ~10 MB of memory to every server.
-        from .store.postgres import PostgresStore, describe
-
-        try:
-            return await PostgresStore.open(
-                s.database_url, pool_size=s.database_pool, timeout=s.database_timeout_s
-            )
-        except StoreUnavailable as error:
-            raise StartupError(
-                f"cannot use the PostgreSQL database {describe(s.database_url)}: {error}; "
-                "check NARRATOR_DATABASE_URL and that the database is up"
-            ) from None
-    path = (s.data_dir / DB_FILE).absolute()
-    try:
-        return await SqliteStore.open(path, server=True)
-    except StoreUnavailable as error:  # says what is wrong and what to do
-        raise StartupError(f"cannot open the database {path}: {error}") from None
 
 
 class App:
@@ -157,13 +132,10 @@ class App:
         self._swept = False  # the turns a stopped server left running were marked
 
     async def _open_access(
-        self, store: SessionStore
+        self, store: CampaignStore
     ) -> tuple[AuthMode, grpc.ServerCredentials | None]:
         """The keys as stored now, the authentication mode and the TLS credentials."""
-        keys: KeyStore | None = getattr(store, "keys", None)
-        if keys is None:
-            await self._close_resources()
-            raise StartupError("this store keeps no API keys")
+        keys = store.keys
         self.key_store = keys
         self.keyring = keyring = KeyRing(keys)
         try:
@@ -199,7 +171,10 @@ class App:
         if problem := listening.why_not(s.host, s.port):
             raise StartupError(f"cannot listen on {s.host}:{s.port}: {problem}; {_LISTEN_TODO}")
         self._started_at = time.time()
-        self.store = store = await open_store(s)
+        try:
+            self.store = store = await open_store(s, server=True)
+        except StoreOpenError as error:
+            raise StartupError(str(error)) from None
         mode, credentials = await self._open_access(store)
         assert self.keyring is not None
         # Redis adapters are imported only when Redis is used (the client costs memory).

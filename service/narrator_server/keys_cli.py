@@ -12,7 +12,7 @@ from .core.errors import InvalidArgument, StoreUnavailable
 from .core.keys import KeyUsage, new_key
 from .core.models import KeyLimits
 from .core.usage import utc_day
-from .store.sqlite import DB_FILE, SqliteStore
+from .store.opening import StoreOpenError, open_store
 
 if TYPE_CHECKING:
     import argparse
@@ -54,13 +54,14 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
                 for v in error.violations
             )
         )
+    except StoreOpenError as error:
+        sys.exit(f"narrator: {error}")
     except StoreUnavailable as error:
-        path = settings.data_dir / DB_FILE
-        sys.exit(f"narrator: cannot use the database {path}: {error}")
+        sys.exit(f"narrator: the database cannot be used now: {error}")
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> None:
-    store = await SqliteStore.open(settings.data_dir / DB_FILE)
+    store = await open_store(settings, server=False)
     try:
         command = {"create": _create, "list": _list, "revoke": _revoke}[args.keys_command]
         await command(store.keys, args)

@@ -73,7 +73,7 @@ async def test_too_many_waiting_calls_are_refused(pool: WorkerPool) -> None:
 
 
 async def test_a_caller_that_goes_away_leaves_the_worker_usable(pool: WorkerPool) -> None:
-    call = asyncio.ensure_future(pool.map(work.spin, [None], each=0.3, total=1))
+    call = asyncio.ensure_future(pool.map(work.spin, [None], each=1.0, total=2))
     await asyncio.sleep(0.05)
     call.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -119,3 +119,17 @@ async def test_a_server_beyond_loopback_with_no_key_refuses_to_start(tmp_path: P
     assert code == 1
     assert "refusing to listen on 0.0.0.0 (beyond loopback) with no API key" in err
     assert "Traceback" not in err
+
+
+async def test_keys_live_in_the_deployments_database(tmp_path: Path, postgres_url: str) -> None:
+    """With NARRATOR_DATABASE_URL the CLI writes where every replica reads: PostgreSQL."""
+    config = settings(tmp_path, auth="auto", key_refresh_s=0.1, database_url=postgres_url)
+    async with serve(config) as s:
+        code, out, err = await narrator(
+            tmp_path, "keys", "create", "backend", NARRATOR_DATABASE_URL=postgres_url
+        )
+        assert (code, err) == (0, "")
+        token = out.strip().splitlines()[-1]
+        await until(s, [], grpc.StatusCode.UNAUTHENTICATED)  # a key exists now: required
+        assert (await call(s.stub, "CreateSession", "", bearer(token))).code is grpc.StatusCode.OK
+    assert not (tmp_path / "narrator.sqlite3").exists()

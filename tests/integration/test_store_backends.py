@@ -13,8 +13,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import session_pb2
-from narrator_server.app import open_store
 from narrator_server.core.models import Scene, Turn, TurnKind, TurnStatus, Usage
+from narrator_server.store.opening import open_store
 
 from ..support import SCENE, collect, details, new_session, serve, settings
 
@@ -34,7 +34,7 @@ async def test_turns_a_dead_server_left_running_are_interrupted_at_start(
     async with serve(config) as s:
         session_id = await new_session(s.stub)
     # A server that died mid-turn left its claim behind.
-    store = await open_store(config)
+    store = await open_store(config, server=True)
     left = Turn(
         turn_id="t-left", session_id=session_id, kind=TurnKind.NARRATION, input="I wait",
         scene=Scene("the crypt"), text="", status=TurnStatus.RUNNING, provider="offline",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from .storage import SessionStore
 
 if TYPE_CHECKING:
+    from .keys import KeyStore
     from .memory_models import LoreEntry, Recollection, SavedSession, Section, Summary
     from .models import Turn
 
@@ -71,4 +72,9 @@ class MemoryStorage(Protocol):
 
 
 class CampaignStore(SessionStore, MemoryStorage, Protocol):
-    """A store of sessions, turns and their memory (every adapter of a deployment)."""
+    """A store of sessions, turns and their memory, and the API keys beside them (every
+    adapter of a deployment)."""
+
+    @property
+    def keys(self) -> KeyStore:
+        """The API keys kept in the same storage."""
