@@ -11,29 +11,23 @@ import time
 from typing import TYPE_CHECKING
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from narrator.v1 import narrator_service_pb2, narrator_service_pb2_grpc
+from narrator.v1 import narrator_service_pb2_grpc
 
 from . import access, listening
 from .api.auth import AuthInterceptor, AuthMode
 from .api.decoding import DecodingInterceptor
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
-from .core.assembly import Budgets
-from .core.errors import CoordinationUnavailable, StoreUnavailable
+from .compose import narrator_config, server_options
+from .core.errors import StoreUnavailable
 from .core.keyring import KeyRing
-from .core.lore import LoreLimits
-from .core.memory import MemoryConfig
-from .core.models import ContentRating
-from .core.narrator import Narrator, NarratorConfig
-from .core.planning import PlanConfig
+from .core.narrator import Narrator
 from .core.quotas import Quotas
-from .core.savegame import MAX_DOCUMENT_BYTES
 from .core.schema_work import SchemaWork
-from .core.summaries import SummaryConfig
-from .core.validation import Limits
+from .health import SERVICE, HealthKeeper
 from .providers import factory
 from .quotas.local import LocalQuotaCounter
 from .store.opening import StoreOpenError, open_store
@@ -59,30 +53,6 @@ if TYPE_CHECKING:
     from .shared import redis_client
 
 log = logging.getLogger(__name__)
-SERVICE = narrator_service_pb2.DESCRIPTOR.services_by_name["NarratorService"].full_name
-HEALTH_INTERVAL_S = 2.0
-SWEEP_INTERVAL_S = 30.0
-
-
-def server_options(s: Settings) -> list[tuple[str, int]]:
-    """gRPC server options. No SO_REUSEPORT: a second server on a busy port must fail, not
-    split the clients. Clients' keepalive pings every 10 s or more are welcome, even between
-    calls (proxies drop idle connections). With a maximum connection age, connections end
-    with GOAWAY (their streams get the shutdown grace), so clients spread over new replicas."""
-    options = [
-        ("grpc.so_reuseport", 0),
-        ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
-        ("grpc.http2.max_ping_strikes", 0),
-        # Messages up to a save game's size (ImportSession) plus room for its envelope.
-        ("grpc.max_receive_message_length", MAX_DOCUMENT_BYTES + 64 * 1024),
-    ]
-    if s.max_connection_age_s:
-        options += [
-            ("grpc.max_connection_age_ms", int(s.max_connection_age_s * 1000)),
-            ("grpc.max_connection_age_grace_ms", int(s.shutdown_grace_s * 1000)),
-        ]
-    return options
 
 
 _LISTEN_TODO = "stop the other server, or set NARRATOR_HOST/NARRATOR_PORT (port 0 picks a free one)"
@@ -119,17 +89,14 @@ class App:
         self.redis: redis_client.Redis | None = None
         self._breakers: BreakerSync | None = None
         self._health = health.aio.HealthServicer()
-        self._serving: bool | None = None
-        self._unhealthy = ""
+        self.health = HealthKeeper(self._health)
         self._maintenance: asyncio.Task[None] | None = None
         self._probe: asyncio.Task[None] | None = None
         self._chain: ProviderChain | None = None
-        self._upstream_serving: dict[str, bool] = {}
         self.telemetry: TelemetryRuntime | None = None
         self.workers: WorkerPool | None = None
         self.port = 0
         self._started_at = 0.0
-        self._swept = False  # the turns a stopped server left running were marked
 
     async def _open_access(
         self, store: CampaignStore
@@ -208,27 +175,7 @@ class App:
             self._provider_override or provider,
             store,
             turn_log,
-            NarratorConfig(
-                limits=Limits(max_input_chars=s.max_input_chars),
-                plan=PlanConfig(max_tokens=s.max_tokens, temperature=s.temperature),
-                memory=MemoryConfig(
-                    budgets=Budgets(
-                        prompt=s.prompt_token_budget,
-                        history=s.history_token_budget,
-                        lore=s.lore_token_budget,
-                        summary=s.summary_token_budget,
-                    ),
-                    summary=SummaryConfig(budget_tokens=s.summary_token_budget),
-                    lore=LoreLimits(max_entries=s.lore_max_entries),
-                ),
-                model_summaries=s.uses_upstream,
-                max_streams=s.max_streams,
-                watch_buffer=s.watch_buffer,
-                resume_window=s.resume_window_s,
-                max_recoveries=s.max_recoveries,
-                default_rating=ContentRating(s.content_rating),
-                max_turn_chars=s.max_turn_chars,
-            ),
+            narrator_config(s),
             quotas=quotas,
             schema_work=schema_work,
         )
@@ -268,7 +215,10 @@ class App:
         # out of the collector's sight, a full collection pauses the event loop far less.
         gc.freeze()
         loop = asyncio.get_running_loop()
-        self._maintenance = loop.create_task(self._maintain())
+        stale_after = s.resume_window_s + 2 * s.lease_s
+        self._maintenance = loop.create_task(
+            self.health.maintain(store, narrator.engine, turn_log, self._chain, stale_after)
+        )
         self._probe = loop.create_task(self._probe_upstreams())
         assert self.key_store is not None
         self._key_refresh = access.KeyRefresh(self.keyring, self.key_store, s.key_refresh_s)
@@ -278,85 +228,17 @@ class App:
     async def _probe_upstreams(self) -> None:
         if self._chain is not None and self._provider_override is None:
             await self._chain.probe()
-        await self._set_upstream_health()
-
-    async def _set_upstream_health(self) -> None:
-        """`upstream:NAME` in the health service: NOT_SERVING while that upstream refuses the
-        server (bad key, unknown model), SERVING otherwise."""
-        if self._chain is None:
-            return
-        for upstream in self._chain.upstreams:
-            serving = not upstream.misconfigured
-            if self._upstream_serving.get(upstream.name) != serving:
-                self._upstream_serving[upstream.name] = serving
-                status = health_pb2.HealthCheckResponse.SERVING if serving else (
-                    health_pb2.HealthCheckResponse.NOT_SERVING
-                )  # fmt: skip
-                await self._health.set(f"upstream:{upstream.name}", status)
-
-    async def _set_health(self, serving: bool) -> None:
-        before = self._serving
-        if serving == before:
-            return
-        self._serving = serving
-        status = health_pb2.HealthCheckResponse.SERVING if serving else (
-            health_pb2.HealthCheckResponse.NOT_SERVING
-        )  # fmt: skip
-        for name in ("", SERVICE):
-            await self._health.set(name, status)
-        if not serving:
-            log.error("health is NOT_SERVING", extra={"reason": self._unhealthy})
-        elif before is not None:
-            log.info("health is SERVING again")
-
-    async def _maintain(self) -> None:
-        """Every HEALTH_INTERVAL_S: health follows the store's ability to write, turns it
-        could not take are retried; every SWEEP_INTERVAL_S turns left running by a dead
-        server are marked interrupted."""
-        assert self.narrator is not None
-        last_sweep = time.monotonic()
-        while True:
-            await asyncio.sleep(HEALTH_INTERVAL_S)
-            try:
-                healthy = await self.check_health_now()
-                if healthy and time.monotonic() - last_sweep > SWEEP_INTERVAL_S:
-                    last_sweep = time.monotonic()
-                    older = time.time() - self.settings.resume_window_s - 2 * self.settings.lease_s
-                    await self.narrator.engine.sweep(older)
-            except (StoreUnavailable, CoordinationUnavailable):
-                await self._set_health(False)
-            except Exception:  # a bug must not stop health checks for good
-                log.exception("a maintenance round failed")
+        await self.health.set_upstreams(self._chain)
 
     async def check_health_now(self) -> bool:
-        """One health round at once (start, the maintenance loop, tests): SERVING only when
-        the store can write, every turn it could not take is stored, the turns a stopped
-        server left running were marked interrupted, and the turn log (Redis, if used)
-        answers."""
+        """One health round at once (start, tests): see `health.HealthKeeper.check`."""
         assert self.store is not None
         assert self.narrator is not None
         assert self.turn_log is not None
-        await self._set_upstream_health()
-        try:
-            await self.store.check_writable()
-            await self.narrator.engine.retry_unsaved()
-            await self.turn_log.check()
-            if not self._swept:
-                interrupted = await self.narrator.engine.sweep(self._started_at)
-                self._swept = True
-                if interrupted:
-                    log.warning("turns left running by a stopped server marked interrupted",
-                                extra={"count": interrupted})  # fmt: skip
-        except (StoreUnavailable, CoordinationUnavailable) as error:
-            self._unhealthy = (
-                "the store cannot write"
-                if isinstance(error, StoreUnavailable)
-                else "Redis cannot be reached: new turns are refused"
-            )
-            await self._set_health(False)
-            return False
-        await self._set_health(True)
-        return True
+        await self.health.set_upstreams(self._chain)
+        return await self.health.check(
+            self.store, self.narrator.engine, self.turn_log, self._started_at
+        )
 
     async def refresh_keys(self) -> None:
         """One key refresh round at once: created and revoked keys, usage written (tests)."""

@@ -109,7 +109,7 @@ async def test_a_turn_cancelled_twice_is_still_stored_once_and_counted_until_the
     call = narrator.narrate(LOCAL, sid, "I wait", Scene(), turn_id="twice")
     await first_delta(call)
     store.release.clear()
-    task = narrator.engine._tasks[(sid, "twice")]
+    task = narrator.engine.book.tasks[(sid, "twice")]
     task.cancel()
     await until(lambda: store.saving == 1)
     task.cancel()  # e.g. the reaper and the shutdown both
@@ -130,7 +130,7 @@ async def test_a_resume_during_a_slow_save_follows_the_turn_to_its_real_end() ->
     call = narrator.narrate(LOCAL, sid, "I wait", Scene(), turn_id="late")
     await first_delta(call)
     store.release.clear()
-    narrator.engine._stop((sid, "late"))
+    narrator.engine.book.stop((sid, "late"))
     await until(lambda: store.saving == 1)
     assert store.turns[sid][0].status is TurnStatus.RUNNING  # the save has not landed yet
     resumed = narrator.narrate(LOCAL, sid, "I wait", Scene(), turn_id="late", resume_after_seq=1)

@@ -3,9 +3,8 @@
 A new turn claims its slot and lease in the turn log, then its row in the store (RUNNING), then
 runs. Without a client turn id it runs inline in the caller's stream (cancelling the call
 cancels it); with one it runs in its own task and callers follow it, so a lost connection can
-rejoin it. However a turn ends it is stored once, shielded from a second cancellation; a store
-that cannot write keeps the turn in memory and retries. A follower that finds the producer gone
-(its server died) takes the turn over and continues it from the last recorded seq.
+rejoin it. However a turn ends it is stored once (`production.py`); a follower that finds the
+producer gone (its server died) takes the turn over (`following.py`).
 """
 
 from __future__ import annotations
@@ -19,42 +18,27 @@ import uuid
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
-from .errors import (
-    FieldViolation,
-    InvalidArgument,
-    NarratorError,
-    StoreUnavailable,
-    TurnAborted,
-)
-from .models import (
-    LOCAL,
-    DecisionMade,
-    RecoveryReason,
-    TextDelta,
-    Turn,
-    TurnCompleted,
-    TurnStarted,
-    TurnStatus,
-)
-from .ports import Deadline
-from .prompt import continuation_messages
+from .errors import FieldViolation, InvalidArgument, NarratorError, StoreUnavailable, TurnAborted
+from .following import AlreadyStored, Followers
+from .models import LOCAL, TurnStatus
+from .production import Production
 from .quotas import NOTHING_RESERVED, reserve_turn
-from .replay import replay
-from .turnlog import ProducerLost, TurnClaimed, TurnInfo
+from .turnbook import TurnBook
+from .turnlog import TurnClaimed, TurnInfo
 from .turns import Progress
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator
+    from collections.abc import AsyncGenerator
 
-    from .models import Caller, Session, TurnEvent
+    from .models import Caller, Session, Turn, TurnEvent
     from .planning import Planner, TurnSpec
-    from .quotas import Quotas, Reservation
+    from .ports import Deadline
+    from .quotas import Quotas
     from .storage import SessionStore
-    from .turnlog import TurnLog, TurnWriter
+    from .turnlog import TurnLog
     from .turns import TurnRunner
 
 log = logging.getLogger(__name__)
-Key = tuple[str, str]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,23 +58,22 @@ class TurnEngine:
         config: EngineConfig | None = None,
         quotas: Quotas | None = None,
     ) -> None:
-        self._runner = runner
         self._quotas = quotas
         self._store = store
         self._log = turn_log
         self._planner = planner
-        self._config = config or EngineConfig()
-        self._tasks: dict[Key, asyncio.Task[None]] = {}
-        self._stopping: set[Key] = set()  # tasks cancelled once already
-        self._reapers: dict[Key, asyncio.Task[None]] = {}
-        self._producing = 0  # turns from their first step until they are stored (or kept)
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self.unsaved: dict[Key, Turn] = {}
+        self._config = c = config or EngineConfig()
+        self.book = TurnBook(c.resume_window)
+        self._production = Production(runner, store, planner, self.book)
+        self._followers = Followers(store, turn_log, planner, self.book, self._production)
 
     @property
     def producing(self) -> int:
-        return self._producing
+        return self.book.producing
+
+    @property
+    def unsaved(self) -> dict[tuple[str, str], Turn]:
+        return self.book.unsaved
 
     async def open(
         self,
@@ -122,10 +105,10 @@ class TurnEngine:
     ) -> AsyncGenerator[TurnEvent]:
         sid = session.session_id
         if turn_id:
-            stored = await self._stored(sid, turn_id)
+            stored = await self._followers.stored(sid, turn_id)
             if stored is not None:
                 _check_kind(stored, spec)
-                return self._resume(session, stored, after_seq)
+                return self._followers.resume(session, stored, after_seq)
         tid = turn_id or uuid.uuid4().hex
         try:
             writer = await self._log.start(
@@ -133,7 +116,7 @@ class TurnEngine:
                 self._config.max_running,
             )
         except TurnClaimed:  # a concurrent call with the same new turn id won the claim
-            return self._rejoin(session, tid, after_seq)
+            return self._followers.rejoin(session, tid, after_seq)
         reservation = NOTHING_RESERVED
         claiming: asyncio.Future[Turn | None] | None = None
         try:
@@ -156,337 +139,19 @@ class TurnEngine:
             raise
         if existing is not None:  # the id was used before and ended meanwhile
             await reservation.release()
-            writer.buffer.end(_AlreadyStored())
+            writer.buffer.end(AlreadyStored())
             await writer.finish()
             _check_kind(existing, spec)
-            return self._resume(session, existing, after_seq)
-        production = self._produce(
+            return self._followers.resume(session, existing, after_seq)
+        production = self._production.produce(
             writer, claim, request, rules, Progress(), inline=not turn_id,
             reservation=reservation, claiming=claiming,
         )  # fmt: skip
         if not turn_id:
             return production
-        self._spawn(writer, production)
+        self.book.spawn(writer, production)
         # New: from seq 1; should this server lose the turn, its followers go where it went.
-        return self._rejoin(session, tid, 0, first=writer.buffer.follow())
-
-    # --- production -------------------------------------------------------------------
-
-    async def _produce(
-        self,
-        writer: TurnWriter,
-        claim: Turn,
-        request: object,
-        rules: object,
-        p: Progress,
-        *,
-        inline: bool,
-        reservation: Reservation = NOTHING_RESERVED,
-        claiming: asyncio.Future[Turn | None] | None = None,
-    ) -> AsyncGenerator[TurnEvent]:
-        buffer = writer.buffer
-        status, error = TurnStatus.FAILED, None
-        ending: list[TurnEvent] = []
-        self._producing += 1
-        self._idle.clear()
-        try:
-            runner = self._runner.run(request, rules, p)  # type: ignore[arg-type]
-            async with aclosing(runner) as events:
-                async for event in events:
-                    if writer.lost:
-                        raise _Lost  # another server took the turn over; it stores it
-                    if claiming is not None:
-                        await asyncio.shield(claiming)  # a claim that failed fails the turn
-                        claiming = None
-                    if isinstance(event, str):
-                        delta = buffer.add_text(event, sealed=inline)
-                        p.sent = buffer.seq
-                        if inline:
-                            yield delta
-                    elif isinstance(event, DecisionMade | TurnCompleted):
-                        ending.append(event)  # sent only once the turn is stored
-                    else:
-                        buffer.add(event)
-                        if inline:
-                            yield event
-            status = TurnStatus.COMPLETED
-        except (asyncio.CancelledError, GeneratorExit):
-            status = TurnStatus.CANCELLED
-            raise
-        except _Lost:
-            return  # the buffer was ended for its followers when the lease was lost
-        except Exception as e:
-            error = e
-            raise
-        finally:
-            if writer.lost:  # no longer ours to store or report
-                await asyncio.shield(reservation.release())
-                self._produced()
-                await writer.finish()
-            else:
-                turn = _ended(claim, p, buffer.deltas, status)
-                settled, quota = self._settle(writer, turn, ending, error, reservation, claiming)
-                if status is TurnStatus.CANCELLED:
-                    # Its caller goes once the quota is given back, without waiting for the save
-                    # (tracked by the engine; a slow store never holds a cancellation up).
-                    await asyncio.shield(quota)
-                else:
-                    problem = await asyncio.shield(settled)
-                    if problem is not None and status is TurnStatus.COMPLETED:
-                        raise problem
-        if inline and not writer.lost:
-            for event in buffer.events[-len(ending) :] if ending else ():
-                yield event
-
-    def _settle(
-        self,
-        writer: TurnWriter,
-        turn: Turn,
-        ending: list[TurnEvent],
-        error: BaseException | None,
-        reservation: Reservation,
-        claiming: asyncio.Future[Turn | None] | None = None,
-    ) -> tuple[asyncio.Task[Exception | None], asyncio.Future[None]]:
-        """Settles the turn's quota reservation (`quota` resolves then) and stores the ended
-        turn, in its own task (a second cancellation of the producer cannot interrupt either),
-        then ends the buffer and frees the turn's slot. The turn counts as producing until this
-        is done. A store that cannot write keeps the turn for a retry; the task returns that
-        error."""
-        key = (turn.session_id, turn.turn_id)
-        loop = asyncio.get_running_loop()
-        quota: asyncio.Future[None] = loop.create_future()
-
-        async def settle() -> Exception | None:
-            try:
-                await reservation.settle(turn.usage)
-            except Exception:  # quotas never cost a turn its place in the store
-                log.exception("a turn's quota reservation could not be settled")
-            finally:
-                quota.set_result(None)
-            problem: Exception | None = None
-            try:
-                if claiming is not None:
-                    await claiming  # the turn's row first
-            except Exception as e:
-                problem = e  # never claimed: the caller was told, nothing is stored
-            try:
-                if problem is None:
-                    await self._store_turn(turn)
-            except Exception as e:
-                problem = e
-                self.unsaved[key] = turn
-                log.error(
-                    "a turn could not be stored; it is kept and retried",
-                    extra={"session_id": key[0], "turn_id": key[1], "error": str(e)[:200]},
-                )
-            buffer = writer.buffer
-            if problem is None and turn.status is TurnStatus.COMPLETED:
-                for event in ending:
-                    if isinstance(event, TurnCompleted):
-                        event = dataclasses.replace(event, text=buffer.text)
-                    buffer.add(event)
-                buffer.end()
-            else:
-                buffer.end(_for_followers(turn.status, error or problem))
-            await writer.finish()
-            return problem
-
-        task = loop.create_task(settle(), name=f"store-{key[1]}")
-        task.add_done_callback(self._settled)
-        return task, quota
-
-    async def _store_turn(self, turn: Turn) -> None:
-        await self._store.save_turn(turn)
-        if turn.status is TurnStatus.COMPLETED and turn.replaces_turn_id:
-            await self._store.supersede_turn(turn.session_id, turn.replaces_turn_id)
-        # The memory records what the turn's request held and folds old turns (in the
-        # background); it never raises.
-        await self._planner.record(turn)
-
-    def _settled(self, task: asyncio.Task[Exception | None]) -> None:
-        if not task.cancelled():
-            task.exception()  # retrieved here; the producer reports it
-        self._produced()
-
-    def _produced(self) -> None:
-        self._producing -= 1
-        if not self._producing:
-            self._idle.set()
-
-    def _spawn(self, writer: TurnWriter, production: AsyncGenerator[TurnEvent]) -> None:
-        key = (writer.buffer.info.session_id, writer.buffer.info.turn_id)
-
-        async def run() -> None:
-            with contextlib.suppress(Exception):  # delivered to followers by the buffer
-                async with aclosing(production) as events:
-                    async for _ in events:
-                        pass
-
-        def done(_: asyncio.Task[None]) -> None:
-            self._tasks.pop(key, None)
-            self._stopping.discard(key)
-            reaper = self._reapers.pop(key, None)
-            if reaper is not None:
-                reaper.cancel()
-
-        task = asyncio.get_running_loop().create_task(run(), name=f"turn-{key[1]}")
-        self._tasks[key] = task
-        task.add_done_callback(done)
-        writer.buffer.on_abandoned = lambda: self._abandoned(key, writer)
-
-    def _stop(self, key: Key) -> None:
-        """Cancels a running turn, once: a second cancellation would only cut its ending."""
-        task = self._tasks.get(key)
-        if task is not None and key not in self._stopping:
-            self._stopping.add(key)
-            task.cancel()
-
-    def _abandoned(self, key: Key, writer: TurnWriter) -> None:
-        """The last follower left a resumable turn: cancel it unless one comes back within
-        the resume window (here or on another server). The window counts from the last
-        follower's departure."""
-
-        async def reap() -> None:
-            while True:  # a follower on another server keeps it going, window after window
-                await asyncio.sleep(self._config.resume_window)
-                if writer.buffer.followers or writer.buffer.done or writer.lost:
-                    stop = False  # a follower is back here (its leaving reaps again), or it ended
-                    break
-                if not await writer.followed_elsewhere():
-                    stop = True
-                    break
-            if self._reapers.get(key) is asyncio.current_task():
-                del self._reapers[key]
-            if stop:
-                self._stop(key)
-
-        earlier = self._reapers.pop(key, None)
-        if earlier is not None:
-            earlier.cancel()
-        if key in self._tasks:
-            loop = asyncio.get_running_loop()
-            self._reapers[key] = loop.create_task(reap(), name=f"reap-{key[1]}")
-
-    # --- following, resuming, taking over ------------------------------------------------
-
-    @staticmethod
-    async def _follow(
-        events: AsyncIterator[TurnEvent], after_seq: int, *, resumed: bool
-    ) -> AsyncGenerator[TurnEvent]:
-        async with aclosing(events):  # type: ignore[type-var]
-            async for event in events:
-                if isinstance(event, TextDelta):
-                    if event.seq <= after_seq:
-                        continue
-                elif isinstance(event, TurnStarted) and resumed:
-                    event = dataclasses.replace(event, resumed=True)
-                yield event
-
-    def _resume(self, session: Session, turn: Turn, after_seq: int) -> AsyncGenerator[TurnEvent]:
-        if turn.status.ended:
-            return replay(turn, after_seq)
-        return self._rejoin(session, turn.turn_id, after_seq)
-
-    async def _rejoin(
-        self,
-        session: Session,
-        turn_id: str,
-        after_seq: int,
-        first: AsyncIterator[TurnEvent] | None = None,
-    ) -> AsyncGenerator[TurnEvent]:
-        """Follows a running turn (from `first` if given: a new turn's own buffer); takes it
-        over when its producer is gone."""
-        sid, started, resumed = session.session_id, False, first is None
-        for _ in range(5):
-            try:
-                source = first or self._log.follow(sid, turn_id)
-                first = None
-                events = self._follow(source, after_seq, resumed=resumed)
-                async with aclosing(events) as stream:
-                    async for event in stream:
-                        if isinstance(event, TurnStarted):
-                            if started:
-                                continue
-                            started = True
-                        elif isinstance(event, TextDelta):
-                            after_seq = event.seq
-                        yield event
-                return
-            except (LookupError, _AlreadyStored):
-                # Not (or no longer) produced anywhere: the store says how it ended.
-                stored = await self._stored(sid, turn_id)
-                if stored is not None and stored.status is TurnStatus.RUNNING:
-                    stored = await self._interrupt(stored)
-                if stored is None:
-                    raise TurnAborted(
-                        f"turn {turn_id!r} ended without being stored; start a new turn"
-                    ) from None
-                async for event in replay(stored, after_seq, started=started):
-                    yield event
-                return
-            except ProducerLost as lost:
-                stored = await self._stored(sid, turn_id)
-                if stored is not None and stored.status.ended:  # stored, but not its end
-                    async for event in replay(stored, after_seq, started=started):
-                        yield event
-                    return
-                if not await self._take_over(session, turn_id, lost):
-                    await asyncio.sleep(0.05)  # another server took it; follow that one
-        raise TurnAborted(f"turn {turn_id!r} could not be followed; start a new turn")
-
-    async def _take_over(self, session: Session, turn_id: str, lost: ProducerLost) -> bool:
-        sid = session.session_id
-        stored = await self._stored(sid, turn_id)
-        if stored is None or stored.status.ended:
-            return False
-        writer = await self._log.take_over(sid, turn_id)
-        if writer is None:
-            return False
-        buffer = writer.buffer
-        first = next((e for e in buffer.events if isinstance(e, TurnStarted)), None)
-        partial = buffer.text
-        from .planning import TurnSpec
-
-        try:
-            spec = TurnSpec.of(stored)
-            request, rules = await self._planner.plan(session, spec, turn_id, Deadline())
-        except BaseException:
-            buffer.end(TurnAborted("the turn could not be taken over"))
-            await writer.finish()
-            raise
-        request = dataclasses.replace(
-            request,
-            messages=request.messages + continuation_messages(partial),
-            continuation=partial,
-        )
-        p = Progress(
-            text=list(buffer.deltas),
-            provider=first.provider if first else "",
-            model=first.model if first else "",
-            pending=RecoveryReason.TAKEOVER,
-            sent=buffer.seq,
-        )
-        log.warning(
-            "taking over a turn whose server is gone",
-            extra={"session_id": sid, "turn_id": turn_id, "after_seq": buffer.seq},
-        )
-        self._spawn(writer, self._produce(writer, stored, request, rules, p, inline=False))
-        return True
-
-    async def _stored(self, session_id: str, turn_id: str) -> Turn | None:
-        unsaved = self.unsaved.get((session_id, turn_id))
-        return unsaved or await self._store.get_turn(session_id, turn_id)
-
-    async def _interrupt(self, turn: Turn) -> Turn:
-        """Marks a RUNNING turn that nobody produces as interrupted; returns the turn as it is
-        stored now (the store never lets INTERRUPTED replace how a turn really ended)."""
-        ended = dataclasses.replace(turn, status=TurnStatus.INTERRUPTED)
-        try:
-            await self._store.save_turn(ended)
-            now = await self._store.get_turn(turn.session_id, turn.turn_id)
-        except StoreUnavailable:
-            return ended
-        return now or ended
+        return self._followers.rejoin(session, tid, 0, first=writer.buffer.follow())
 
     # --- maintenance ----------------------------------------------------------------------
 
@@ -495,31 +160,27 @@ class TurnEngine:
         count = 0
         for turn in await self._store.running_turns(started_before):
             key = (turn.session_id, turn.turn_id)
-            if key in self._tasks or key in self.unsaved or await self._log.alive(*key):
+            if key in self.book.tasks or key in self.unsaved or await self._log.alive(*key):
                 continue
-            if (await self._interrupt(turn)).status is TurnStatus.INTERRUPTED:
+            if (await self._followers.interrupt(turn)).status is TurnStatus.INTERRUPTED:
                 count += 1
         return count
 
     async def retry_unsaved(self) -> bool:
         """Stores the turns a failing store could not take; True when none is left."""
         for key, turn in list(self.unsaved.items()):
-            await self._store_turn(turn)
+            await self._production.store_turn(turn)
             self.unsaved.pop(key, None)
-            await self._planner.record(turn)
         return not self.unsaved
 
     async def drain(self, timeout: float | None = None) -> bool:
         """Cancels the turns still running (once each) and waits, within `timeout`, until
         each one is stored. False when some were not."""
-        for reaper in list(self._reapers.values()):
-            reaper.cancel()
-        for key in list(self._tasks):
-            self._stop(key)
+        self.book.stop_all()
         timeout = self._config.drain_timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(timeout):
-                await self._idle.wait()
+                await self.book.idle()
                 with contextlib.suppress(StoreUnavailable):
                     await self.retry_unsaved()  # one last chance for what a failing store kept
         except TimeoutError:
@@ -527,43 +188,6 @@ class TurnEngine:
         return not self.unsaved
 
 
-class _Lost(Exception):
-    """This server's lease of the turn was lost (another server continues it)."""
-
-
-class _AlreadyStored(TurnAborted):
-    """To calls that joined a claim which found the turn already stored: read it there."""
-
-    def __init__(self) -> None:
-        super().__init__("the turn id was already used")
-
-
 def _check_kind(turn: Turn, spec: TurnSpec) -> None:
     if turn.kind is not spec.kind:
         raise InvalidArgument([FieldViolation("turn_id", f"names a {turn.kind.value} turn")])
-
-
-def _ended(claim: Turn, p: Progress, deltas: list[str], status: TurnStatus) -> Turn:
-    return dataclasses.replace(
-        claim,
-        text="".join(deltas),
-        status=status,
-        provider=p.provider,
-        model=p.model,
-        usage=p.usage,
-        decision=p.decision if status is TurnStatus.COMPLETED else None,
-        finish_reason=p.finish,
-        recoveries=tuple(p.recoveries),
-        delta_lengths=tuple(len(d) for d in deltas),
-    )
-
-
-def _for_followers(status: TurnStatus, error: BaseException | None) -> BaseException | None:
-    """What a follower of the turn gets at its end (None: the completion events follow)."""
-    if isinstance(error, NarratorError):
-        return error
-    if status is TurnStatus.CANCELLED:
-        return TurnAborted("the turn was cancelled before it completed")
-    if error is not None:
-        return error
-    return None
