@@ -53,6 +53,7 @@ async def test_narrate_streams_in_order_from_the_offline_narrator(
         completed = got.of("completed")[0]
         assert completed.finish_reason == turn_pb2.FINISH_REASON_STOP
         assert completed.usage.output_tokens == len(got.of("delta"))
+        assert completed.usage.estimated and completed.usage.input_tokens > 0
         assert "you open the coffin" in got.text.lower()
 
 
@@ -73,6 +74,7 @@ async def test_decide_gives_an_allowed_option_with_valid_arguments(
             decision = got.of("decision")[0]
             assert decision.option_id in {o.id for o in OPTIONS}
             assert decision.source == turn_pb2.DECISION_SOURCE_MODEL
+            assert got.of("completed")[0].usage.estimated
             arguments = json.loads(decision.arguments_json)
             if decision.option_id == "attack":
                 jsonschema.validate(arguments, ATTACK_SCHEMA)

@@ -80,6 +80,7 @@ class OfflineProvider:
             await asyncio.sleep(self._pace)
             attempt.chunk(chunk)
             yield TextChunk(chunk)
-        usage = Usage(sum(estimate_tokens(m.content) for m in request.messages), len(chunks))
+        prompt = sum(estimate_tokens(m.content) for m in request.messages)
+        usage = Usage(prompt, len(chunks), estimated=True)  # no model counted these
         attempt.finished(FinishReason.STOP, usage, MODEL, "")
         yield StreamFinished(FinishReason.STOP, usage)
