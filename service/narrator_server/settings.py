@@ -107,6 +107,9 @@ class Settings(BaseModel):
     retry_max_wait_s: Seconds = Field(8.0, alias="NARRATOR_RETRY_MAX_WAIT_S")
     max_retry_after_s: Seconds = Field(20.0, alias="NARRATOR_MAX_RETRY_AFTER_S")
     upstream_timeout_s: float = Field(60.0, alias="NARRATOR_UPSTREAM_TIMEOUT_S", gt=0)
+    upstream_transport: Literal["fast", "httpx"] = Field(
+        "fast", alias="NARRATOR_UPSTREAM_TRANSPORT"
+    )
     first_token_timeout_s: float = Field(20.0, alias="NARRATOR_FIRST_TOKEN_TIMEOUT_S", gt=0)
     inter_token_timeout_s: float = Field(15.0, alias="NARRATOR_INTER_TOKEN_TIMEOUT_S", gt=0)
     stall_floor_s: float = Field(1.5, alias="NARRATOR_STALL_FLOOR_S", gt=0)

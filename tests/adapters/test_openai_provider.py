@@ -31,7 +31,7 @@ from narrator_server.core.ports import (
     TextChunk,
     TurnContext,
 )
-from narrator_server.providers.factory import openai_client
+from narrator_server.providers.factory import Transport, openai_client
 from narrator_server.providers.openai_chat import OpenAIProvider
 from narrator_server.providers.retry import RetryPolicy
 from narrator_server.testing.replies import Reply
@@ -57,8 +57,8 @@ def request(deadline: Deadline | None = None) -> ChatRequest:
 
 
 @pytest.fixture
-async def provider(upstream: FakeOpenAI) -> AsyncIterator[OpenAIProvider]:
-    client = openai_client(upstream.base_url, "k")
+async def provider(upstream: FakeOpenAI, transport: Transport) -> AsyncIterator[OpenAIProvider]:
+    client = openai_client(upstream.base_url, "k", transport)
     yield OpenAIProvider(client, "dm-model", FAST, timeout=10)
     await client.close()
 

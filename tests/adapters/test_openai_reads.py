@@ -13,7 +13,7 @@ import pytest
 from narrator_server.core.errors import StreamInterrupted
 from narrator_server.core.models import Usage
 from narrator_server.core.ports import StreamFinished, TextChunk
-from narrator_server.providers.factory import openai_client
+from narrator_server.providers.factory import Transport, openai_client
 from narrator_server.providers.openai_chat import OpenAIProvider
 from narrator_server.providers.stall import StallPolicy
 from narrator_server.testing.replies import Reply
@@ -31,8 +31,8 @@ WORDS = " ".join(f"w{i}" for i in range(40))
 
 
 @pytest.fixture
-async def client(upstream: FakeOpenAI) -> AsyncIterator[openai.AsyncOpenAI]:
-    client = openai_client(upstream.base_url, "k")
+async def client(upstream: FakeOpenAI, transport: Transport) -> AsyncIterator[openai.AsyncOpenAI]:
+    client = openai_client(upstream.base_url, "k", transport)
     yield client
     await client.close()
 

@@ -15,9 +15,11 @@ def test_defaults_are_the_embedded_service() -> None:
 def test_environment_overrides() -> None:
     s = Settings.from_env(
         {"NARRATOR_PORT": "6000", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1",
-         "NARRATOR_FALLBACK": "off", "NARRATOR_MODEL": "llama3"}
+         "NARRATOR_FALLBACK": "off", "NARRATOR_MODEL": "llama3",
+         "NARRATOR_UPSTREAM_TRANSPORT": "httpx"}
     )  # fmt: skip
     assert (s.port, s.uses_upstream, s.fallback, s.model) == (6000, True, False, "llama3")
+    assert (s.upstream_transport, Settings.from_env({}).upstream_transport) == ("httpx", "fast")
     assert s.upstreams == (UpstreamSettings("127.0.0.1:1", "http://127.0.0.1:1/v1", "llama3", ""),)
 
 
@@ -47,6 +49,7 @@ def test_the_key_never_shows_in_repr() -> None:
         {"NARRATOR_PORT": "abc"},
         {"NARRATOR_FALLBACK": "maybe"},
         {"NARRATOR_MAX_TOKENS": "0"},
+        {"NARRATOR_UPSTREAM_TRANSPORT": "h2"},
         {"NARRATOR_UPSTREAMS": "{not a list"},
         {"NARRATOR_UPSTREAMS": '[{"name": "a", "api_key_env": "MISSING_KEY"}]'},
     ],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import openai
 
@@ -20,15 +22,30 @@ if TYPE_CHECKING:
     from ..telemetry import Telemetry
 
 
-def openai_client(base_url: str, api_key: str) -> openai.AsyncOpenAI:
-    """The SDK's client over the lean HTTP/1.1 transport, without its own retries."""
+Transport = Literal["fast", "httpx"]
+
+
+def openai_client(base_url: str, api_key: str, transport: Transport = "fast") -> openai.AsyncOpenAI:
+    """The SDK's client without its own retries, over the lean HTTP/1.1 transport (`fast`)
+    or the SDK's own (`httpx`). An upstream the environment sends through a proxy always
+    gets the SDK's own: httpx honours the proxy variables only without a custom transport."""
+    fast = transport == "fast" and not _proxied(base_url or "https://api.openai.com/v1")
     return openai.AsyncOpenAI(
         # Local OpenAI-compatible servers often need no key; the SDK insists on one.
         api_key=api_key or "not-needed",
         base_url=base_url or None,
         max_retries=0,  # tenacity is the only retry layer
-        http_client=openai.DefaultAsyncHttpxClient(transport=Http1Transport()),
+        http_client=openai.DefaultAsyncHttpxClient(transport=Http1Transport() if fast else None),
     )
+
+
+def _proxied(base_url: str) -> bool:
+    """The standard proxy variables (as urllib and httpx read them) name a proxy for it."""
+    url = urlsplit(base_url)
+    proxies = getproxies()
+    if not (proxies.get(url.scheme) or proxies.get("all")):
+        return False
+    return not proxy_bypass(url.hostname or "")
 
 
 def build(
@@ -54,7 +71,7 @@ def build(
     )
     clients, upstreams = [], []
     for upstream in s.upstreams:
-        client = openai_client(upstream.base_url, upstream.api_key)
+        client = openai_client(upstream.base_url, upstream.api_key, s.upstream_transport)
         clients.append(client)
         provider = OpenAIProvider(
             client,

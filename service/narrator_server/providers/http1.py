@@ -4,8 +4,11 @@ read delivers it (de-chunked, several SSE events of one read in one piece).
 
 The SDK still builds every request and maps every error (this transport raises httpx2's
 exceptions); what it saves is httpcore's per-read machinery (anyio cancel scopes, h11 events,
-five generator layers), which costs more than the rest of a streamed token. Proxies set in the
-environment keep going through httpx2's own transport.
+five generator layers), which costs more than the rest of a streamed token. What it leaves
+to httpx2 above it: redirects, content decoding (gzip error bodies), timeouts' values. What it
+does not do: proxies (the factory gives a proxied upstream httpx2's own transport), HTTP/2
+(neither does the SDK's default client), transfer codings other than `chunked` (refused as a
+protocol error, as httpcore refuses them). `NARRATOR_UPSTREAM_TRANSPORT=httpx` turns it off.
 """
 
 from __future__ import annotations
@@ -158,8 +161,10 @@ class _Connection(asyncio.Protocol):
             self.reusable = False
         if status in (204, 304) or self._method == b"HEAD":
             self._mode, self.done = "none", True
-        elif b"chunked" in names.get(b"transfer-encoding", b""):
-            self._mode = "chunked"
+        elif b"transfer-encoding" in names:
+            if names[b"transfer-encoding"].strip() != b"chunked":
+                raise ValueError(f"unsupported Transfer-Encoding {names[b'transfer-encoding']!r}")
+            self._mode = "chunked"  # and a Content-Length beside it is ignored (RFC 9112 6.3)
         elif b"content-length" in names:
             self._mode, self._left = "length", int(names[b"content-length"])
             self.done = self._left == 0

@@ -1,0 +1,98 @@
+"""What the fast transport leaves to httpx2 or hands to it, the same over both transports:
+redirects, compressed error bodies, odd transfer codings, and a proxy from the environment."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import TYPE_CHECKING
+
+import httpx2
+import openai
+import pytest
+
+from narrator_server.providers.factory import openai_client
+from narrator_server.providers.http1 import Http1Transport
+
+from .test_http1 import server  # noqa: F401  (the fixture)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from narrator_server.providers.factory import Transport
+
+    from .test_http1 import Server
+
+ERROR = json.dumps({"error": {"message": "no such model", "type": "invalid_request_error"}})
+
+
+@pytest.fixture
+async def http(transport: Transport) -> AsyncIterator[httpx2.AsyncClient]:
+    """The HTTP client the factory gives the SDK for this transport."""
+    fast = Http1Transport() if transport == "fast" else None
+    async with openai.DefaultAsyncHttpxClient(transport=fast, timeout=5) as client:
+        yield client
+
+
+def answer(status: bytes, body: bytes, *headers: bytes) -> list[bytes | float | None]:
+    head = b"HTTP/1.1 " + status + b"\r\ncontent-length: %d\r\n" % len(body)
+    return [head + b"".join(h + b"\r\n" for h in headers) + b"\r\n", body]
+
+
+async def test_a_gzip_error_body_reaches_the_sdk_decoded(
+    server: Server,  # noqa: F811
+    transport: Transport,
+) -> None:
+    server.answers = [
+        answer(b"404 Not Found", gzip.compress(ERROR.encode()), b"content-encoding: gzip",
+               b"content-type: application/json")
+    ]  # fmt: skip
+    client = openai_client(f"http://127.0.0.1:{server.port}/v1", "k", transport)
+    try:
+        with pytest.raises(openai.NotFoundError) as raised:
+            await client.chat.completions.create(model="m", messages=[])
+    finally:
+        await client.close()
+    assert raised.value.message.endswith("- no such model")
+    assert b"accept-encoding: gzip" in server.requests[0].lower()
+
+
+async def test_a_redirect_is_followed(server: Server, http: httpx2.AsyncClient) -> None:  # noqa: F811
+    server.answers = [
+        answer(b"307 Temporary Redirect", b"", b"location: /v2/x"),
+        answer(b"200 OK", b"moved"),
+    ]
+    response = await http.post(f"http://127.0.0.1:{server.port}/v1/x", content=b"{}")
+    assert (response.status_code, response.content) == (200, b"moved")
+    assert server.requests[1].startswith(b"POST /v2/x HTTP/1.1\r\n")
+    assert server.requests[1].endswith(b"\r\n\r\n{}")  # a 307 keeps the method and body
+
+
+@pytest.mark.parametrize("coding", [b"gzip, chunked", b"identity"])
+async def test_a_transfer_coding_other_than_chunked_is_a_protocol_error(
+    server: Server,  # noqa: F811
+    http: httpx2.AsyncClient,
+    coding: bytes,
+) -> None:
+    server.answers = [[b"HTTP/1.1 200 OK\r\ntransfer-encoding: " + coding + b"\r\n\r\n", b"x"]]
+    with pytest.raises(httpx2.RemoteProtocolError):
+        await http.post(f"http://127.0.0.1:{server.port}/v1/x", content=b"{}")
+
+
+async def test_a_proxy_in_the_environment_is_used_by_either_transport(
+    server: Server,  # noqa: F811
+    transport: Transport,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    server.answers = [answer(b"401 Unauthorized", ERROR.encode())]
+    client = openai_client("http://upstream.invalid/v1", "k", transport)
+    try:
+        with pytest.raises(openai.AuthenticationError):
+            await client.chat.completions.create(model="m", messages=[])
+    finally:
+        await client.close()
+    # The request went to the proxy, in the absolute form a proxy is asked with.
+    assert server.requests[0].startswith(b"POST http://upstream.invalid/v1/chat/completions ")
