@@ -18,7 +18,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import openai
@@ -26,6 +26,9 @@ import openai
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
 from narrator.v1 import scene_pb2, session_pb2
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 HERE = Path(__file__).resolve().parent.parent
@@ -228,6 +231,8 @@ class Measure:
     gaps: list[float] = field(default_factory=list)
     cpu: float | None = None
     rss_mb: float | None = None
+    # Called when a turn's first text arrives (the per-turn CPU reads the server's there).
+    on_first: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
 
 class Turn:
@@ -245,6 +250,8 @@ class Turn:
         if self._first:
             m.ttft.append(now - self.started)
             self._first = False
+            if m.on_first is not None:
+                m.on_first()
         else:
             m.gaps.append(now - self._last)
         self._last = now

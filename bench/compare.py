@@ -5,8 +5,9 @@ from a source tree, in its own process), and `litellm` (a proxy from `--litellm 
 fake upstream runs in its own process and streams one-token chunks, 100-300 tokens a turn;
 every client worker keeps one session, so prompts carry a growing history. This process is
 the load generator. Loads: 1 stream unpaced, 100 streams at 20 ms/token, 100 streams unpaced;
-then per-turn fixed CPU (a 50-turn history, 1-token answers) and how long a client cancel
-takes to close the upstream request. Medians of `--rounds`; `spread` is (max-min)/median.
+then per-turn fixed CPU (a 50-turn history, 1-token answers: until the first token reached
+the client, and the whole turn) and how long a client cancel takes to close the upstream
+request. Medians of `--rounds`; `spread` is (max-min)/median.
 
     .venv/bin/python bench/compare.py [--rounds 3] [--litellm /tmp/litellm-venv]
         [--narrator after=. --narrator before=/tmp/before ...]
@@ -113,22 +114,30 @@ async def run_load(
     return measure
 
 
-async def fixed_cpu(arm: Any, server: Process, upstream: str, turns: int) -> float:
-    """Server CPU per turn, microseconds, for 1-token answers after a 50-turn history (NaN
-    when the arm failed a turn)."""
+async def fixed_cpu(arm: Any, server: Process, upstream: str, turns: int) -> tuple[float, float]:
+    """Server CPU per turn, microseconds, for 1-token answers after a 50-turn history: until
+    the turn's first token reached the client, and for the whole turn (its stream and what
+    the server does after it, given 20 ms to do it). NaN when the arm failed a turn."""
     await fake_set(upstream, tokens=[20, 20], pace=0.0)
     worker, scratch = await arm.worker(), Measure()
+    first: list[float] = []
+    scratch.on_first = lambda: first.append(server.cpu())
+    before = whole = 0.0
     try:
         for _ in range(50):
             await arm.turn(worker, scratch)
         await fake_set(upstream, tokens=[1, 1], pace=0.0)
-        cpu = server.cpu()
+        await asyncio.sleep(0.1)
         for _ in range(turns):
+            start = server.cpu()
             await arm.turn(worker, scratch)
+            await asyncio.sleep(0.02)
+            before += first[-1] - start
+            whole += server.cpu() - start
     except Exception as error:
         print(f"  per-turn CPU not measured: {error!r}", flush=True)
-        return float("nan")
-    return (server.cpu() - cpu) / turns * 1e6
+        return float("nan"), float("nan")
+    return before / turns * 1e6, whole / turns * 1e6
 
 
 async def cancel_times(arm: Any, upstream: str, count: int) -> list[float]:
@@ -185,10 +194,12 @@ async def run_round(
             for spec in specs:
                 data = dirs.enter_context(tempfile.TemporaryDirectory(prefix="narrator-bench-"))
                 arms[spec.name] = await start_arm(spec, upstream, args, data)
+            loads = () if args.per_turn_only else LOADS
             for a in arms.values():
-                await run_load(a.kind, a.address, a.server, WARM_UP, upstream, pool)
+                if loads:
+                    await run_load(a.kind, a.address, a.server, WARM_UP, upstream, pool)
             results: dict[str, Any] = {name: ([], None, []) for name in arms}
-            for load in LOADS:
+            for load in loads:
                 for name, a in arms.items():
                     measure = await run_load(a.kind, a.address, a.server, load, upstream, pool)
                     results[name][0].append(measure)
@@ -198,7 +209,9 @@ async def run_round(
                     fixed = None
                     if a.server is not None:
                         fixed = await fixed_cpu(client, a.server, upstream, args.fixed_turns)
-                    cancels = await cancel_times(client, upstream, args.cancels)
+                    cancels = []
+                    if loads:
+                        cancels = await cancel_times(client, upstream, args.cancels)
                 finally:
                     await client.close()
                 results[name] = (results[name][0], fixed, cancels)
@@ -225,7 +238,7 @@ def report(specs: list[ArmSpec], rounds: list[dict[str, Any]]) -> None:
             "| gap p99 | CPU/token | RSS | spread (tok/s, CPU) |")  # fmt: skip
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
-    for i, load in enumerate(LOADS):
+    for i, load in enumerate(LOADS if rounds[0]["direct"][0] else ()):
         for spec in specs:
             rows = []
             for r in rounds:
@@ -257,15 +270,19 @@ def report(specs: list[ArmSpec], rounds: list[dict[str, Any]]) -> None:
             ]  # fmt: skip
             print("| " + " | ".join(cells) + " |")
     print()
-    print("| arm | per-turn fixed CPU (50-turn history) | cancel → upstream closed p50 | max |")
-    print("|---|---|---|---|")
+    print("| arm | per-turn CPU before the first token (50-turn history) | whole turn "
+          "| cancel → upstream closed p50 | max |")  # fmt: skip
+    print("|---|---|---|---|---|")
     for spec in specs:
         fixed = [r[spec.name][1] for r in rounds if r[spec.name][1] is not None]
         cancels = [t for r in rounds for t in r[spec.name][2]]
-        fixed_cell = f"{median(fixed) / 1000:.2f} ms ({spread(fixed)})" if fixed else "–"
+        cells = [
+            f"{median(part) / 1000:.2f} ms ({spread(part)})" if fixed else "–"
+            for part in ([f[0] for f in fixed], [f[1] for f in fixed])
+        ]
         cancel_cell = f"{pct(cancels, 0.5):.1f} ms" if cancels else "–"
         top = f"{max(cancels):.1f} ms" if cancels else "–"
-        print(f"| {spec.name} | {fixed_cell} | {cancel_cell} | {top} |")
+        print(f"| {spec.name} | {cells[0]} | {cells[1]} | {cancel_cell} | {top} |")
 
 
 async def main() -> None:
@@ -276,6 +293,8 @@ async def main() -> None:
     parser.add_argument("--litellm", type=Path, help="a venv with litellm[proxy] installed")
     parser.add_argument("--fixed-turns", type=int, default=200)
     parser.add_argument("--cancels", type=int, default=20)
+    parser.add_argument("--per-turn-only", action="store_true",
+                        help="only the per-turn CPU (no loads, no cancels)")  # fmt: skip
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     parser.add_argument("--json", type=Path, help="also write every round's raw numbers here")
     args = parser.parse_args()
