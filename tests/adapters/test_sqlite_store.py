@@ -18,7 +18,10 @@ from narrator_server.core.models import (
     TurnStatus,
     Usage,
 )
+from narrator_server.store.codec import TurnRows, turn_from_row, turn_row
 from narrator_server.store.sqlite import SqliteStore
+
+from .store_contract.builders import full_turn
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -90,3 +93,17 @@ async def test_the_whole_uint64_seed_range_round_trips(tmp_path: Path) -> None:
         assert got is not None
         assert got.seed == seed
     await store.close()
+
+
+def test_turn_rows_decode_a_row_once_and_a_changed_row_anew() -> None:
+    rows = TurnRows(size=2)
+    row = turn_row(full_turn("t1"))
+    first = rows.decode(row)
+    assert first == turn_from_row(row)
+    assert rows.decode(tuple(row)) is first
+    changed = rows.decode(tuple(v if i != 5 else "another text" for i, v in enumerate(row)))
+    assert changed.text == "another text"
+    rows.decode(turn_row(full_turn("t2")))
+    rows.decode(turn_row(full_turn("t3")))  # past its size, the oldest row is let go
+    assert rows.decode(row) is not first
+    assert rows.decode(row) == first

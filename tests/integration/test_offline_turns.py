@@ -53,7 +53,8 @@ async def test_narrate_streams_in_order_from_the_offline_narrator(
         completed = got.of("completed")[0]
         assert completed.finish_reason == turn_pb2.FINISH_REASON_STOP
         assert completed.usage.output_tokens == len(got.of("delta"))
-        assert completed.usage.estimated and completed.usage.input_tokens > 0
+        assert completed.usage.estimated
+        assert completed.usage.input_tokens > 0
         assert "you open the coffin" in got.text.lower()
 
 

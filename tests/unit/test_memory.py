@@ -31,6 +31,7 @@ from .fakes import Script, ScriptedProvider
 
 if TYPE_CHECKING:
     from narrator_server.core.memory_models import Recollection, Summary
+    from narrator_server.core.models import Session
     from narrator_server.core.ports import ChatRequest
 
 
@@ -40,7 +41,12 @@ class CountingStore(MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.recalls: list[bool] = []  # whether each read carried the lore
+        self.session_reads = 0
         self.fail_summaries = 0
+
+    async def get_session(self, session_id: str, recent_turn_limit: int) -> Session | None:
+        self.session_reads += 1
+        return await super().get_session(session_id, recent_turn_limit)
 
     async def recall(
         self, session_id: str, turn_limit: int, lore_revision: int
@@ -102,6 +108,19 @@ async def test_a_turn_reads_its_memory_in_one_call_and_the_lore_only_when_it_cha
     await play(narrator, sid, "I see an orc")
     assert store.recalls == [True, False, True]
     assert "Orcs fear fire." in provider.requests[-1].messages[-1].content
+
+
+async def test_a_turn_checks_the_owner_from_its_memory_read_and_reads_nothing_else() -> None:
+    provider = ScriptedProvider("p")
+    narrator, store, sid = await setup(provider)
+    await play(narrator, sid, "one", "two")
+    assert (len(store.recalls), store.session_reads) == (2, 0)
+    assert provider.requests[-1].context.turn_index == 1  # the count came with the read
+    stranger = Caller("other-tenant", "k", "")
+    with pytest.raises(SessionNotFound):
+        async for _ in narrator.narrate(stranger, sid, "three", Scene()):
+            pass
+    assert len(provider.requests) == 2  # nothing was asked of the model for the stranger
 
 
 async def test_turns_that_leave_the_window_are_folded_by_the_model_in_the_background() -> None:

@@ -66,7 +66,8 @@ class _Rpc:
         self.turn_id = ""
         self.turns = name in TURN_METHODS
         self.tokens: tuple[int, int] = (0, 0)
-        log.info("rpc started", extra={"rpc": name, "session_id": self.session_id})
+        if log.isEnabledFor(logging.DEBUG):  # the audit line at its end is the one per call
+            log.debug("rpc started", extra={"rpc": name, "session_id": self.session_id})
 
     def note(self, message: Any) -> None:
         """Reads what the audit line needs from a streamed message."""

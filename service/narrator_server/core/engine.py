@@ -30,6 +30,7 @@ from .turns import Progress
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
+    from .memory_models import Recollection
     from .models import Caller, Session, Turn, TurnEvent
     from .planning import Planner, TurnSpec
     from .ports import Deadline
@@ -84,12 +85,14 @@ class TurnEngine:
         after_seq: int,
         deadline: Deadline,
         caller: Caller = LOCAL,
+        found: Recollection | None = None,
     ) -> AsyncGenerator[TurnEvent]:
         """The events of the turn: a new one, or the one `turn_id` names (joined, replayed or
         taken over). The session's ownership was checked by the caller. Nothing is claimed
         before the first event is asked for. A new turn holds the caller's token quotas while
-        it runs (`QuotaExceeded` before anything is claimed in the store)."""
-        source = await self._source(session, spec, turn_id, after_seq, deadline, caller)
+        it runs (`QuotaExceeded` before anything is claimed in the store). `found`: the
+        memory's read of the session that checked its owner, handed to the planner."""
+        source = await self._source(session, spec, turn_id, after_seq, deadline, caller, found)
         async with aclosing(source) as events:
             async for event in events:
                 yield event
@@ -102,6 +105,7 @@ class TurnEngine:
         after_seq: int,
         deadline: Deadline,
         caller: Caller,
+        found: Recollection | None,
     ) -> AsyncGenerator[TurnEvent]:
         sid = session.session_id
         if turn_id:
@@ -120,7 +124,7 @@ class TurnEngine:
         reservation = NOTHING_RESERVED
         claiming: asyncio.Future[Turn | None] | None = None
         try:
-            request, rules = await self._planner.plan(session, spec, tid, deadline)
+            request, rules = await self._planner.plan(session, spec, tid, deadline, found)
             reservation = await reserve_turn(self._quotas, caller, request)
             claim = spec.running_turn(tid, time.time())
             if turn_id:

@@ -21,7 +21,7 @@ from .models import TurnStatus
 from .summaries import Summarizer, SummaryConfig
 
 if TYPE_CHECKING:
-    from .memory_models import Section, Summary
+    from .memory_models import Recollection, Section, Summary
     from .memory_storage import MemoryStorage
     from .models import DecisionOption, Scene, Session, Turn, TurnKind
     from .ports import ChatProvider
@@ -44,10 +44,21 @@ class Memory(Protocol):
     """What the narrator remembers of a campaign, as prompt sections."""
 
     async def recall(
-        self, session: Session, turn: TurnInput, turn_id: str, *, preview: bool = False
+        self,
+        session: Session,
+        turn: TurnInput,
+        turn_id: str,
+        *,
+        preview: bool = False,
+        found: Recollection | None = None,
     ) -> Assembled:
         """The sections of the turn's prompt (raises SessionNotFound, InvalidArgument when
-        the mandatory part is over budget). A `preview` records nothing."""
+        the mandatory part is over budget). A `preview` records nothing. `found`: what
+        `read` gave for this turn just before (else the memory reads it now)."""
+
+    async def read(self, session_id: str) -> Recollection | None:
+        """The session and what its next turn recalls, in one store read (None: no such
+        session): a turn checks the session's owner and plans from the same read."""
 
     async def record(self, turn: Turn) -> None:
         """The turn ended and was stored: keep what its request held, and let the memory
@@ -93,17 +104,28 @@ class CampaignMemory:
         self.summarizer = Summarizer(provider, storage, c.summary)
         self._pending: OrderedDict[tuple[str, str], _Pending] = OrderedDict()
 
+    async def read(self, session_id: str) -> Recollection | None:
+        # A few turns more than the window can hold: those that left it, to fold them.
+        limit = self.config.budgets.history_max_turns + self.config.fold_after
+        return await self._storage.recall(session_id, limit, self.matchers.revision(session_id))
+
     async def recall(
-        self, session: Session, turn: TurnInput, turn_id: str, *, preview: bool = False
+        self,
+        session: Session,
+        turn: TurnInput,
+        turn_id: str,
+        *,
+        preview: bool = False,
+        found: Recollection | None = None,
     ) -> Assembled:
         sid, b = session.session_id, self.config.budgets
-        # A few turns more than the window can hold: those that left it, to fold them.
-        limit = b.history_max_turns + self.config.fold_after
-        found = await self._storage.recall(sid, limit, self.matchers.revision(sid))
+        if found is None:
+            found = await self.read(sid)
         matcher = None
         if found is not None:
             matcher = self.matchers.get(sid, found.lore_revision, found.lore)
             if matcher is None:  # dropped from the cache meanwhile: read the lore again
+                limit = b.history_max_turns + self.config.fold_after
                 found = await self._storage.recall(sid, limit, -1)
                 if found is not None:
                     matcher = self.matchers.get(sid, found.lore_revision, found.lore)

@@ -82,12 +82,14 @@ class Recollection:
     """What the store gives a turn's planning in one read.
 
     `lore` is None when the caller's `lore_revision` is still current (its cached matcher is
-    good); `turns` are completed, current turns, newest first."""
+    good); `turns` are completed, current turns, newest first; `session` is the session itself
+    (its `turn_count` set, no `recent_turns`), so the same read checks who owns it."""
 
     turns: tuple[Turn, ...]
     summary: Summary | None
     lore_revision: int
     lore: tuple[LoreEntry, ...] | None
+    session: Session
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ class MemoryStorage(Protocol):
     async def recall(
         self, session_id: str, turn_limit: int, lore_revision: int
     ) -> Recollection | None:
-        """In one read: up to `turn_limit` completed, current turns (newest first), the latest
-        summary, the lore revision, and the lore entries unless `lore_revision` is current.
-        None when the session does not exist."""
+        """In one read: the session, up to `turn_limit` completed, current turns (newest
+        first), the latest summary, the lore revision, and the lore entries unless
+        `lore_revision` is current. None when the session does not exist."""
 
     async def put_lore(
         self, session_id: str, entry: LoreEntry, *, new: bool, max_entries: int

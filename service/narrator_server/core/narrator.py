@@ -29,7 +29,7 @@ from .watch import watch_session
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
-    from .memory_models import LoreEntry, TurnContextView
+    from .memory_models import LoreEntry, Recollection, TurnContextView
     from .memory_storage import CampaignStore
     from .models import Caller, DecisionOption, PlayerCharacter, Scene, Setting, TurnEvent
     from .planning import Planner
@@ -148,6 +148,15 @@ class Narrator:
             raise SessionNotFound(session_id)
         return session
 
+    async def _recollection(self, caller: Caller, session_id: str) -> Recollection:
+        """`owned`, from the memory's read for a turn (one store read for both)."""
+        if violations := validation.check_session_id(session_id):
+            raise InvalidArgument(violations)
+        found = await self.memory.read(session_id)
+        if found is None or found.session.tenant != caller.tenant:
+            raise SessionNotFound(session_id)
+        return found
+
     # --- turns ----------------------------------------------------------------------------
 
     async def narrate(
@@ -210,9 +219,13 @@ class Narrator:
             raise Overloaded(f"the server is at its limit of {self._config.max_streams} streams")
         self._streams += 1
         try:
-            session = await self.owned(caller, spec.session_id)
+            found = None
             if regenerate:
+                session = await self.owned(caller, spec.session_id)
                 spec = await self._regeneration(spec, turn_id)
+            else:  # who owns the session, from the read the turn is planned from
+                found = await self._recollection(caller, spec.session_id)
+                session = found.session
             turn = self.engine.open(
                 session,
                 spec,
@@ -220,6 +233,7 @@ class Narrator:
                 after_seq=after_seq,
                 deadline=deadline or Deadline(),
                 caller=caller,
+                found=found,
             )
             async with aclosing(turn) as events:
                 async for event in events:

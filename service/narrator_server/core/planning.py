@@ -13,6 +13,7 @@ from .ports import ChatRequest, TurnContext
 
 if TYPE_CHECKING:
     from .memory import Memory
+    from .memory_models import Recollection
     from .models import DecisionOption, Scene, Session
     from .ports import ChatMessage, Deadline
 
@@ -71,10 +72,16 @@ class Planner(Protocol):
     """Builds a turn's model request from its session, its memory and its spec."""
 
     async def plan(
-        self, session: Session, spec: TurnSpec, turn_id: str, deadline: Deadline
+        self,
+        session: Session,
+        spec: TurnSpec,
+        turn_id: str,
+        deadline: Deadline,
+        found: Recollection | None = None,
     ) -> tuple[ChatRequest, DecisionRules | None]:
         """The request (and a decision's rules). Raises InvalidArgument when the turn cannot
-        fit the prompt budget: nothing is sent upstream and nothing stored."""
+        fit the prompt budget: nothing is sent upstream and nothing stored. `found`: the
+        memory's read of the session made for this turn (`Memory.read`), if any."""
 
     async def record(self, turn: Turn) -> None:
         """The turn ended and was stored (whatever its status). Never raises."""
@@ -95,10 +102,15 @@ class MemoryPlanner:
         self._config = config or PlanConfig()
 
     async def plan(
-        self, session: Session, spec: TurnSpec, turn_id: str, deadline: Deadline
+        self,
+        session: Session,
+        spec: TurnSpec,
+        turn_id: str,
+        deadline: Deadline,
+        found: Recollection | None = None,
     ) -> tuple[ChatRequest, DecisionRules | None]:
         asked = TurnInput(spec.kind, spec.input, spec.scene, spec.options, spec.replaces_turn_id)
-        assembled = await self.memory.recall(session, asked, turn_id)
+        assembled = await self.memory.recall(session, asked, turn_id, found=found)
         messages = prompt.messages_of(assembled.sections)
         ctx = TurnContext(
             session,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from typing import Any
 
 from ..core.models import (
@@ -148,6 +149,29 @@ def turn_from_row(r: tuple[Any, ...]) -> Turn:
         replaces_turn_id=r[20],
         superseded=bool(r[21]),
     )
+
+
+class TurnRows:
+    """Turns decoded from their rows, remembered by the whole row: a turn's history is read
+    again every turn, and decoding it again (JSON, enums, dataclasses) was most of the read.
+    A row that changed in any column (here or on another server) is a new key, so nothing is
+    ever stale; the least recently read rows go first past `size`. Turns are immutable, so
+    one decoded turn is safely shared."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self._size = size
+        self._turns: OrderedDict[tuple[Any, ...], Turn] = OrderedDict()
+
+    def decode(self, row: tuple[Any, ...]) -> Turn:
+        key = tuple(row)
+        turn = self._turns.get(key)
+        if turn is None:
+            turn = self._turns[key] = turn_from_row(key)
+            if len(self._turns) > self._size:
+                self._turns.popitem(last=False)
+        else:
+            self._turns.move_to_end(key)
+        return turn
 
 
 def _recovery(provider: str, model: str, after_seq: int, reason: str = "unspecified") -> Recovery:

@@ -46,11 +46,14 @@ class CampaignMemoryMixin:
     ) -> Recollection | None:
         if session_id not in self.sessions:
             return None
+        count = len(self.turns.get(session_id, ()))
+        session = dataclasses.replace(self.sessions[session_id], turn_count=count, recent_turns=())
         turns = tuple(reversed(self._current(session_id)))[:turn_limit]
         summaries = self.summaries.get(session_id)
         revision = self.lore_revisions.get(session_id, 0)
         lore = None if revision == lore_revision else tuple(self._sorted_lore(session_id))
-        return Recollection(turns, summaries[-1] if summaries else None, revision, lore)
+        summary = summaries[-1] if summaries else None
+        return Recollection(turns, summary, revision, lore, session)
 
     def _sorted_lore(self, session_id: str) -> list[LoreEntry]:
         return sorted(self.lore.get(session_id, {}).values(), key=_lore_order)

@@ -30,9 +30,9 @@ from .codec import (
     TURN_COLUMN_COUNT,
     TURN_COLUMNS,
     TURN_UPDATE,
+    TurnRows,
     session_from_row,
     session_row,
-    turn_from_row,
     turn_row,
 )
 from .postgres_keys import PostgresKeyStore
@@ -95,6 +95,7 @@ class PostgresStore(PostgresMemoryMixin):
         self._timeout = timeout
         self._down = False  # the last call could not reach the database
         self.keys = PostgresKeyStore(self)
+        self._rows = TurnRows()
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 8, timeout: float = 5.0) -> PostgresStore:
@@ -169,7 +170,7 @@ class PostgresStore(PostgresMemoryMixin):
             f"SELECT {TURN_COLUMNS} FROM turns WHERE {where} {_ORDER} LIMIT %s",
             (*args, limit),
         )
-        return [turn_from_row(r) for r in await cursor.fetchall()]
+        return [self._rows.decode(r) for r in await cursor.fetchall()]
 
     async def create_session(self, session: Session) -> None:
         async with self._conn() as conn:

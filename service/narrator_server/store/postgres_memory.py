@@ -72,18 +72,21 @@ class PostgresMemoryMixin:
         async with self._conn() as conn, conn.transaction():
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cursor = await conn.execute(
-                "SELECT lore_revision FROM sessions WHERE id = %s", (session_id,)
+                f"SELECT {SESSION_COLUMNS}, lore_revision, (SELECT COUNT(*) FROM turns"
+                " WHERE session_id = sessions.id) FROM sessions WHERE id = %s",
+                (session_id,),
             )
             found = await cursor.fetchone()
             if found is None:
                 return None
-            revision = int(found[0])
+            revision = int(found[-2])
             turns = await self._turns(
                 conn, f"session_id = %s AND {_CURRENT}", (session_id,), turn_limit
             )
             summary = await self._latest_summary(conn, session_id)
             lore = None if revision == lore_revision else tuple(await self._lore(conn, session_id))
-        return Recollection(tuple(turns), summary, revision, lore)
+        session = session_from_row(found[:-2], int(found[-1]), ())
+        return Recollection(tuple(turns), summary, revision, lore, session)
 
     @staticmethod
     async def _latest_summary(conn: AsyncConnection[Any], session_id: str) -> Summary | None:

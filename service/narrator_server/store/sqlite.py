@@ -24,9 +24,9 @@ from .codec import (
     TURN_COLUMN_COUNT,
     TURN_COLUMNS,
     TURN_UPDATE,
+    TurnRows,
     session_from_row,
     session_row,
-    turn_from_row,
     turn_row,
 )
 from .sqlite_faults import DAMAGED, DataDirLock, check_whole_pages, explain, is_damage
@@ -59,6 +59,7 @@ class SqliteStore(SqliteMemoryMixin):
         self._lock = DataDirLock(path.with_name(path.name + ".lock")) if server else None
         self.damage: str | None = None  # set when a call found the file damaged
         self.keys = SqliteKeyStore(self)
+        self._rows = TurnRows()  # used on the worker thread only
 
     @classmethod
     async def open(cls, path: Path, *, server: bool = False) -> SqliteStore:
@@ -136,16 +137,26 @@ class SqliteStore(SqliteMemoryMixin):
         return self._db
 
     @contextlib.contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
-        """One transaction on the worker thread: committed, or rolled back on any error."""
+    def _transaction(self, begin: str, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction on the worker thread: committed, or rolled back on any error. Not
+        `durable`: committed without an fsync (WAL, synchronous=NORMAL), for rows that losing
+        to a power cut costs nothing (a RUNNING claim the ended turn overwrites, a recorded
+        context); a process crash still loses nothing, and the next durable commit syncs it.
+        Saves about 100 µs of CPU (and more of waiting) per commit."""
         db = self.db
-        db.execute(begin)
+        if not durable:
+            db.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield db
-        except BaseException:
-            db.rollback()
-            raise
-        db.execute("COMMIT")
+            db.execute(begin)
+            try:
+                yield db
+            except BaseException:
+                db.rollback()
+                raise
+            db.execute("COMMIT")
+        finally:
+            if not durable:
+                db.execute("PRAGMA synchronous=FULL")
 
     async def create_session(self, session: Session) -> None:
         row = session_row(session)
@@ -200,7 +211,7 @@ class SqliteStore(SqliteMemoryMixin):
             " ORDER BY created_at DESC, rowid DESC LIMIT ?",
             (*args, limit),
         ).fetchall()
-        return [self._decoded(turn_from_row, r) for r in rows]
+        return [self._decoded(self._rows.decode, r) for r in rows]
 
     def _decoded(self, decode: Callable[..., T], *row: Any) -> T:
         """A row this server cannot read (damaged, or written by something else) is the
@@ -221,9 +232,7 @@ class SqliteStore(SqliteMemoryMixin):
         return await self._call(self._claim, turn)
 
     def _claim(self, turn: Turn) -> Turn | None:
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction("BEGIN IMMEDIATE", durable=False) as db:
             found = db.execute("SELECT 1 FROM sessions WHERE id = ?", (turn.session_id,))
             if found.fetchone() is None:
                 raise SessionNotFound(turn.session_id)
@@ -232,10 +241,6 @@ class SqliteStore(SqliteMemoryMixin):
                 " ON CONFLICT (session_id, id) DO NOTHING",
                 turn_row(turn),
             ).rowcount
-            db.execute("COMMIT")
-        except BaseException:
-            db.rollback()
-            raise
         if inserted:
             return None
         existing = self._turns("session_id = ? AND id = ?", (turn.session_id, turn.turn_id), 1)

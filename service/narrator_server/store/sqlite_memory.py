@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 _LORE_ORDER = "ORDER BY priority DESC, updated_at DESC, id"
 _CURRENT = f"status = '{TurnStatus.COMPLETED.value}' AND superseded = 0"
+_SESSION = (
+    f"SELECT {SESSION_COLUMNS}, lore_revision,"
+    " (SELECT COUNT(*) FROM turns WHERE session_id = sessions.id) FROM sessions WHERE id = ?"
+)
 
 
 class SqliteMemoryMixin:
@@ -52,6 +56,7 @@ class SqliteMemoryMixin:
         def db(self) -> sqlite3.Connection: ...
 
     _call: Callable[..., Any]
+    _decoded: Callable[..., Any]
     _turns: Callable[[str, tuple[Any, ...], int], list[Turn]]
     _transaction: Callable[..., AbstractContextManager[sqlite3.Connection]]
 
@@ -65,15 +70,15 @@ class SqliteMemoryMixin:
 
     def _recall(self, session_id: str, limit: int, known: int) -> Recollection | None:
         with self._transaction("BEGIN") as db:
-            row = db.execute("SELECT lore_revision FROM sessions WHERE id = ?", (session_id,))
-            found = row.fetchone()
+            found = db.execute(_SESSION, (session_id,)).fetchone()
             if found is None:
                 return None
-            revision = int(found[0])
+            revision = int(found[-2])
             turns = self._turns(f"session_id = ? AND {_CURRENT}", (session_id,), limit)
             summary = self._latest_summary(session_id)
             lore = None if revision == known else tuple(self._lore(session_id))
-        return Recollection(tuple(turns), summary, revision, lore)
+        session = self._decoded(session_from_row, found[:-2], found[-1], ())
+        return Recollection(tuple(turns), summary, revision, lore, session)
 
     def _latest_summary(self, session_id: str) -> Summary | None:
         row = self.db.execute(
@@ -191,7 +196,7 @@ class SqliteMemoryMixin:
         await self._call(self._save_context, session_id, turn_id, blob, keep)
 
     def _save_context(self, session_id: str, turn_id: str, blob: bytes, keep: int) -> None:
-        with self._transaction("BEGIN IMMEDIATE") as db:
+        with self._transaction("BEGIN IMMEDIATE", durable=False) as db:
             db.execute(
                 "INSERT INTO turn_contexts (session_id, turn_id, sections, created_at)"
                 " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"

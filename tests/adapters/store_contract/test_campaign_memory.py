@@ -68,6 +68,10 @@ async def test_recall_reads_turns_summary_and_lore_unless_the_revision_is_curren
     assert first is not None
     assert [t.turn_id for t in first.turns] == ["t4", "t1", "t0"]
     assert (first.summary, first.lore_revision, first.lore) == (None, 0, ())
+    # The session comes with it (whose it is, how many turns), without its recent turns.
+    assert first.session == dataclasses.replace(SESSION, turn_count=5, recent_turns=())
+    # A turn read again is the same decoded turn; a row that changed is decoded anew.
+    assert (await store.recall("s1", 10, -1)).turns[0] is first.turns[0]  # type: ignore[union-attr]
     assert (await store.recall("s1", 2, 0)).turns[-1].turn_id == "t1"  # type: ignore[union-attr]
     await store.put_lore("s1", lore("a"), new=True, max_entries=10)
     again = await store.recall("s1", 10, 0)
