@@ -293,11 +293,15 @@ async def main() -> None:
     parser.add_argument("--litellm", type=Path, help="a venv with litellm[proxy] installed")
     parser.add_argument("--fixed-turns", type=int, default=200)
     parser.add_argument("--cancels", type=int, default=20)
+    parser.add_argument("--loads", help="only these loads, by number: e.g. 3 or 2,3")
     parser.add_argument("--per-turn-only", action="store_true",
                         help="only the per-turn CPU (no loads, no cancels)")  # fmt: skip
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     parser.add_argument("--json", type=Path, help="also write every round's raw numbers here")
     args = parser.parse_args()
+    if args.loads:
+        global LOADS
+        LOADS = tuple(LOADS[int(n) - 1] for n in args.loads.split(","))
     specs = [ArmSpec("direct", "direct"), *(args.narrator or [narrator_spec("narrator=")])]
     if args.litellm:
         specs.append(ArmSpec("litellm", "litellm"))

@@ -36,7 +36,11 @@ class LocalWriter:
 
 class LocalTurnLog:
     """`TurnLog` in this process: buffers by (session, turn), watchers by session. An ended
-    turn's buffer is kept for `keep_s` seconds, so late followers and watchers still get it."""
+    turn's buffer is kept for `keep_s` seconds, so late followers and watchers still get it:
+    a resumable turn's (a client may come back for it) or one its session's watchers may
+    still be reading. Any other is let go as it ends (it was stored first; a resume of it
+    replays from the store): at many unpaced streams, keeping every turn's deltas for the
+    window was most of the server's memory."""
 
     def __init__(self, keep_s: float = 10.0) -> None:
         self._keep_s = keep_s
@@ -69,7 +73,8 @@ class LocalTurnLog:
             if self._turns.get(key) is buffer:
                 del self._turns[key]
 
-        if self._keep_s > 0:
+        wanted = buffer.info.resumable or buffer.followers or key[0] in self._watchers
+        if self._keep_s > 0 and wanted:
             asyncio.get_running_loop().call_later(self._keep_s, forget)
         else:
             forget()
