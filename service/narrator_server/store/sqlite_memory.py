@@ -203,9 +203,11 @@ class SqliteMemoryMixin:
                 " ON CONFLICT (session_id, turn_id) DO NOTHING",
                 (session_id, turn_id, blob, time.time(), session_id),
             )
+            # Older than the `keep`-th newest: one walk down the index, no sort of them all.
             db.execute(
-                "DELETE FROM turn_contexts WHERE session_id = ? AND rowid NOT IN (SELECT rowid"
-                " FROM turn_contexts WHERE session_id = ? ORDER BY created_at DESC LIMIT ?)",
+                "DELETE FROM turn_contexts WHERE session_id = ? AND created_at <= (SELECT"
+                " created_at FROM turn_contexts WHERE session_id = ? ORDER BY created_at DESC"
+                " LIMIT 1 OFFSET ?)",
                 (session_id, session_id, keep),
             )
 
