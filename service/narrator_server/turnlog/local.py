@@ -41,9 +41,9 @@ class LocalTurnLog:
     """`TurnLog` in this process: buffers by (session, turn), watchers by session. An ended
     turn's buffer is kept for `keep_s` seconds, so late followers and watchers still get it:
     a resumable turn's (a client may come back for it) or one its session's watchers may
-    still be reading. Any other is let go as it ends (it was stored first; a resume of it
-    replays from the store): at many unpaced streams, keeping every turn's deltas for the
-    window was most of the server's memory."""
+    still be reading. Any other is let go as it ends: it was stored (or kept unsaved in the
+    engine's books) first, and a resume of it replays from there. At many unpaced streams,
+    every turn's deltas held for the window is memory nobody reads."""
 
     def __init__(self, keep_s: float = 10.0) -> None:
         self._keep_s = keep_s
