@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
@@ -139,3 +141,29 @@ async def test_watchers_get_running_turns_new_turns_and_the_session_closing(
 
 async def test_a_check_passes_while_the_log_is_reachable(turn_log: TurnLog) -> None:
     await turn_log.check()
+
+
+async def test_the_local_log_keeps_an_ended_turn_only_for_who_may_still_read_it() -> None:
+    log = LocalTurnLog(keep_s=30)
+    one_shot = dataclasses.replace(info("once"), resumable=False)
+    watched = dataclasses.replace(one_shot, turn_id="watched")
+    for turn in (info("resumable"), one_shot, watched):
+        watch, learned = None, None
+        if turn is watched:
+            watch = log.watch("s1")
+            learned = asyncio.ensure_future(anext(watch))
+            await asyncio.sleep(0)  # the watcher is registered
+        writer = await log.start(turn, 10)
+        writer.buffer.add(DELTA)
+        writer.buffer.end()
+        await writer.finish()
+        if watch is not None:
+            assert await learned == watched  # it learned of the turn: kept for it to read
+            await watch.aclose()
+    for kept in ("resumable", "watched"):
+        assert [e async for e in log.follow("s1", kept)] == [DELTA]
+    with pytest.raises(LookupError):  # nobody may read it: replayed from the store instead
+        log.follow("s1", "once")
+
+
+DELTA = TextDelta(1, "The door opens.")
