@@ -1,0 +1,83 @@
+"""Cuts a stream of text into the windows its moderation checks: sentences, bounded in size
+and in how long their text waits. Pure logic, no I/O, an injectable clock.
+
+A window closes at the end of a sentence (a run of `.`, `!`, `?` or `…` with its closing
+quotes or brackets, at the end of the text so far or before a space; or a line break), when
+the sentence reaches `max_chars` (cut after its last complete word), or when the oldest text
+held has waited `hold_s` as more arrives (the complete words held so far). A word still
+arriving is never cut, except a single "word" longer than `max_chars`. The windows, joined,
+are exactly the text fed.
+"""
+
+from __future__ import annotations
+
+import re
+
+_END = re.compile(r"[.!?…]+[\"'”’)\]»]*(?=\s|\Z)|\n")
+
+
+class Windows:
+    def __init__(self, max_chars: int, hold_s: float) -> None:
+        self._max = max_chars
+        self._hold = hold_s
+        self._held = ""
+        self._since = 0.0
+
+    @property
+    def held(self) -> str:
+        """Text fed that no window holds yet."""
+        return self._held
+
+    def feed(self, text: str, now: float) -> list[str]:
+        """The windows that `text` closes (often none)."""
+        if not self._held:
+            self._since = now
+        scan = len(self._held)
+        held = self._held = self._held + text
+        out: list[str] = []
+        start = 0
+        for end in _END.finditer(held, scan):
+            cut = end.end()
+            if cut > start:
+                out += self._sized(held[start:cut])
+                start = cut
+        if start:
+            held = self._held = held[start:]
+            self._since = now
+        if len(held) >= self._max:
+            *full, held = self._sized(held, keep_last=True)
+            out += full
+            self._held = held
+            self._since = now
+        if held and now - self._since >= self._hold:
+            cut = _last_word_end(held)
+            if cut:
+                out.append(held[:cut])
+                self._held = held[cut:]
+                self._since = now
+        return out
+
+    def rest(self) -> str:
+        """The last window: whatever is held at the end of the stream."""
+        held, self._held = self._held, ""
+        return held
+
+    def _sized(self, text: str, keep_last: bool = False) -> list[str]:
+        """`text` in pieces of at most `max_chars`, each cut after a complete word. With
+        `keep_last`, the last piece (maybe short, maybe a word still arriving) is returned
+        last, to be held."""
+        out = []
+        while len(text) > self._max or (keep_last and len(text) >= self._max):
+            cut = _last_word_end(text[: self._max]) or self._max
+            out.append(text[:cut])
+            text = text[cut:]
+        out.append(text)
+        return out
+
+
+def _last_word_end(text: str) -> int:
+    """Just past the text's last whitespace after some word (0: there is none)."""
+    i = len(text) - 1
+    while i > 0 and not text[i].isspace():
+        i -= 1
+    return i + 1 if i > 0 and text[:i].strip() else 0
