@@ -33,10 +33,8 @@ class ContentRejected(InvalidArgument):
         self.field = field
         self.category = category
         self.rating = rating
-        super().__init__(
-            [FieldViolation(field, f"is not allowed at this session's content rating "
-                            f"({rating}): {description} ({category})")]  # fmt: skip
-        )
+        why = f"is not allowed at this session's content rating ({rating}): {description}"
+        super().__init__([FieldViolation(field, f"{why} ({category})")])
 
 
 class SessionNotFound(NarratorError):

@@ -25,8 +25,8 @@ from collections import deque
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
-from .moderation import Direction, Verdict
 from .models import DecisionMade, FinishReason, TurnCompleted
+from .moderation import Direction, Verdict
 from .windows import Windows
 
 if TYPE_CHECKING:
@@ -292,4 +292,3 @@ def _strings(arguments_json: str) -> list[str]:
         elif isinstance(item, list):
             stack += item
     return out
-

@@ -172,9 +172,9 @@ class Lexicon:
                 best = (rank, entry.category)
         for pair in self._pairs:
             if rating in pair.refused_at and _paired(found, pair, edge):
-                rank = words.PAIR_RANK[pair.category] - 0.5
-                if best is None or rank < best[0]:
-                    best = (rank, pair.category)
+                pair_rank = words.PAIR_RANK[pair.category] - 0.5
+                if best is None or pair_rank < best[0]:
+                    best = (pair_rank, pair.category)
         return best[1] if best else ""
 
 
