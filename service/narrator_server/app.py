@@ -21,7 +21,7 @@ from .api.auth import AuthInterceptor, AuthMode
 from .api.decoding import DecodingInterceptor
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
-from .compose import narrator_config, server_options
+from .compose import moderator, narrator_config, server_options
 from .core.errors import StoreUnavailable
 from .core.keyring import KeyRing
 from .core.narrator import Narrator
@@ -178,6 +178,7 @@ class App:
             narrator_config(s),
             quotas=quotas,
             schema_work=schema_work,
+            moderator=moderator(s, self._clients, runtime.telemetry.meter),
         )
         observe_keys(runtime.telemetry.meter, self.keyring.usage)
         # Outermost first. Telemetry outside authentication: refused calls get a span and an
