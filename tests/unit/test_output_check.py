@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,14 +24,21 @@ from narrator_server.core.models import (
     TurnCompleted,
     TurnEvent,
     TurnStatus,
+    Usage,
 )
 from narrator_server.core.moderation import Direction, ModerationConfig, Verdict
 from narrator_server.core.narrator import Narrator, NarratorConfig
+from narrator_server.core.ports import StreamFinished, StreamOpened, TextChunk
 from narrator_server.core.windows import Windows
 from narrator_server.store.memory import MemoryStore
 from narrator_server.turnlog.local import LocalTurnLog
 
 from .fakes import Script, ScriptedProvider
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from narrator_server.core.ports import ChatEvent, ChatProvider, ChatRequest
 
 BAD = "FORBIDDEN"
 
@@ -70,18 +78,19 @@ class Recording:
 
 
 async def setup(
-    provider: ScriptedProvider, moderator: Recording, window_chars: int = 160
+    provider: ChatProvider, moderator: Recording, window_chars: int = 160, hold_s: float = 5.0
 ) -> tuple[Narrator, MemoryStore, str]:
     store = MemoryStore()
-    config = NarratorConfig(moderation=ModerationConfig(window_chars=window_chars, hold_s=5.0))
+    config = NarratorConfig(moderation=ModerationConfig(window_chars=window_chars, hold_s=hold_s))
     narrator = Narrator(provider, store, LocalTurnLog(), config, moderator=moderator)
     session = await narrator.create_session(LOCAL, Setting("a crypt"), PlayerCharacter("Ash"), 1)
     return narrator, store, session.session_id
 
 
-async def watched(moderator: Recording, events: object) -> list[TurnEvent]:
-    """The events, asserting at each delta that what the caller got so far was checked."""
-    got, seen = [], ""
+async def watched(moderator: Recording, events: object, seen: str = "") -> list[TurnEvent]:
+    """The events, asserting at each delta that what the caller got so far (after `seen`)
+    was checked."""
+    got = []
     async for event in events:  # type: ignore[attr-defined]
         if isinstance(event, TextDelta):
             seen += event.text
@@ -150,6 +159,47 @@ async def test_the_hold_back_is_bounded_by_the_window_size(instant: bool) -> Non
     assert len(moderator.windows) >= len("".join(chunks)) // 40
     assert "".join(deltas(events)) == "".join(chunks)
     assert first_at_chunk == 1  # the first delta came out of the first window
+
+
+class Paused:
+    """Sends "The floor ", then waits until `go` is set, then ends its sentence."""
+
+    name = "paused"
+
+    def __init__(self) -> None:
+        self.go = asyncio.Event()
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        yield StreamOpened(self.name, "m")
+        yield TextChunk("The ")
+        yield TextChunk("floor ")
+        yield TextChunk("gi")
+        await self.go.wait()
+        yield TextChunk("ves way.")
+        yield StreamFinished(FinishReason.STOP, Usage(1, 4))
+
+
+@pytest.mark.parametrize("instant", [True, False])
+async def test_a_stream_that_pauses_mid_sentence_shows_its_words_after_the_hold(
+    instant: bool,
+) -> None:
+    provider = Paused()
+    moderator = Recording(instant, delay=0.001)
+    narrator, _, sid = await setup(provider, moderator, hold_s=0.05)
+    events = narrator.narrate(LOCAL, sid, "I step", Scene())
+    seen = ""
+    async for event in events:
+        if isinstance(event, TextDelta):
+            seen += event.text
+            assert moderator.allowed.startswith(seen)
+            break
+    # The complete words went out while the model paused; the word arriving did not.
+    assert seen == "The floor "
+    provider.go.set()
+    rest = await watched(moderator, events, seen)
+    assert seen + "".join(deltas(rest)) == "The floor gives way."
+    assert isinstance(rest[-1], TurnCompleted)
+    assert rest[-1].finish_reason is FinishReason.STOP
 
 
 async def test_slow_checks_are_pipelined_and_bounded() -> None:

@@ -143,25 +143,51 @@ class OutputCheck:
     ) -> AsyncGenerator[TurnEvent | str]:
         deciding = fallback is not None
         async with aclosing(source) as events:
-            async for event in events:
-                if isinstance(event, str):
-                    if self.refusal is None:
-                        ready = await self._allowed(self._windows.feed(event, self._clock()), p)
+            # While words are held, the next event is awaited in a task with the hold's
+            # deadline (they go out when it passes); otherwise it is awaited directly.
+            pending: asyncio.Future[TurnEvent | str] | None = None
+            try:
+                while True:
+                    due = self._windows.due() if self.refusal is None else None
+                    try:
+                        if pending is None and due is None:
+                            event = await anext(events)
+                        else:
+                            if pending is None:
+                                pending = asyncio.ensure_future(anext(events))
+                            if due is not None and not await _within(pending, due - self._clock()):
+                                ready = await self._allowed(self._windows.expired(self._clock()), p)
+                                if ready:
+                                    yield ready
+                                if self.refusal is not None and not deciding:
+                                    break
+                                continue
+                            done, pending = pending, None
+                            event = await done
+                    except StopAsyncIteration:
+                        break
+                    if isinstance(event, str):
+                        if self.refusal is None:
+                            ready = await self._allowed(self._windows.feed(event, self._clock()), p)
+                            if ready:
+                                yield ready
+                            if self.refusal is not None and not deciding:
+                                break  # closing the source ends the upstream request
+                        continue
+                    if isinstance(event, DecisionMade | TurnCompleted) and self.refusal is None:
+                        ready = await self._allowed([self._windows.rest()], p)
                         if ready:
                             yield ready
-                        if self.refusal is not None and not deciding:
-                            break  # closing the source ends the upstream request
-                    continue
-                if isinstance(event, DecisionMade | TurnCompleted) and self.refusal is None:
-                    ready = await self._allowed([self._windows.rest()], p)
-                    if ready:
-                        yield ready
-                if isinstance(event, DecisionMade):
-                    yield await self._decided(event, p, fallback)
-                elif isinstance(event, TurnCompleted):
-                    yield self._completed(event, p)
-                else:
-                    yield event
+                    if isinstance(event, DecisionMade):
+                        yield await self._decided(event, p, fallback)
+                    elif isinstance(event, TurnCompleted):
+                        yield self._completed(event, p)
+                    else:
+                        yield event
+            finally:
+                if pending is not None:
+                    pending.cancel()
+                    await asyncio.wait([pending])
         if self.refusal is not None and not deciding:
             yield self._cut_short(p)
 
@@ -196,11 +222,13 @@ class OutputCheck:
         finished = False  # the source ended
         try:
             while True:
-                kind, item = await wake.get()
+                kind, item = await self._woken(wake)
                 if kind == "failed":
                     raise item
                 finished = finished or kind == "end"
-                if kind == "event":
+                if kind == "due":
+                    closed += "".join(self._windows.expired(self._clock()))
+                elif kind == "event":
                     if isinstance(item, str):
                         if self.refusal is None:
                             closed += "".join(self._windows.feed(item, self._clock()))
@@ -239,6 +267,17 @@ class OutputCheck:
             _drop(checks)
             await _stop(pump)
 
+    async def _woken(self, wake: asyncio.Queue[tuple[str, Any]]) -> tuple[str, Any]:
+        """The next wake-up; ("due", None) when held words are due before one comes."""
+        due = self._windows.due() if self.refusal is None else None
+        if due is None or not wake.empty():
+            return await wake.get()
+        try:
+            async with asyncio.timeout(max(0.0, due - self._clock())):
+                return await wake.get()  # a cancelled get leaves its item in the queue
+        except TimeoutError:
+            return "due", None
+
     def _dispatch(
         self, checks: deque[_Pending], closed: str, wake: asyncio.Queue[tuple[str, Any]]
     ) -> str:
@@ -249,6 +288,29 @@ class OutputCheck:
         task.add_done_callback(lambda _: wake.put_nowait(("checked", None)))
         checks.append(_Pending(closed, task))
         return ""
+
+
+async def _within(future: asyncio.Future[Any], seconds: float) -> bool:
+    """Whether `future` is done within `seconds` (it is never cancelled here)."""
+    if future.done():
+        return True
+    if seconds <= 0:
+        return False
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    future.add_done_callback(wake)
+    timer = loop.call_later(seconds, wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        future.remove_done_callback(wake)
+    return future.done()
 
 
 async def _pump(source: AsyncGenerator[TurnEvent | str], put: Callable[[Any], None]) -> None:

@@ -4,7 +4,8 @@ and in how long their text waits. Pure logic, no I/O, an injectable clock.
 A window closes at the end of a sentence (a run of `.`, `!`, `?` or `…` with its closing
 quotes or brackets, at the end of the text so far or before a space; or a line break), when
 the sentence reaches `max_chars` (cut after its last complete word), or when the oldest text
-held has waited `hold_s` as more arrives (the complete words held so far). A word still
+held has waited `hold_s` (the complete words held so far; `due` says when, so that a stream
+that pauses mid-sentence still shows the words it sent). A word still
 arriving is never cut, except a single "word" longer than `max_chars`. The windows, joined,
 are exactly the text fed.
 """
@@ -49,13 +50,25 @@ class Windows:
             out += full
             self._held = held
             self._since = now
+        return out + self.expired(now)
+
+    def due(self) -> float | None:
+        """When (on the feed's clock) the held text's complete words must form a window if
+        nothing more arrives; None when nothing held could (no text, or one word arriving)."""
+        if not self._held or not _last_word_end(self._held):
+            return None
+        return self._since + self._hold
+
+    def expired(self, now: float) -> list[str]:
+        """The complete words held, as a window, once the oldest has waited `hold_s`."""
+        held = self._held
         if held and now - self._since >= self._hold:
             cut = _last_word_end(held)
             if cut:
-                out.append(held[:cut])
                 self._held = held[cut:]
                 self._since = now
-        return out
+                return [held[:cut]]
+        return []
 
     def rest(self) -> str:
         """The last window: whatever is held at the end of the stream."""
