@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass
 class _Pending:
-    text: str
+    windows: list[str]  # checked together (those that closed while other checks ran)
     task: asyncio.Future[Verdict]
 
 
@@ -217,7 +217,7 @@ class OutputCheck:
         wake: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         pump = asyncio.ensure_future(_pump(source, wake.put_nowait))
         checks: deque[_Pending] = deque()
-        closed = ""  # windows closed but not sent to a check yet
+        closed: list[str] = []  # windows closed but not sent to a check yet
         ending: list[TurnEvent] = []
         finished = False  # the source ended
         try:
@@ -227,14 +227,14 @@ class OutputCheck:
                     raise item
                 finished = finished or kind == "end"
                 if kind == "due":
-                    closed += "".join(self._windows.expired(self._clock()))
+                    closed += self._windows.expired(self._clock())
                 elif kind == "event":
                     if isinstance(item, str):
                         if self.refusal is None:
-                            closed += "".join(self._windows.feed(item, self._clock()))
+                            closed += self._windows.feed(item, self._clock())
                     elif isinstance(item, DecisionMade | TurnCompleted):
-                        if self.refusal is None:
-                            closed += self._windows.rest()
+                        if self.refusal is None and (rest := self._windows.rest()):
+                            closed.append(rest)
                         ending.append(item)
                     else:
                         yield item  # TurnStarted: before any text
@@ -243,11 +243,16 @@ class OutputCheck:
                     done = checks.popleft()
                     verdict = done.task.result()
                     if verdict.refused:
+                        safe, verdict = await self._split(done.windows, verdict)
+                        for window in safe:
+                            self.released.append(window)
+                            yield window
                         self._refused(verdict, p)
                         closed = _drop(checks)
                         break
-                    self.released.append(done.text)
-                    yield done.text
+                    text = "".join(done.windows)
+                    self.released.append(text)
+                    yield text
                     closed = self._dispatch(checks, closed, wake)
                 if self.refusal is not None and not deciding:
                     await _stop(pump)  # the upstream request ends; its usage is counted
@@ -279,15 +284,30 @@ class OutputCheck:
             return "due", None
 
     def _dispatch(
-        self, checks: deque[_Pending], closed: str, wake: asyncio.Queue[tuple[str, Any]]
-    ) -> str:
+        self, checks: deque[_Pending], closed: list[str], wake: asyncio.Queue[tuple[str, Any]]
+    ) -> list[str]:
         """Sends what closed to a check when one may start; returns what still waits."""
         if not closed or len(checks) >= self._config.in_flight:
             return closed
-        task = asyncio.ensure_future(self._check(closed, self._context(closed)))
+        text = "".join(closed)
+        task = asyncio.ensure_future(self._check(text, self._context(text)))
         task.add_done_callback(lambda _: wake.put_nowait(("checked", None)))
         checks.append(_Pending(closed, task))
-        return ""
+        return []
+
+    async def _split(self, windows: list[str], verdict: Verdict) -> tuple[list[str], Verdict]:
+        """Windows refused together: those before the first refused alone are safe (the
+        turn still ends at its last safe sentence). When none is refused alone, the last
+        one (with what came before it) is the refused one."""
+        n = self._config.context_chars
+        context, safe = self.text[-n:], list[str]()
+        for window in windows[:-1]:
+            alone = await self._check(window, context)
+            if alone.refused:
+                return safe, alone
+            safe.append(window)
+            context = (context + window)[-n:]
+        return safe, verdict
 
 
 async def _within(future: asyncio.Future[Any], seconds: float) -> bool:
@@ -330,11 +350,11 @@ async def _stop(pump: asyncio.Future[None]) -> None:
     await asyncio.wait([pump])
 
 
-def _drop(checks: deque[_Pending]) -> str:
+def _drop(checks: deque[_Pending]) -> list[str]:
     for pending in checks:
         pending.task.cancel()
     checks.clear()
-    return ""
+    return []
 
 
 def _strings(arguments_json: str) -> list[str]:

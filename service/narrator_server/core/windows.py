@@ -5,8 +5,9 @@ A window closes at the end of a sentence (a run of `.`, `!`, `?` or `…` with i
 quotes or brackets, at the end of the text so far or before a space; or a line break), when
 the sentence reaches `max_chars` (cut after its last complete word), or when the oldest text
 held has waited `hold_s` (the complete words held so far; `due` says when, so that a stream
-that pauses mid-sentence still shows the words it sent). A word still
-arriving is never cut, except a single "word" longer than `max_chars`. The windows, joined,
+that pauses mid-sentence still shows the words it sent). A word still arriving is never cut,
+except a single "word" longer than `max_chars`. The first window of a turn closes as soon as
+it holds a complete word (the first words are not held for a sentence). The windows, joined,
 are exactly the text fed.
 """
 
@@ -18,11 +19,14 @@ _END = re.compile(r"[.!?…]+[\"'”’)\]»]*(?=\s|\Z)|\n")
 
 
 class Windows:
-    def __init__(self, max_chars: int, hold_s: float) -> None:
+    def __init__(self, max_chars: int, hold_s: float, first_words: bool = True) -> None:
         self._max = max_chars
         self._hold = hold_s
         self._held = ""
         self._since = 0.0
+        # The first window is the first complete word(s): the turn's first words go out
+        # (checked) as soon as they are whole, not when their sentence ends.
+        self._first = first_words
 
     @property
     def held(self) -> str:
@@ -50,6 +54,12 @@ class Windows:
             out += full
             self._held = held
             self._since = now
+        if self._first:
+            if not out and (cut := _last_word_end(self._held)):
+                out.append(self._held[:cut])
+                self._held = self._held[cut:]
+                self._since = now
+            self._first = not out
         return out + self.expired(now)
 
     def due(self) -> float | None:
