@@ -9,7 +9,11 @@ then per-turn fixed CPU (a 50-turn history, 1-token answers) and how long a clie
 takes to close the upstream request. Medians of `--rounds`; `spread` is (max-min)/median.
 
     .venv/bin/python bench/compare.py [--rounds 3] [--litellm /tmp/litellm-venv]
-        [--narrator after=. --narrator before=/tmp/before ...]
+        [--narrator after=. --narrator before=/tmp/before ...] [--loads 1]
+
+Moderation's cost, one arm per mode (the fake serves /v1/moderations for `openai`):
+    --narrator off=.,NARRATOR_MODERATION=off --narrator local=.,NARRATOR_MODERATION=local
+    --narrator openai=.,NARRATOR_MODERATION=openai
 
 A LiteLLM install for the third arm (its own venv: it pins its own openai):
     python3 -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'
@@ -188,7 +192,7 @@ async def run_round(
             for a in arms.values():
                 await run_load(a.kind, a.address, a.server, WARM_UP, upstream, pool)
             results: dict[str, Any] = {name: ([], None, []) for name in arms}
-            for load in LOADS:
+            for load in LOADS[: args.loads]:
                 for name, a in arms.items():
                     measure = await run_load(a.kind, a.address, a.server, load, upstream, pool)
                     results[name][0].append(measure)
@@ -220,12 +224,12 @@ def spread(values: list[float]) -> str:
     return f"{(max(clean) - min(clean)) / median(clean) * 100:.0f}%"
 
 
-def report(specs: list[ArmSpec], rounds: list[dict[str, Any]]) -> None:
+def report(specs: list[ArmSpec], rounds: list[dict[str, Any]], loads: int) -> None:
     head = ("| load | arm | tokens/s | × direct | TTFT p50 | TTFT p99 | +TTFT p50 | +TTFT p99 "
             "| gap p99 | CPU/token | RSS | spread (tok/s, CPU) |")  # fmt: skip
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
-    for i, load in enumerate(LOADS):
+    for i, load in enumerate(LOADS[:loads]):
         for spec in specs:
             rows = []
             for r in rounds:
@@ -278,6 +282,8 @@ async def main() -> None:
     parser.add_argument("--cancels", type=int, default=20)
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     parser.add_argument("--json", type=Path, help="also write every round's raw numbers here")
+    parser.add_argument("--loads", type=int, default=len(LOADS),
+                        help="run only the first N loads (1: one stream, unpaced)")  # fmt: skip
     args = parser.parse_args()
     specs = [ArmSpec("direct", "direct"), *(args.narrator or [narrator_spec("narrator=")])]
     if args.litellm:
@@ -294,10 +300,10 @@ async def main() -> None:
                     args.json.write_text(json.dumps(raw(rounds)))
     finally:
         await fake.stop()
-    loads = ", ".join(f"{x.name} ({x.seconds:g} s)" for x in LOADS)
+    loads = ", ".join(f"{x.name} ({x.seconds:g} s)" for x in LOADS[: args.loads])
     print(f"\n{args.rounds} rounds, medians; {TOKENS[0]}-{TOKENS[1]} one-token chunks a turn; "
           f"{loads}\n")  # fmt: skip
-    report(specs, rounds)
+    report(specs, rounds, args.loads)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from narrator_server.core.errors import ContentRejected
+from narrator_server.core.breaker import CircuitBreaker
+from narrator_server.core.errors import ContentRejected, StreamInterrupted, UpstreamUnavailable
 from narrator_server.core.models import (
     LOCAL,
     ContentRating,
@@ -30,6 +31,7 @@ from narrator_server.core.moderation import Direction, ModerationConfig, Verdict
 from narrator_server.core.narrator import Narrator, NarratorConfig
 from narrator_server.core.ports import StreamFinished, StreamOpened, TextChunk
 from narrator_server.core.windows import Windows
+from narrator_server.providers.chain import ProviderChain, Upstream, UpstreamSlots
 from narrator_server.store.memory import MemoryStore
 from narrator_server.turnlog.local import LocalTurnLog
 
@@ -306,3 +308,44 @@ def test_windows_close_at_sentences_size_and_time() -> None:
     assert w.feed("? Yes. And", 0.3) == ["this?", " Yes."]
     assert w.rest() == " And"
     assert Windows(20, 1.0).feed('"Run!" she says.\nGo', 0.0) == ['"Run!"', " she says.", "\n"]
+
+
+def chain(primary: ScriptedProvider, backup: ScriptedProvider | None) -> ProviderChain:
+    return ProviderChain([Upstream("up", primary, CircuitBreaker())], backup, UpstreamSlots(10))
+
+
+@pytest.mark.parametrize("instant", [True, False])
+async def test_a_takeover_releases_the_held_text_first(instant: bool) -> None:
+    """The words held when the upstream broke are checked and sent before the continuation:
+    the recovery's after_seq still ends the text of the provider that failed."""
+    broken = Script(["The lid ", "groans as ", "-"], fail_after=2, fail_with=StreamInterrupted("x"))
+    primary = ScriptedProvider("up", broken, Script(["it opens."]))
+    backup = ScriptedProvider("offline")
+    moderator = Recording(instant, delay=0.001)
+    narrator, store, sid = await setup(chain(primary, backup), moderator)
+    events = await watched(moderator, narrator.narrate(LOCAL, sid, "I push", Scene()))
+    completed = events[-1]
+    assert isinstance(completed, TurnCompleted)
+    assert completed.text == "The lid groans as it opens."
+    (recovery,) = completed.recoveries
+    sent = [e for e in events if isinstance(e, TextDelta)]
+    assert "".join(d.text for d in sent if d.seq <= recovery.after_seq) == "The lid groans as "
+    assert store.turns[sid][0].recoveries == completed.recoveries
+
+
+@pytest.mark.parametrize("instant", [True, False])
+async def test_a_failed_turn_keeps_its_checked_text(instant: bool) -> None:
+    broken = Script(["One ", "two ", "thr", "-"], fail_after=3, fail_with=StreamInterrupted("x"))
+    down = Script(fail_before_open=UpstreamUnavailable("down"))
+    primary = ScriptedProvider("up", broken, *[down] * 5)
+    moderator = Recording(instant, delay=0.001)
+    narrator, store, sid = await setup(chain(primary, None), moderator)
+    seen = ""
+    with pytest.raises(UpstreamUnavailable):
+        async for event in narrator.narrate(LOCAL, sid, "I count", Scene()):
+            if isinstance(event, TextDelta):
+                seen += event.text
+                assert moderator.allowed.startswith(seen)
+    assert seen == "One two thr"
+    (turn,) = store.turns[sid]
+    assert (turn.status, turn.text) == (TurnStatus.FAILED, "One two thr")

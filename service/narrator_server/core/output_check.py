@@ -8,10 +8,13 @@ the last window released, with `FinishReason.CONTENT_FILTER`: a narration's upst
 is closed at once; a decision's answer is still read (not shown) so that the game gets its
 decision, whose arguments are checked too (refused: the default option's fallback).
 
-With an instant moderator (the local filter) windows are checked inline as they close: no
-task, no extra hop. With one that waits on a service, the upstream is read by a pump task
-while checks run (at most `in_flight` at once per turn; windows that close meanwhile are
-checked together), so the stream never stalls per sentence.
+With an instant moderator (the local filter) windows are checked inline as they close; with
+one that waits on a service, `output_pipeline.py` reads the upstream while checks run.
+
+Two edges keep the turn's record true: at a mid-stream takeover the text held so far is
+checked and released first, so a `Recovery.after_seq` still names the last delta of the
+provider that failed; when the source fails for good, the text held is checked and released
+before the error goes on (the failed turn keeps all it said that is allowed).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import dataclasses
 import json
 import logging
 import time
-from collections import deque
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -39,12 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass
-class _Pending:
-    windows: list[str]  # checked together (those that closed while other checks ran)
-    task: asyncio.Future[Verdict]
-
-
 class OutputCheck:
     """Checks one turn's output. Use once, through `events`."""
 
@@ -59,12 +55,16 @@ class OutputCheck:
         self._turn = turn  # (session id, turn id), for the log
         self._moderator = moderator
         self._rating = rating
-        self._config = config
-        self._clock = clock
-        self._windows = Windows(config.window_chars, config.hold_s)
+        self.config = config
+        self.clock = clock
+        self.windows = Windows(config.window_chars, config.hold_s)
         self._before = ""  # the tail of the text before the next window (its check's context)
         self.released: list[str] = []
+        self.released_chars = 0
+        self.fed = 0  # characters fed to the windows
         self.refusal: Verdict | None = None
+        self._recoveries = 0  # takeovers seen
+        self._marks: list[tuple[int, int]] = []  # (recovery index, text fed before it)
 
     async def events(
         self,
@@ -75,60 +75,103 @@ class OutputCheck:
         """`source`'s events with its text held back until checked. `p` is the turn's
         progress (its finish reason, usage and decision are set here on a refusal);
         `fallback` gives a decision turn's fallback decision."""
-        inner = self._inline if self._moderator.instant else self._pipelined
-        async with aclosing(inner(source, p, fallback)) as events:
+        if self._moderator.instant:
+            inner = self._inline(source, p, fallback)
+        else:
+            from .output_pipeline import pipelined
+
+            inner = pipelined(self, source, p, fallback)
+        async with aclosing(inner) as events:
             async for event in events:
                 yield event
 
-    # --- shared --------------------------------------------------------------------------
+    # --- shared (the pipeline uses these too) ---------------------------------------------
 
-    def _context(self, text: str) -> str:
+    def feed(self, text: str) -> list[str]:
+        self.fed += len(text)
+        return self.windows.feed(text, self.clock())
+
+    def context_of(self, text: str) -> str:
         """The context of a check of `text` (then `text` becomes part of what comes before)."""
         before = self._before
-        self._before = (before + text)[-self._config.context_chars :]
+        self._before = (before + text)[-self.config.context_chars :]
         return before
 
-    async def _check(self, text: str, context: str) -> Verdict:
+    async def check(self, text: str, context: str) -> Verdict:
         if not text.strip():
             return Verdict()
         return await self._moderator.check(text, self._rating, Direction.OUTPUT, context)
 
-    def _refused(self, verdict: Verdict, p: Progress) -> None:
+    def release(self, text: str) -> str:
+        self.released.append(text)
+        self.released_chars += len(text)
+        return text
+
+    def took_over(self, p: Progress, n: int | None = None) -> bool:
+        """Whether a takeover began since the last text (each is marked at the text fed so
+        far: its `after_seq` is set once that text was released). `n`: the takeovers when
+        the event at hand was made (default: now)."""
+        n = len(p.recoveries) if n is None else n
+        if n == self._recoveries:
+            return False
+        self._marks += [(i, self.fed) for i in range(self._recoveries, n)]
+        self._recoveries = n
+        self.settle(p)
+        return True
+
+    def settle(self, p: Progress) -> None:
+        """After a release reached the caller: takeovers whose text before them is all out
+        now get the last seq sent as their `after_seq`."""
+        while self._marks and self.released_chars >= self._marks[0][1]:
+            i, _ = self._marks.pop(0)
+            p.recoveries[i] = dataclasses.replace(p.recoveries[i], after_seq=p.sent)
+
+    def boundary(self) -> int | None:
+        """Where the next takeover's text begins (windows are never checked across it)."""
+        return self._marks[0][1] if self._marks else None
+
+    def refuse(self, verdict: Verdict, p: Progress) -> None:
         self.refusal = verdict
         p.finish = FinishReason.CONTENT_FILTER
+        self._marks.clear()  # the text after a refusal is never released
         log.info(
             "moderation ended a turn's text at its last allowed window",
             extra={"session_id": self._turn[0], "turn_id": self._turn[1],
                    "category": verdict.category, "source": verdict.source,
-                   "rating": self._rating.value, "released_chars": len(self.text)},
+                   "rating": self._rating.value, "released_chars": self.released_chars},
         )  # fmt: skip
 
     @property
     def text(self) -> str:
         return "".join(self.released)
 
-    async def _decided(
+    async def decided(
         self, event: DecisionMade, p: Progress, fallback: Callable[[], Awaitable[Decision]] | None
     ) -> DecisionMade:
         """The decision, its arguments' text checked (refused: the fallback decision)."""
         said = " ".join(_strings(event.decision.arguments_json))
-        verdict = await self._check(said, "") if said else Verdict()
+        verdict = await self.check(said, "") if said else Verdict()
         if not verdict.refused or fallback is None:
             return event
         if self.refusal is None:
-            self._refused(verdict, p)
+            self.refuse(verdict, p)
         p.decision = await fallback()
         return DecisionMade(p.decision)
 
-    def _completed(self, event: TurnCompleted, p: Progress) -> TurnCompleted:
+    def completed(self, event: TurnCompleted, p: Progress) -> TurnCompleted:
+        recoveries = tuple(p.recoveries)  # with the after_seq set here
         if self.refusal is None:
-            return event
+            return dataclasses.replace(event, recoveries=recoveries)
         p.finish = FinishReason.CONTENT_FILTER  # what the rest of the answer said is moot
         return dataclasses.replace(
-            event, finish_reason=FinishReason.CONTENT_FILTER, usage=p.usage, text=self.text
+            event,
+            finish_reason=FinishReason.CONTENT_FILTER,
+            usage=p.usage,
+            text=self.text,
+            recoveries=recoveries,
         )
 
-    def _cut_short(self, p: Progress) -> TurnCompleted:
+    def cut_short(self, p: Progress) -> TurnCompleted:
         """The end of a narration refused mid-way (its source was closed: its usage is in)."""
         p.finish = FinishReason.CONTENT_FILTER
         return TurnCompleted(FinishReason.CONTENT_FILTER, p.usage, self.text, tuple(p.recoveries))
@@ -148,17 +191,18 @@ class OutputCheck:
             pending: asyncio.Future[TurnEvent | str] | None = None
             try:
                 while True:
-                    due = self._windows.due() if self.refusal is None else None
+                    due = self.windows.due() if self.refusal is None else None
                     try:
                         if pending is None and due is None:
                             event = await anext(events)
                         else:
                             if pending is None:
                                 pending = asyncio.ensure_future(anext(events))
-                            if due is not None and not await _within(pending, due - self._clock()):
-                                ready = await self._allowed(self._windows.expired(self._clock()), p)
+                            if due is not None and not await _within(pending, due - self.clock()):
+                                ready = await self._allowed(self.windows.expired(self.clock()), p)
                                 if ready:
                                     yield ready
+                                    self.settle(p)
                                 if self.refusal is not None and not deciding:
                                     break
                                 continue
@@ -166,22 +210,32 @@ class OutputCheck:
                             event = await done
                     except StopAsyncIteration:
                         break
+                    except Exception:  # what the failed source said is checked and sent first
+                        if self.refusal is None and (ready := await self._allowed([], p, True)):
+                            yield ready
+                        raise
                     if isinstance(event, str):
                         if self.refusal is None:
-                            ready = await self._allowed(self._windows.feed(event, self._clock()), p)
+                            if self.took_over(p) and (ready := await self._allowed([], p, True)):
+                                yield ready
+                                self.settle(p)
+                            ready = await self._allowed(self.feed(event), p)
                             if ready:
                                 yield ready
+                                self.settle(p)
                             if self.refusal is not None and not deciding:
                                 break  # closing the source ends the upstream request
                         continue
                     if isinstance(event, DecisionMade | TurnCompleted) and self.refusal is None:
-                        ready = await self._allowed([self._windows.rest()], p)
+                        self.took_over(p)  # a decision's repair: no text after its takeover
+                        ready = await self._allowed([], p, True)
                         if ready:
                             yield ready
+                            self.settle(p)
                     if isinstance(event, DecisionMade):
-                        yield await self._decided(event, p, fallback)
+                        yield await self.decided(event, p, fallback)
                     elif isinstance(event, TurnCompleted):
-                        yield self._completed(event, p)
+                        yield self.completed(event, p)
                     else:
                         yield event
             finally:
@@ -189,125 +243,21 @@ class OutputCheck:
                     pending.cancel()
                     await asyncio.wait([pending])
         if self.refusal is not None and not deciding:
-            yield self._cut_short(p)
+            yield self.cut_short(p)
 
-    async def _allowed(self, windows: list[str], p: Progress) -> str:
-        """The windows' text up to the first refused one (which ends the turn's text)."""
+    async def _allowed(self, windows: list[str], p: Progress, rest: bool = False) -> str:
+        """The windows' text (with `rest`, then all text held) up to the first refused
+        window (which ends the turn's text)."""
+        if rest and (held := self.windows.rest()):
+            windows = [*windows, held]
         ready = []
         for window in windows:
-            verdict = await self._check(window, self._context(window))
+            verdict = await self.check(window, self.context_of(window))
             if verdict.refused:
-                self._refused(verdict, p)
+                self.refuse(verdict, p)
                 break
             ready.append(window)
-        text = "".join(ready)
-        if text:
-            self.released.append(text)
-        return text
-
-    # --- moderators that wait: a pump and checks in flight --------------------------------
-
-    async def _pipelined(
-        self,
-        source: AsyncGenerator[TurnEvent | str],
-        p: Progress,
-        fallback: Callable[[], Awaitable[Decision]] | None,
-    ) -> AsyncGenerator[TurnEvent | str]:
-        deciding = fallback is not None
-        wake: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        pump = asyncio.ensure_future(_pump(source, wake.put_nowait))
-        checks: deque[_Pending] = deque()
-        closed: list[str] = []  # windows closed but not sent to a check yet
-        ending: list[TurnEvent] = []
-        finished = False  # the source ended
-        try:
-            while True:
-                kind, item = await self._woken(wake)
-                if kind == "failed":
-                    raise item
-                finished = finished or kind == "end"
-                if kind == "due":
-                    closed += self._windows.expired(self._clock())
-                elif kind == "event":
-                    if isinstance(item, str):
-                        if self.refusal is None:
-                            closed += self._windows.feed(item, self._clock())
-                    elif isinstance(item, DecisionMade | TurnCompleted):
-                        if self.refusal is None and (rest := self._windows.rest()):
-                            closed.append(rest)
-                        ending.append(item)
-                    else:
-                        yield item  # TurnStarted: before any text
-                closed = self._dispatch(checks, closed, wake)
-                while checks and checks[0].task.done():
-                    done = checks.popleft()
-                    verdict = done.task.result()
-                    if verdict.refused:
-                        safe, verdict = await self._split(done.windows, verdict)
-                        for window in safe:
-                            self.released.append(window)
-                            yield window
-                        self._refused(verdict, p)
-                        closed = _drop(checks)
-                        break
-                    text = "".join(done.windows)
-                    self.released.append(text)
-                    yield text
-                    closed = self._dispatch(checks, closed, wake)
-                if self.refusal is not None and not deciding:
-                    await _stop(pump)  # the upstream request ends; its usage is counted
-                    yield self._cut_short(p)
-                    return
-                if ending and not checks and not closed:
-                    for event in ending:
-                        if isinstance(event, DecisionMade):
-                            yield await self._decided(event, p, fallback)
-                        elif isinstance(event, TurnCompleted):
-                            yield self._completed(event, p)
-                            return
-                    ending.clear()
-                if finished and not checks and not closed:
-                    return  # a source that ended without its completion (it never does)
-        finally:
-            _drop(checks)
-            await _stop(pump)
-
-    async def _woken(self, wake: asyncio.Queue[tuple[str, Any]]) -> tuple[str, Any]:
-        """The next wake-up; ("due", None) when held words are due before one comes."""
-        due = self._windows.due() if self.refusal is None else None
-        if due is None or not wake.empty():
-            return await wake.get()
-        try:
-            async with asyncio.timeout(max(0.0, due - self._clock())):
-                return await wake.get()  # a cancelled get leaves its item in the queue
-        except TimeoutError:
-            return "due", None
-
-    def _dispatch(
-        self, checks: deque[_Pending], closed: list[str], wake: asyncio.Queue[tuple[str, Any]]
-    ) -> list[str]:
-        """Sends what closed to a check when one may start; returns what still waits."""
-        if not closed or len(checks) >= self._config.in_flight:
-            return closed
-        text = "".join(closed)
-        task = asyncio.ensure_future(self._check(text, self._context(text)))
-        task.add_done_callback(lambda _: wake.put_nowait(("checked", None)))
-        checks.append(_Pending(closed, task))
-        return []
-
-    async def _split(self, windows: list[str], verdict: Verdict) -> tuple[list[str], Verdict]:
-        """Windows refused together: those before the first refused alone are safe (the
-        turn still ends at its last safe sentence). When none is refused alone, the last
-        one (with what came before it) is the refused one."""
-        n = self._config.context_chars
-        context, safe = self.text[-n:], list[str]()
-        for window in windows[:-1]:
-            alone = await self._check(window, context)
-            if alone.refused:
-                return safe, alone
-            safe.append(window)
-            context = (context + window)[-n:]
-        return safe, verdict
+        return self.release("".join(ready)) if ready else ""
 
 
 async def _within(future: asyncio.Future[Any], seconds: float) -> bool:
@@ -331,30 +281,6 @@ async def _within(future: asyncio.Future[Any], seconds: float) -> bool:
         timer.cancel()
         future.remove_done_callback(wake)
     return future.done()
-
-
-async def _pump(source: AsyncGenerator[TurnEvent | str], put: Callable[[Any], None]) -> None:
-    """Reads the runner's events as they come (until cancelled)."""
-    try:
-        async with aclosing(source) as events:
-            async for event in events:
-                put(("event", event))
-        put(("end", None))
-    except Exception as error:
-        put(("failed", error))
-
-
-async def _stop(pump: asyncio.Future[None]) -> None:
-    if not pump.done():
-        pump.cancel()
-    await asyncio.wait([pump])
-
-
-def _drop(checks: deque[_Pending]) -> list[str]:
-    for pending in checks:
-        pending.task.cancel()
-    checks.clear()
-    return []
 
 
 def _strings(arguments_json: str) -> list[str]:
