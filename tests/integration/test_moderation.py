@@ -106,6 +106,10 @@ async def test_the_output_stops_at_the_last_safe_sentence_and_is_stored(
         assert got.text == expected_text  # nothing after the last safe sentence was sent
         (completed,) = got.of("completed")
         assert (completed.finish_reason, completed.text) == (finish, expected_text)
+        system = upstream.received[0].body["messages"][0]
+        name = R.ContentRating.Name(rating).removeprefix("CONTENT_RATING_")
+        assert system["role"] == "system"
+        assert f"Content rating: {name}" in system["content"]  # the rating shapes the prompt
         (turn,) = await stored(s.stub, sid)
         assert (turn.status, turn.finish_reason, turn.text) == (
             R.TURN_STATUS_COMPLETED,
