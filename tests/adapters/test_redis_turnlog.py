@@ -156,6 +156,32 @@ async def test_a_producer_that_lost_its_lease_cannot_append(replica: Replica) ->
     assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta(1, "the true word")]
 
 
+async def test_a_stalled_producer_learns_before_storing_that_its_turn_was_taken(
+    replica: Replica,
+) -> None:
+    a, b = await replica(), await replica()
+    writer = await a.start(info(), 10)
+    writer.buffer.add(TurnStarted("t1", "p", "m"))
+    assert await writer.held()  # its own lease, renewed
+    stop_heartbeats(a)  # a stalled server: its lease runs out
+    await asyncio.sleep(LEASE + 0.1)
+    taken = await b.take_over("s1", "t1")
+    assert taken is not None
+    assert await writer.held() is False  # so it does not store the turn: the taker does
+    assert writer.lost
+    assert await taken.held()
+
+
+async def test_a_lease_that_lapsed_untaken_is_held_again(replica: Replica) -> None:
+    a = await replica()
+    writer = await a.start(info(), 10)
+    writer.buffer.add(TurnStarted("t1", "p", "m"))
+    stop_heartbeats(a)
+    await asyncio.sleep(LEASE + 0.1)
+    assert await writer.held()  # nobody took it: the turn is still this server's to store
+    assert not writer.lost
+
+
 async def test_a_turn_without_a_client_turn_id_is_never_taken_over(replica: Replica) -> None:
     a, b = await replica(), await replica()
     writer = await a.start(info(resumable=False), 10)

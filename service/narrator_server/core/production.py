@@ -144,6 +144,9 @@ class Production:
                     await claiming  # the turn's row first
             except Exception as e:
                 problem = e  # never claimed: the caller was told, nothing is stored
+            if problem is None and not await writer.held():
+                await writer.finish()  # another server took the turn over; it stores it
+                return None
             try:
                 if problem is None:
                     await self.store_turn(turn)

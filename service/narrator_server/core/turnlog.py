@@ -56,6 +56,12 @@ class TurnWriter(Protocol):
     async def followed_elsewhere(self) -> bool:
         """Whether a follower on another server still reads this turn."""
 
+    async def held(self) -> bool:
+        """Renews the lease just before the ended turn is stored: False when another server
+        took the turn over (that server stores it; this one must not). A shared log that
+        cannot be reached answers True: a finished turn is never dropped for coordination
+        trouble."""
+
     async def finish(self) -> None:
         """The turn ended (its last event is in the buffer): flush, keep the events for the
         resume window, release the lease and the turn's slot."""

@@ -2,46 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from psycopg import errors as pg_errors
 
 from ..core.errors import FieldViolation, InvalidArgument
-from ..core.keys import ApiKey, KeyUsage
-from ..core.models import KeyLimits
+from ..core.keys import KeyUsage
+from .key_codec import BUMP_REVISION, KEY_COLUMNS, key_from_row, key_row
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from ..core.keys import ApiKey
     from .postgres import PostgresStore
-
-_COLUMNS = (
-    "id, name, tenant, secret_hash, requests_per_minute, tokens_per_minute, tokens_per_day,"
-    " player_requests_per_minute, created_at, last_used_at, revoked_at"
-)
-_BUMP = "UPDATE api_key_revision SET value = value + 1 WHERE id = 1"
-
-
-def _row(key: ApiKey) -> tuple[Any, ...]:
-    limits = key.limits
-    return (
-        key.key_id, key.name, key.tenant, key.secret_hash, limits.requests_per_minute,
-        limits.tokens_per_minute, limits.tokens_per_day, limits.player_requests_per_minute,
-        key.created_at, key.last_used_at, key.revoked_at,
-    )  # fmt: skip
-
-
-def _key(row: tuple[Any, ...]) -> ApiKey:
-    return ApiKey(
-        key_id=row[0],
-        name=row[1],
-        tenant=row[2],
-        secret_hash=row[3],
-        limits=KeyLimits(int(row[4]), int(row[5]), int(row[6]), int(row[7])),
-        created_at=float(row[8]),
-        last_used_at=None if row[9] is None else float(row[9]),
-        revoked_at=None if row[10] is None else float(row[10]),
-    )
 
 
 class PostgresKeyStore:
@@ -51,25 +24,29 @@ class PostgresKeyStore:
         self._store = store
 
     async def create_key(self, key: ApiKey) -> None:
-        marks = ", ".join(["%s"] * len(_row(key)))
+        marks = ", ".join(["%s"] * len(key_row(key)))
         async with self._store._conn() as conn, conn.transaction():
             try:
-                await conn.execute(f"INSERT INTO api_keys ({_COLUMNS}) VALUES ({marks})", _row(key))
+                await conn.execute(
+                    f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ({marks})", key_row(key)
+                )
             except pg_errors.UniqueViolation:
                 raise InvalidArgument(
                     [FieldViolation("name", "an active key is already named that")]
                 ) from None
-            await conn.execute(_BUMP)
+            await conn.execute(BUMP_REVISION)
 
     async def list_keys(self) -> list[ApiKey]:
         async with self._store._conn() as conn:
-            cursor = await conn.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at, id")
-            return [_key(r) for r in await cursor.fetchall()]
+            cursor = await conn.execute(
+                f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+            )
+            return [key_from_row(r) for r in await cursor.fetchall()]
 
     async def revoke_key(self, id_or_name: str, at: float) -> ApiKey | None:
         async with self._store._conn() as conn, conn.transaction():
             cursor = await conn.execute(
-                f"SELECT {_COLUMNS} FROM api_keys WHERE id = %(k)s OR name = %(k)s"
+                f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = %(k)s OR name = %(k)s"
                 " ORDER BY id = %(k)s DESC, revoked_at IS NULL DESC, created_at DESC LIMIT 1"
                 " FOR UPDATE",
                 {"k": id_or_name},
@@ -77,14 +54,14 @@ class PostgresKeyStore:
             row = await cursor.fetchone()
             if row is None:
                 return None
-            key = _key(row)
+            key = key_from_row(row)
             if key.revoked:
                 return key
             await conn.execute(
                 "UPDATE api_keys SET revoked_at = %s WHERE id = %s", (at, key.key_id)
             )
-            await conn.execute(_BUMP)
-        return _key((*row[:10], at))
+            await conn.execute(BUMP_REVISION)
+        return key_from_row((*row[:10], at))
 
     async def key_revision(self) -> int:
         async with self._store._conn() as conn:

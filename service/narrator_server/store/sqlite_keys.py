@@ -3,45 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..core.errors import FieldViolation, InvalidArgument
-from ..core.keys import ApiKey, KeyUsage
-from ..core.models import KeyLimits
+from ..core.keys import KeyUsage
+from .key_codec import BUMP_REVISION, KEY_COLUMNS, key_from_row, key_row
 
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Iterator, Mapping
 
+    from ..core.keys import ApiKey
     from .sqlite import SqliteStore
-
-_COLUMNS = (
-    "id, name, tenant, secret_hash, requests_per_minute, tokens_per_minute, tokens_per_day,"
-    " player_requests_per_minute, created_at, last_used_at, revoked_at"
-)
-_BUMP = "UPDATE api_key_revision SET value = value + 1 WHERE id = 1"
-
-
-def _row(key: ApiKey) -> tuple[Any, ...]:
-    limits = key.limits
-    return (
-        key.key_id, key.name, key.tenant, key.secret_hash, limits.requests_per_minute,
-        limits.tokens_per_minute, limits.tokens_per_day, limits.player_requests_per_minute,
-        key.created_at, key.last_used_at, key.revoked_at,
-    )  # fmt: skip
-
-
-def _key(row: tuple[Any, ...]) -> ApiKey:
-    return ApiKey(
-        key_id=row[0],
-        name=row[1],
-        tenant=row[2],
-        secret_hash=row[3],
-        limits=KeyLimits(row[4], row[5], row[6], row[7]),
-        created_at=row[8],
-        last_used_at=row[9],
-        revoked_at=row[10],
-    )
 
 
 @contextlib.contextmanager
@@ -74,18 +47,18 @@ class SqliteKeyStore:
                 raise InvalidArgument(
                     [FieldViolation("name", f"the active key {taken[0]} is already named that")]
                 )
-            marks = ", ".join("?" * len(_row(key)))
-            db.execute(f"INSERT INTO api_keys ({_COLUMNS}) VALUES ({marks})", _row(key))
-            db.execute(_BUMP)
+            marks = ", ".join("?" * len(key_row(key)))
+            db.execute(f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ({marks})", key_row(key))
+            db.execute(BUMP_REVISION)
 
     async def list_keys(self) -> list[ApiKey]:
         return await self._store._call(self._list)
 
     def _list(self) -> list[ApiKey]:
         rows = self._store.db.execute(
-            f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at, rowid"
+            f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, rowid"
         ).fetchall()
-        return [_key(r) for r in rows]
+        return [key_from_row(r) for r in rows]
 
     async def revoke_key(self, id_or_name: str, at: float) -> ApiKey | None:
         return await self._store._call(self._revoke, id_or_name, at)
@@ -94,18 +67,18 @@ class SqliteKeyStore:
         db = self._store.db
         with _transaction(db):
             row = db.execute(
-                f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?1 OR name = ?1"
+                f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1 OR name = ?1"
                 " ORDER BY id = ?1 DESC, revoked_at IS NULL DESC, created_at DESC LIMIT 1",
                 (id_or_name,),
             ).fetchone()
             if row is None:
                 return None
-            key = _key(row)
+            key = key_from_row(row)
             if key.revoked:
                 return key
             db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (at, key.key_id))
-            db.execute(_BUMP)
-        return _key((*row[:10], at))
+            db.execute(BUMP_REVISION)
+        return key_from_row((*row[:10], at))
 
     async def key_revision(self) -> int:
         return await self._store._call(self._revision)

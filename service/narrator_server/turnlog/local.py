@@ -30,6 +30,9 @@ class LocalWriter:
     async def followed_elsewhere(self) -> bool:
         return False
 
+    async def held(self) -> bool:
+        return True
+
     async def finish(self) -> None:
         self._owner._finished(self.buffer)
 

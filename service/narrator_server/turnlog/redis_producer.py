@@ -48,6 +48,9 @@ class RedisWriter:
     async def followed_elsewhere(self) -> bool:
         return await self._owner.followed(self)
 
+    async def held(self) -> bool:
+        return await self._owner.hold(self)
+
     async def finish(self) -> None:
         await self._owner.finish(self)
 
@@ -227,6 +230,23 @@ class Producers:
                 "Redis cannot be reached: new turns are refused, running turns go on here",
                 extra={"error_type": type(error).__name__},
             )
+
+    async def hold(self, writer: RedisWriter) -> bool:
+        """Renews one lease now (the heartbeat's script for one turn); False once lost."""
+        if writer.lost:
+            return False
+        k = writer.keys
+        last = writer.written - 1
+        args: list[str | int] = [now_ms(), self.lease_ms, self.running_ttl_ms, 0, 1,
+                k.lease, k.events, k.member, writer.token, last]  # fmt: skip
+        try:
+            lost = await self._heartbeat_script(keys=[self._running_key], args=args)
+        except FAILURES:
+            return True  # a finished turn is never dropped for coordination trouble
+        if lost:
+            self.lose(writer)
+            return False
+        return True
 
     async def followed(self, writer: RedisWriter) -> bool:
         try:
