@@ -54,6 +54,14 @@ def narrator_config(s: Settings) -> NarratorConfig:
     )
 
 
+def moderation_summary(s: Settings) -> str:
+    """What checks content, for the startup log: "off", "local", or "openai (MODEL at HOST)"."""
+    if s.moderation == "off":
+        return "off"
+    up = s.moderation_upstream
+    return f"openai ({s.moderation_model} at {up.host})" if up is not None else "local"
+
+
 def moderator(
     s: Settings, clients: list[openai.AsyncOpenAI], meter: Meter | None = None
 ) -> Moderator | None:

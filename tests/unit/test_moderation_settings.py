@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from narrator_server.compose import moderator, narrator_config
+from narrator_server.compose import moderation_summary, moderator, narrator_config
 from narrator_server.moderation.fallback import FallbackModerator
 from narrator_server.providers.factory import openai_client
 from narrator_server.settings import Settings, SettingsError
@@ -45,3 +45,11 @@ def test_the_hold_back_settings_reach_the_core() -> None:
     assert (config.hold_s, config.window_chars) == (0.08, 100)
     with pytest.raises(SettingsError, match="NARRATOR_MODERATION_WINDOW_CHARS"):
         Settings.from_env({"NARRATOR_MODERATION_WINDOW_CHARS": "5"})
+
+
+def test_the_startup_log_says_who_checks() -> None:
+    assert moderation_summary(Settings.from_env({"OPENAI_API_KEY": "sk-x"})) == (
+        "openai (omni-moderation-latest at api.openai.com)"
+    )
+    assert moderation_summary(Settings.from_env({})) == "local"
+    assert moderation_summary(Settings.from_env({"NARRATOR_MODERATION": "off"})) == "off"
