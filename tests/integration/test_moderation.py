@@ -136,7 +136,9 @@ async def test_openai_moderation_checks_input_and_output_windows(
         assert upstream.moderations.models_asked[-1] == "omni-moderation-latest"
         # Violence 0.95 is refused at everyone only.
         everyone = await session(s.stub, R.CONTENT_RATING_EVERYONE)
+        asked = len(upstream.received)
         error = await refused(narrate(s.stub, everyone, "I stab the priest"))
+        assert len(upstream.received) == asked  # no chat request for a refused action
         assert "(violence)" in details(error)[0].field_violations[0].description
         assert (await stored(s.stub, everyone)) == []
 

@@ -11,6 +11,7 @@ only. Allowed phrases (fiction and idiom) are blanked out before it runs.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import unicodedata
@@ -179,13 +180,21 @@ class Lexicon:
 
 
 def _paired(found: list[_Match], pair: words.Pair, edge: int) -> bool:
+    """A term of `first` within PAIR_SPAN of one of `second`, one of them past `edge`.
+    Matches come in order of position: each first looks up its neighbours by bisection, so a
+    text full of both is still checked in O(n log n)."""
     firsts = [m for m in found if m.tag in pair.first]
     seconds = [m for m in found if m.tag in pair.second] if firsts else []
-    return any(
-        max(a.end, b.end) > edge and abs(a.start - b.start) <= words.PAIR_SPAN
-        for a in firsts
-        for b in seconds
-    )
+    if not seconds:
+        return False
+    starts = [b.start for b in seconds]
+    for a in firsts:
+        lo = bisect.bisect_left(starts, a.start - words.PAIR_SPAN)
+        hi = bisect.bisect_right(starts, a.start + words.PAIR_SPAN)
+        # Within the span, the last second ends last: past the edge if any does.
+        if lo < hi and max(a.end, seconds[hi - 1].end) > edge:
+            return True
+    return False
 
 
 @functools.cache
