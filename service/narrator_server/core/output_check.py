@@ -219,10 +219,11 @@ class OutputCheck:
                             if self.took_over(p) and (ready := await self._allowed([], p, True)):
                                 yield ready
                                 self.settle(p)
-                            ready = await self._allowed(self.feed(event), p)
-                            if ready:
-                                yield ready
-                                self.settle(p)
+                            if self.refusal is None:
+                                ready = await self._allowed(self.feed(event), p)
+                                if ready:
+                                    yield ready
+                                    self.settle(p)
                             if self.refusal is not None and not deciding:
                                 break  # closing the source ends the upstream request
                         continue
