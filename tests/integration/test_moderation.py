@@ -172,3 +172,22 @@ async def test_offline_narration_is_never_cut_at_any_rating(tmp_path: Path, rati
             assert completed.finish_reason == turn_pb2.FINISH_REASON_STOP
             assert completed.text == got.text
             assert got.text
+
+
+async def test_a_slow_endpoint_is_checked_alongside_the_stream(
+    tmp_path: Path, upstream: FakeOpenAI
+) -> None:
+    """Checks slower than the model: the whole text still arrives, in order, and windows that
+    closed while two checks ran were checked together (fewer requests than sentences)."""
+    text = " ".join(f"The torch flickers {i} times." for i in range(20))
+    upstream.default = Reply(text=text)
+    upstream.moderations.delay = 0.03
+    async with serve(with_upstream(tmp_path, upstream, moderation="openai")) as s:
+        sid = await session(s.stub, R.CONTENT_RATING_TEEN)
+        before = len(upstream.moderations.received)
+        got = await narrate(s.stub, sid, "I wait")
+        assert got.text == text
+        (completed,) = got.of("completed")
+        assert (completed.finish_reason, completed.text) == (turn_pb2.FINISH_REASON_STOP, text)
+        output_checks = len(upstream.moderations.received) - before - 1  # less the input
+        assert 1 < output_checks < 20
