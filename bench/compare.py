@@ -10,7 +10,11 @@ the client, and the whole turn) and how long a client cancel takes to close the 
 request. Medians of `--rounds`; `spread` is (max-min)/median.
 
     .venv/bin/python bench/compare.py [--rounds 3] [--litellm /tmp/litellm-venv]
-        [--narrator after=. --narrator before=/tmp/before ...]
+        [--narrator after=. --narrator before=/tmp/before ...] [--loads 1]
+
+Moderation's cost, one arm per mode (the fake serves /v1/moderations for `openai`):
+    --narrator off=.,NARRATOR_MODERATION=off --narrator local=.,NARRATOR_MODERATION=local
+    --narrator openai=.,NARRATOR_MODERATION=openai
 
 A LiteLLM install for the third arm (its own venv: it pins its own openai):
     python3 -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'
@@ -194,7 +198,7 @@ async def run_round(
             for spec in specs:
                 data = dirs.enter_context(tempfile.TemporaryDirectory(prefix="narrator-bench-"))
                 arms[spec.name] = await start_arm(spec, upstream, args, data)
-            loads = () if args.per_turn_only else LOADS
+            loads = () if args.per_turn_only else LOADS[: args.loads]
             for a in arms.values():
                 if loads:
                     await run_load(a.kind, a.address, a.server, WARM_UP, upstream, pool)
@@ -233,12 +237,12 @@ def spread(values: list[float]) -> str:
     return f"{(max(clean) - min(clean)) / median(clean) * 100:.0f}%"
 
 
-def report(specs: list[ArmSpec], rounds: list[dict[str, Any]]) -> None:
+def report(specs: list[ArmSpec], rounds: list[dict[str, Any]], loads: int) -> None:
     head = ("| load | arm | tokens/s | × direct | TTFT p50 | TTFT p99 | +TTFT p50 | +TTFT p99 "
             "| gap p99 | CPU/token | RSS | spread (tok/s, CPU) |")  # fmt: skip
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
-    for i, load in enumerate(LOADS if rounds[0]["direct"][0] else ()):
+    for i, load in enumerate(LOADS[:loads]):
         for spec in specs:
             rows = []
             for r in rounds:
@@ -293,15 +297,13 @@ async def main() -> None:
     parser.add_argument("--litellm", type=Path, help="a venv with litellm[proxy] installed")
     parser.add_argument("--fixed-turns", type=int, default=200)
     parser.add_argument("--cancels", type=int, default=20)
-    parser.add_argument("--loads", help="only these loads, by number: e.g. 3 or 2,3")
     parser.add_argument("--per-turn-only", action="store_true",
                         help="only the per-turn CPU (no loads, no cancels)")  # fmt: skip
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     parser.add_argument("--json", type=Path, help="also write every round's raw numbers here")
+    parser.add_argument("--loads", type=int, default=len(LOADS),
+                        help="run only the first N loads (1: one stream, unpaced)")  # fmt: skip
     args = parser.parse_args()
-    if args.loads:
-        global LOADS
-        LOADS = tuple(LOADS[int(n) - 1] for n in args.loads.split(","))
     specs = [ArmSpec("direct", "direct"), *(args.narrator or [narrator_spec("narrator=")])]
     if args.litellm:
         specs.append(ArmSpec("litellm", "litellm"))
@@ -317,10 +319,10 @@ async def main() -> None:
                     args.json.write_text(json.dumps(raw(rounds)))
     finally:
         await fake.stop()
-    loads = ", ".join(f"{x.name} ({x.seconds:g} s)" for x in LOADS)
+    loads = ", ".join(f"{x.name} ({x.seconds:g} s)" for x in LOADS[: args.loads])
     print(f"\n{args.rounds} rounds, medians; {TOKENS[0]}-{TOKENS[1]} one-token chunks a turn; "
           f"{loads}\n")  # fmt: skip
-    report(specs, rounds)
+    report(specs, rounds, 0 if args.per_turn_only else args.loads)
 
 
 if __name__ == "__main__":

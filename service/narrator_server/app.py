@@ -21,7 +21,7 @@ from .api.auth import AuthInterceptor, AuthMode
 from .api.decoding import DecodingInterceptor
 from .api.interceptor import TelemetryInterceptor
 from .api.servicer import NarratorServicer
-from .compose import narrator_config, server_options
+from .compose import moderation_summary, moderator, narrator_config, server_options
 from .core.errors import StoreUnavailable
 from .core.keyring import KeyRing
 from .core.narrator import Narrator
@@ -178,6 +178,7 @@ class App:
             narrator_config(s),
             quotas=quotas,
             schema_work=schema_work,
+            moderator=moderator(s, self._clients, runtime.telemetry.meter),
         )
         observe_keys(runtime.telemetry.meter, self.keyring.usage)
         # Outermost first. Telemetry outside authentication: refused calls get a span and an
@@ -308,7 +309,13 @@ class App:
         mode = "upstreams" if upstreams else "offline narrator"
         log.info(
             "serving",
-            extra={"port": port, "mode": mode, "upstreams": upstreams, "metrics_port": metrics},
+            extra={
+                "port": port,
+                "mode": mode,
+                "upstreams": upstreams,
+                "metrics_port": metrics,
+                "moderation": moderation_summary(s),
+            },
         )
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()

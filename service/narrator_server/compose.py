@@ -8,13 +8,22 @@ from .core.assembly import Budgets
 from .core.lore import LoreLimits
 from .core.memory import MemoryConfig
 from .core.models import ContentRating
+from .core.moderation import ModerationConfig
 from .core.narrator import NarratorConfig
 from .core.planning import PlanConfig
 from .core.savegame import MAX_DOCUMENT_BYTES
 from .core.summaries import SummaryConfig
 from .core.validation import Limits
+from .moderation.fallback import FallbackModerator
+from .moderation.lexicon import LexiconModerator
+from .moderation.metrics import MeteredModerator, ModerationMetrics
+from .moderation.openai_moderation import OpenAIModerator
 
 if TYPE_CHECKING:
+    import openai
+    from opentelemetry.metrics import Meter
+
+    from .core.moderation import Moderator
     from .settings import Settings
 
 
@@ -39,7 +48,35 @@ def narrator_config(s: Settings) -> NarratorConfig:
         max_recoveries=s.max_recoveries,
         default_rating=ContentRating(s.content_rating),
         max_turn_chars=s.max_turn_chars,
+        moderation=ModerationConfig(
+            window_chars=s.moderation_window_chars, hold_s=s.moderation_hold_ms / 1000
+        ),
     )
+
+
+def moderation_summary(s: Settings) -> str:
+    """What checks content, for the startup log: "off", "local", or "openai (MODEL at HOST)"."""
+    if s.moderation == "off":
+        return "off"
+    up = s.moderation_upstream
+    return f"openai ({s.moderation_model} at {up.host})" if up is not None else "local"
+
+
+def moderator(
+    s: Settings, clients: list[openai.AsyncOpenAI], meter: Meter | None = None
+) -> Moderator | None:
+    """NARRATOR_MODERATION: `off` none; `local` the lexicon; `openai` (or `auto` when the
+    first upstream is OpenAI's own API) the first upstream's /v1/moderations, the lexicon
+    standing in while it fails. `clients` are the upstreams' clients, in order."""
+    if s.moderation == "off":
+        return None
+    metrics = ModerationMetrics(meter)
+    local = LexiconModerator()
+    if s.moderation_upstream is None or not clients:
+        return MeteredModerator(local, metrics)
+    remote = OpenAIModerator(clients[0], s.moderation_model, s.moderation_timeout_s)
+    fallback = FallbackModerator(remote, local, metrics, s.moderation_cooldown_s)
+    return MeteredModerator(fallback, metrics)
 
 
 def server_options(s: Settings) -> list[tuple[str, int]]:

@@ -144,6 +144,15 @@ class Settings(BaseModel):
     moderation: Literal["auto", "openai", "local", "off"] = Field(
         "auto", alias="NARRATOR_MODERATION"
     )
+    moderation_model: str = Field(
+        "omni-moderation-latest", alias="NARRATOR_MODERATION_MODEL", min_length=1
+    )
+    moderation_timeout_s: float = Field(2.0, alias="NARRATOR_MODERATION_TIMEOUT_S", gt=0, le=30)
+    moderation_cooldown_s: Seconds = Field(30.0, alias="NARRATOR_MODERATION_COOLDOWN_S", le=3600)
+    moderation_hold_ms: float = Field(150.0, alias="NARRATOR_MODERATION_HOLD_MS", ge=0, le=5000)
+    moderation_window_chars: int = Field(
+        160, alias="NARRATOR_MODERATION_WINDOW_CHARS", ge=20, le=4000
+    )
 
     # Telemetry.
     log_level: LogLevel = Field("INFO", alias="NARRATOR_LOG_LEVEL")
@@ -196,6 +205,17 @@ class Settings(BaseModel):
         return self.database_pool_size or min(16, max(4, self.max_streams // 16))
 
     @property
+    def moderation_upstream(self) -> UpstreamSettings | None:
+        """The upstream whose /v1/moderations checks text, if any: with `openai`, the first
+        upstream; with `auto`, the first upstream when it is OpenAI's own API."""
+        first = self.upstreams[0] if self.upstreams else None
+        if first is None or self.moderation in ("local", "off"):
+            return None
+        if self.moderation == "auto" and first.host != "api.openai.com":
+            return None
+        return first
+
+    @property
     def uses_upstream(self) -> bool:
         """At least one OpenAI-compatible upstream is configured."""
         return bool(self.upstreams)
@@ -231,6 +251,11 @@ class Settings(BaseModel):
         return settings
 
     def _check_pairs(self) -> None:
+        if self.moderation == "openai" and not self.upstreams:
+            raise SettingsError(
+                "NARRATOR_MODERATION=openai needs an OpenAI-compatible upstream "
+                "(OPENAI_API_KEY / OPENAI_BASE_URL or NARRATOR_UPSTREAMS); use auto or local"
+            )
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise SettingsError(
                 "NARRATOR_TLS_CERT_FILE and NARRATOR_TLS_KEY_FILE go together: set both or neither"

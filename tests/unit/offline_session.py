@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from narrator_server.core.models import (
     Character,
+    ContentRating,
     Decision,
     DecisionOption,
     DecisionSource,
@@ -51,12 +52,18 @@ class Table:
     seed: int = 1
     tone: str = "grim"
     player: str = "Ash"
+    rating: ContentRating = ContentRating.TEEN
     history: list[Turn] = field(default_factory=list)
 
     @property
     def session(self) -> Session:
         return Session(
-            "s", Setting("a drowned city", self.tone), PlayerCharacter(self.player), self.seed, 0.0
+            "s",
+            Setting("a drowned city", self.tone),
+            PlayerCharacter(self.player),
+            self.seed,
+            0.0,
+            content_rating=self.rating,
         )
 
     def context(

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from .errors import FieldViolation, InvalidArgument, NarratorError, StoreUnavailable, TurnAborted
 from .following import AlreadyStored, Followers
-from .models import LOCAL, TurnStatus
+from .models import LOCAL, TurnKind, TurnStatus
+from .moderation import check_input
 from .production import Production
 from .quotas import NOTHING_RESERVED, reserve_turn
 from .turnbook import TurnBook
@@ -30,10 +31,12 @@ from .turns import Progress
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
+    from .decisions import DecisionRules
     from .memory_models import Recollection
     from .models import Caller, Session, Turn, TurnEvent
+    from .moderation import Moderator
     from .planning import Planner, TurnSpec
-    from .ports import Deadline
+    from .ports import ChatRequest, Deadline
     from .quotas import Quotas
     from .storage import SessionStore
     from .turnlog import TurnLog
@@ -58,7 +61,9 @@ class TurnEngine:
         planner: Planner,
         config: EngineConfig | None = None,
         quotas: Quotas | None = None,
+        moderator: Moderator | None = None,
     ) -> None:
+        self._moderator = moderator
         self._quotas = quotas
         self._store = store
         self._log = turn_log
@@ -124,7 +129,7 @@ class TurnEngine:
         reservation = NOTHING_RESERVED
         claiming: asyncio.Future[Turn | None] | None = None
         try:
-            request, rules = await self._planner.plan(session, spec, tid, deadline, found)
+            request, rules = await self._planned(session, spec, tid, deadline, found)
             reservation = await reserve_turn(self._quotas, caller, request)
             claim = spec.running_turn(tid, time.time())
             if turn_id:
@@ -156,6 +161,36 @@ class TurnEngine:
         self.book.spawn(writer, production)
         # New: from seq 1; should this server lose the turn, its followers go where it went.
         return self._followers.rejoin(session, tid, 0, first=writer.buffer.follow())
+
+    async def _planned(
+        self,
+        session: Session,
+        spec: TurnSpec,
+        turn_id: str,
+        deadline: Deadline,
+        found: Recollection | None,
+    ) -> tuple[ChatRequest, DecisionRules | None]:
+        """The turn's request, once its input passed the moderation of the session's rating
+        (`ContentRejected` otherwise: nothing was asked upstream). A check that waits on a
+        service runs while the request is planned."""
+        if self._moderator is None:
+            return await self._planner.plan(session, spec, turn_id, deadline, found)
+        field = "action" if spec.kind is TurnKind.NARRATION else "question"
+        checking = check_input(self._moderator, session.content_rating, ((field, spec.input),))
+        if self._moderator.instant:
+            await checking
+            return await self._planner.plan(session, spec, turn_id, deadline, found)
+        check = asyncio.ensure_future(checking)
+        try:
+            planned = await self._planner.plan(session, spec, turn_id, deadline, found)
+        except BaseException:
+            check.cancel()
+            await asyncio.wait([check])
+            if not check.cancelled():
+                check.exception()  # the planner's error is the one reported
+            raise
+        await check
+        return planned
 
     # --- maintenance ----------------------------------------------------------------------
 

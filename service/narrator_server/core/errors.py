@@ -25,6 +25,18 @@ class InvalidArgument(NarratorError):
         super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
 
 
+class ContentRejected(InvalidArgument):
+    """A player's text is not allowed at the session's content rating: which field, the
+    category it was refused for, and the rating. The text itself is never repeated."""
+
+    def __init__(self, field: str, category: str, description: str, rating: str) -> None:
+        self.field = field
+        self.category = category
+        self.rating = rating
+        why = f"is not allowed at this session's content rating ({rating}): {description}"
+        super().__init__([FieldViolation(field, f"{why} ({category})")])
+
+
 class SessionNotFound(NarratorError):
     """No session has this id (never created, or deleted)."""
 

@@ -19,6 +19,7 @@ from .errors import FailedPrecondition, InvalidArgument, Overloaded, SessionNotF
 from .lore_book import LoreBook
 from .memory import CampaignMemory, MemoryConfig
 from .models import ContentRating, Session, TurnKind, TurnStatus
+from .moderation import ModerationConfig, check_input
 from .planning import MemoryPlanner, PlanConfig, TurnSpec
 from .ports import Deadline
 from .savegame import SaveGames
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from .memory_models import LoreEntry, Recollection, TurnContextView
     from .memory_storage import CampaignStore
     from .models import Caller, DecisionOption, PlayerCharacter, Scene, Setting, TurnEvent
+    from .moderation import Moderator
     from .planning import Planner
     from .ports import ChatProvider
     from .quotas import Quotas
@@ -54,6 +56,7 @@ class NarratorConfig:
     resume_window: float = 10.0
     max_recoveries: int = 2
     default_rating: ContentRating = ContentRating.TEEN
+    moderation: ModerationConfig = field(default_factory=ModerationConfig)
     max_turn_chars: int = 131_072
 
 
@@ -69,7 +72,9 @@ class Narrator:
         planner: Planner | None = None,
         quotas: Quotas | None = None,
         schema_work: SchemaWork | None = None,
+        moderator: Moderator | None = None,
     ) -> None:
+        self._moderator = moderator
         self._store = store
         self._log = turn_log
         self._config = c = config or NarratorConfig()
@@ -78,12 +83,15 @@ class Narrator:
         self._lore = LoreBook(self.owned, store, self.memory)
         self._saves = SaveGames(self.owned, store, c.limits, c.memory.lore)
         self.engine = TurnEngine(
-            TurnRunner(provider, c.max_recoveries, self._schemas, c.max_turn_chars),
+            TurnRunner(
+                provider, c.max_recoveries, self._schemas, c.max_turn_chars, moderator, c.moderation
+            ),
             store,
             turn_log,
             planner or MemoryPlanner(self.memory, c.plan),
             EngineConfig(max_running=c.max_streams, resume_window=c.resume_window),
             quotas,
+            moderator,
         )
         self._streams = 0
         self._watchers = 0
@@ -114,6 +122,13 @@ class Narrator:
         rating: ContentRating | None = None,
     ) -> Session:
         validation.check_new_session(setting, player, self._config.limits)
+        rating = rating or self._config.default_rating
+        if self._moderator is not None:  # what the player typed for their character
+            await check_input(
+                self._moderator,
+                rating,
+                (("player.name", player.name), ("player.description", player.description)),
+            )
         session = Session(
             session_id=uuid.uuid4().hex,
             setting=setting,
@@ -121,7 +136,7 @@ class Narrator:
             seed=seed or secrets.randbits(63) or 1,
             created_at=time.time(),
             tenant=caller.tenant,
-            content_rating=rating or self._config.default_rating,
+            content_rating=rating,
         )
         await self._store.create_session(session)
         return session

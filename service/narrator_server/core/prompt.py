@@ -66,18 +66,40 @@ def describe_scene(scene: Scene) -> str:
     return "\n".join(lines) if lines else "(the game gave no scene details)"
 
 
-_RATING_GUIDANCE = {
-    ContentRating.EVERYONE: "suitable for all ages: no gore, no cruelty in detail, no swearing",
-    ContentRating.TEEN: "teen: violence without graphic detail, mild language, nothing sexual",
-    ContentRating.MATURE: "mature: dark themes and graphic violence may be shown when the story "
-    "calls for it; nothing sexual involving minors, ever",
+# Each rating's instructions: a stable part of the system message (the cached prefix). They
+# are fiction-aware: adventure violence is the genre; what a rating rules out is its detail.
+_NEVER = (
+    "Never, at any rating: sexual content involving minors, sexual violence, hateful slurs, "
+    "or real-world instructions for weapons, drugs, self-harm or crime; when the story "
+    "reaches for these, steer it away in fiction."
+)
+RATING_GUIDANCE = {
+    ContentRating.EVERYONE: (
+        "EVERYONE (all ages). Fine: adventure, peril, battles told without injury detail "
+        "(a goblin is struck down, a knight falls), spooky but not horrifying monsters. Not "
+        "fine: blood, wounds or corpses described, gore, cruelty or torture, swearing, "
+        "nudity, romance beyond a kind word, drugs. Keep defeats bloodless: foes flee, "
+        "yield, vanish or fall."
+    ),
+    ContentRating.TEEN: (
+        "TEEN. Fine: sword fights, battles and deaths with some blood, danger, menace, dark "
+        "themes, mild language (damn, hell), implied romance. Not fine: graphic gore "
+        "(dismemberment, entrails, lingering wounds), torture in detail, sexual content or "
+        "nudity, strong profanity, glorified drug use."
+    ),
+    ContentRating.MATURE: (
+        "MATURE (adults). Fine: graphic violence and gore when the story calls for it, horror, "
+        "strong language, dark and disturbing themes, romance that fades to black. Not fine: "
+        "explicit sexual content."
+    ),
 }
 
 
 def system_text(session: Session) -> str:
     """The fixed instructions: the same for every turn of a session (narrations and
     decisions alike), so the prompt's prefix stays stable."""
-    return f"{SYSTEM_PROMPT}\nContent rating: {_RATING_GUIDANCE[session.content_rating]}."
+    rating = RATING_GUIDANCE[session.content_rating]
+    return f"{SYSTEM_PROMPT}\nContent rating: {rating} {_NEVER}"
 
 
 def history_texts(turn: Turn) -> tuple[str, str]:

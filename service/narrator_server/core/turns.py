@@ -25,6 +25,7 @@ from .models import (
     TurnStarted,
     Usage,
 )
+from .output_check import OutputCheck
 from .ports import StreamFinished, StreamOpened, TextChunk
 from .prompt import continuation_messages, estimated_usage, repair_message
 from .rationale import RationaleExtractor
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
     from .models import Decision, TurnEvent
+    from .moderation import ModerationConfig, Moderator
     from .ports import ChatProvider, ChatRequest
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,8 @@ class TurnRunner:
     """Yields `TurnStarted`, the text (as `str` pieces), `DecisionMade`, `TurnCompleted`.
 
     A turn's text stops at `max_text_chars` (the stream is cut, the turn finishes LENGTH), and
-    a decision's raw answer at `MAX_ANSWER_CHARS`: no turn is ever larger than that.
+    a decision's raw answer at `MAX_ANSWER_CHARS`: no turn is ever larger than that. With a
+    `moderator`, text is yielded only once checked at the session's rating (`OutputCheck`).
     """
 
     def __init__(
@@ -78,17 +81,38 @@ class TurnRunner:
         max_recoveries: int = 2,
         schemas: SchemaWork | None = None,
         max_text_chars: int = 131_072,
+        moderator: Moderator | None = None,
+        moderation: ModerationConfig | None = None,
     ) -> None:
+        self._moderator = moderator
+        self._moderation = moderation
         self._provider = provider
         self._max_recoveries = max_recoveries
         self._schemas = schemas or SchemaWork()
         self._max_text = max_text_chars
 
-    async def run(
+    def run(
+        self, request: ChatRequest, rules: DecisionRules | None, p: Progress
+    ) -> AsyncGenerator[TurnEvent | str]:
+        bound = rules.bind(self._schemas) if rules is not None else None
+        events = self._run(request, bound, p)
+        if self._moderator is None or self._moderation is None:
+            return events
+        ctx = request.context
+        check = OutputCheck(
+            self._moderator,
+            ctx.session.content_rating,
+            self._moderation,
+            turn=(ctx.session.session_id, ctx.turn_id),
+        )
+        if bound is None:
+            return check.events(events, p)
+        return check.events(events, p, lambda: bound.fallback(ctx.scene))
+
+    async def _run(
         self, request: ChatRequest, rules: DecisionRules | None, p: Progress
     ) -> AsyncGenerator[TurnEvent | str]:
         attempt, takeovers = request, 0
-        rules = rules.bind(self._schemas) if rules is not None else None
         # A decision taken over from another server concludes by its repair request.
         interrupted = p.started and rules is not None
         while not interrupted:

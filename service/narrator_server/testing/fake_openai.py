@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .fake_moderations import FakeModerations
 from .replies import Reply
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ class FakeOpenAI:
         self.models: list[str] = []
         self.models_status = 200
         self.model_lists = 0
+        # POST /v1/moderations: scripted scores, failures, what it received.
+        self.moderations = FakeModerations()
         self.connections = 0  # accepted so far (a client that reuses its connection: 1)
         self._rng = random.Random(0)
         # Requests being answered now, and the most at once (a concurrency cap's evidence).
@@ -146,6 +149,9 @@ class FakeOpenAI:
             return await self._control(path, body, writer)
         if path.endswith("/models"):
             return await self._models(writer)
+        if path.endswith("/moderations"):
+            status, answer = await self.moderations.answer(body)
+            return await self._json(writer, status, answer)
         reply = self._next_reply(body)
         got = Received(path, headers, body, reply)
         if self.keep_records:
@@ -191,6 +197,10 @@ class FakeOpenAI:
             answer: object = {"object": "list", "data": data}
         else:
             answer = Reply.error(status).error_body
+        return await self._json(writer, status, answer)
+
+    @staticmethod
+    async def _json(writer: asyncio.StreamWriter, status: int, answer: object) -> bool:
         payload = json.dumps(answer).encode()
         writer.write(
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\ncontent-type: "

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
 Slot = str | tuple[str, ...]
 
@@ -64,10 +64,18 @@ class Writer:
     """The sentences of one turn. `banned` sentences (the last turns') are never written
     again; `stale` ones (older turns') only when nothing fresh fits."""
 
-    def __init__(self, rng: random.Random, banned: set[str], stale: set[str]) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        banned: set[str],
+        stale: set[str],
+        unfit: Callable[[str], bool] | None = None,
+    ) -> None:
         self.rng = rng
         self.banned = banned
         self.stale = stale
+        # A line the session's content rating rules out is never written (another is tried).
+        self.unfit = unfit
         self.lines: list[str] = []
         self._keys: set[str] = set()
         self._templates: set[str] = set()
@@ -103,7 +111,7 @@ class Writer:
             self._templates.add(template)
             for _ in range(2):
                 text = cap(template.format_map(self._fill(template, slots)))
-                if not self.fresh(text):
+                if not self.fresh(text) or (self.unfit is not None and self.unfit(text)):
                     continue
                 if any(k in self.stale for k in keys(text)):
                     fallback = fallback or (text if required else "")

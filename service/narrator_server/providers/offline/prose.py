@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ...moderation.lexicon import default_lexicon
 from . import cast, lines, memory, outcomes, scenery
 from .action import Action, parse, second_person
 from .compose import Slot, Writer, cap, keys_of, seeded
@@ -63,7 +64,10 @@ def _setup(ctx: TurnContext) -> _Turn:
     people = tuple(Person.of(c) for c in ctx.scene.characters[:16])
     mind = memory.recall(ctx, people)
     place = Place.of(ctx.session.seed, ctx.scene, tone_of(ctx.session.setting.tone), mind.lit)
-    writer = Writer(rng_for(ctx), mind.banned, mind.stale)
+    rating, lexicon = ctx.session.content_rating, default_lexicon()
+    # Lines the local filter refuses at the session's rating are never written.
+    unfit = lambda text: bool(lexicon.refused(text, rating))  # noqa: E731
+    writer = Writer(rng_for(ctx), mind.banned, mind.stale, unfit)
     slots = {**place.slots(), "player": ctx.session.player.name or "traveller"}
     return _Turn(ctx, writer, people, mind, place, slots)
 

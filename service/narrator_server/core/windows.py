@@ -1,0 +1,106 @@
+"""Cuts a stream of text into the windows its moderation checks: sentences, bounded in size
+and in how long their text waits. Pure logic, no I/O, an injectable clock.
+
+A window closes at the end of a sentence (a run of `.`, `!`, `?` or `…` with its closing
+quotes or brackets, at the end of the text so far or before a space; or a line break), when
+the sentence reaches `max_chars` (cut after its last complete word), or when the oldest text
+held has waited `hold_s` (the complete words held so far; `due` says when, so that a stream
+that pauses mid-sentence still shows the words it sent). A word still arriving is never cut,
+except a single "word" longer than `max_chars`. The first window of a turn closes as soon as
+it holds a complete word (the first words are not held for a sentence). The windows, joined,
+are exactly the text fed.
+"""
+
+from __future__ import annotations
+
+import re
+
+_END = re.compile(r"[.!?…]+[\"'”’)\]»]*(?=\s|\Z)|\n")
+
+
+class Windows:
+    def __init__(self, max_chars: int, hold_s: float, first_words: bool = True) -> None:
+        self._max = max_chars
+        self._hold = hold_s
+        self._held = ""
+        self._since = 0.0
+        # The first window is the first complete word(s): the turn's first words go out
+        # (checked) as soon as they are whole, not when their sentence ends.
+        self._first = first_words
+
+    @property
+    def held(self) -> str:
+        """Text fed that no window holds yet."""
+        return self._held
+
+    def feed(self, text: str, now: float) -> list[str]:
+        """The windows that `text` closes (often none)."""
+        if not self._held:
+            self._since = now
+        scan = len(self._held)
+        held = self._held = self._held + text
+        out: list[str] = []
+        start = 0
+        for end in _END.finditer(held, scan):
+            cut = end.end()
+            if cut > start:
+                out += self._sized(held[start:cut])
+                start = cut
+        if start:
+            held = self._held = held[start:]
+            self._since = now
+        if len(held) >= self._max:
+            *full, held = self._sized(held, keep_last=True)
+            out += full
+            self._held = held
+            self._since = now
+        if self._first:
+            if not out and (cut := _last_word_end(self._held)):
+                out.append(self._held[:cut])
+                self._held = self._held[cut:]
+                self._since = now
+            self._first = not out
+        return out + self.expired(now)
+
+    def due(self) -> float | None:
+        """When (on the feed's clock) the held text's complete words must form a window if
+        nothing more arrives; None when nothing held could (no text, or one word arriving)."""
+        if not self._held or not _last_word_end(self._held):
+            return None
+        return self._since + self._hold
+
+    def expired(self, now: float) -> list[str]:
+        """The complete words held, as a window, once the oldest has waited `hold_s`."""
+        held = self._held
+        if held and now - self._since >= self._hold:
+            cut = _last_word_end(held)
+            if cut:
+                self._held = held[cut:]
+                self._since = now
+                return [held[:cut]]
+        return []
+
+    def rest(self) -> str:
+        """The last window: whatever is held at the end of the stream."""
+        held, self._held = self._held, ""
+        return held
+
+    def _sized(self, text: str, keep_last: bool = False) -> list[str]:
+        """`text` in pieces of at most `max_chars`, each cut after a complete word. With
+        `keep_last`, the last piece (maybe short, maybe a word still arriving) is returned
+        last, to be held."""
+        out = []
+        while len(text) > self._max or (keep_last and len(text) >= self._max):
+            cut = _last_word_end(text[: self._max]) or self._max
+            out.append(text[:cut])
+            text = text[cut:]
+        out.append(text)
+        return out
+
+
+def _last_word_end(text: str) -> int:
+    """Just past the text's last whitespace after some word (0: there is none)."""
+    i = len(text) - 1
+    while i > 0 and not text[i].isspace():
+        i -= 1
+    return i + 1 if i > 0 and text[:i].strip() else 0

@@ -1,0 +1,1 @@
+"""Moderation adapters: OpenAI's moderation endpoint and the local lexicon filter."""

@@ -1,0 +1,77 @@
+"""The moderation metrics, and a moderator wrapper that records every check."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from opentelemetry.metrics import NoOpMeterProvider
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import Meter
+
+    from ..core.models import ContentRating
+    from ..core.moderation import Direction, Moderator, Verdict
+
+_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+class ModerationMetrics:
+    """narrator.moderation.checks (by direction, source, outcome: allowed or the refused
+    category), narrator.moderation.duration (seconds, by moderator) and
+    narrator.moderation.fallbacks (by moderator and reason)."""
+
+    def __init__(self, meter: Meter | None = None) -> None:
+        meter = meter or NoOpMeterProvider().get_meter("narrator")
+        self._checks = meter.create_counter(
+            "narrator.moderation.checks",
+            unit="{check}",
+            description="Moderation checks, by direction, source and outcome.",
+        )
+        self._duration = meter.create_histogram(
+            "narrator.moderation.duration",
+            unit="s",
+            description="Time one moderation check took, by moderator.",
+            explicit_bucket_boundaries_advisory=_BUCKETS,
+        )
+        self._fallbacks = meter.create_counter(
+            "narrator.moderation.fallbacks",
+            unit="{check}",
+            description="Checks the local filter made because the moderation service failed "
+            "or was cooling down after a failure, by moderator and reason.",
+        )
+
+    def checked(self, moderator: str, direction: str, verdict: Verdict, seconds: float) -> None:
+        outcome = verdict.category or "allowed"
+        self._checks.add(
+            1,
+            {
+                "narrator.moderation.direction": direction,
+                "narrator.moderation.source": verdict.source,
+                "narrator.moderation.outcome": outcome,
+            },
+        )
+        self._duration.record(seconds, {"narrator.moderation.moderator": moderator})
+
+    def fell_back(self, moderator: str, reason: str) -> None:
+        self._fallbacks.add(
+            1, {"narrator.moderation.moderator": moderator, "narrator.moderation.reason": reason}
+        )
+
+
+class MeteredModerator:
+    """`inner`, each check counted and timed."""
+
+    def __init__(self, inner: Moderator, metrics: ModerationMetrics) -> None:
+        self.name = inner.name
+        self.instant = inner.instant
+        self._inner = inner
+        self._metrics = metrics
+
+    async def check(
+        self, text: str, rating: ContentRating, direction: Direction, context: str = ""
+    ) -> Verdict:
+        start = time.perf_counter()
+        verdict = await self._inner.check(text, rating, direction, context)
+        self._metrics.checked(self.name, direction.value, verdict, time.perf_counter() - start)
+        return verdict
