@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from . import schema_regex
-
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 DRAFT_07 = "http://json-schema.org/draft-07/schema"
 # `$schema` values accepted (with or without a trailing "#"; draft-07 also over https).
@@ -220,6 +218,8 @@ def _check_keywords(path: Path, node: dict[str, Any], limits: SchemaLimits) -> N
     for pattern in patterns:
         if len(pattern) > limits.max_pattern_chars:
             raise SchemaProblem(f"a pattern{where} is longer than {limits.max_pattern_chars}")
+        from . import schema_regex  # RE2 loads where schemas are checked (see schema_tasks)
+
         problem = schema_regex.problem(pattern)
         if problem:
             raise SchemaProblem(f"pattern {pattern[:100]!r}{where} {problem}")

@@ -8,12 +8,15 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import schema_validator
 from .schema_args import Unbuildable, example_for
 from .schema_limits import LIMITS, SchemaProblem, check_document, check_schema_graph
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
+
+# jsonschema (with referencing and RE2) loads only where schemas are compiled: the worker
+# processes preload it (`workers.pool`); the server process needs these constants, `parse`
+# and `Choice` on every turn, and compiled schemas only for an imported save game's options.
 
 # A model's whole decision answer, and the arguments in it (their JSON text).
 MAX_ANSWER_CHARS = 262_144
@@ -56,6 +59,8 @@ def _validator(schema: dict[str, Any]) -> Validator:
     key = json.dumps(schema, sort_keys=True, separators=(",", ":"))
     validator = _validators.get(key)
     if validator is None:
+        from . import schema_validator
+
         validator = _validators[key] = schema_validator.build(schema)
         while len(_validators) > _CACHE_SIZE:
             _validators.popitem(last=False)
@@ -112,6 +117,8 @@ def _problem_of(schema: dict[str, Any], value: Any) -> str | None:
         return "they cannot be written as JSON"
     if len(text) > MAX_ARGUMENTS_CHARS:
         return f"longer than {MAX_ARGUMENTS_CHARS} characters as JSON"
+    from . import schema_validator
+
     try:
         return schema_validator.problem(_validator(schema), value)
     except Exception as error:  # hostile values can break a keyword (RecursionError, overflow)

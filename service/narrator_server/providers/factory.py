@@ -11,7 +11,6 @@ import openai
 from ..core.breaker import BreakerPolicy, CircuitBreaker
 from .chain import ProviderChain, Upstream, UpstreamSlots
 from .http1 import Http1Transport
-from .offline import OfflineProvider
 from .openai_chat import OpenAIProvider
 from .retry import RetryPolicy
 from .stall import StallPolicy
@@ -84,7 +83,11 @@ def build(
         )
         breakers = CircuitBreaker(breaker)
         upstreams.append(Upstream(upstream.name, provider, breakers, upstream.host, upstream.model))
-    offline = OfflineProvider(s.offline_pace_ms / 1000, telemetry, schemas)
-    fallback = offline if s.fallback or not upstreams else None
+    fallback = None
+    if s.fallback or not upstreams:
+        # The offline narrator's word lists load only where it may narrate.
+        from .offline import OfflineProvider
+
+        fallback = OfflineProvider(s.offline_pace_ms / 1000, telemetry, schemas)
     chain = ProviderChain(upstreams, fallback, UpstreamSlots(s.max_upstream_requests), telemetry)
     return chain, clients

@@ -68,7 +68,11 @@ class WorkerPool:
         size: int = 2,
         queue_limit: int = 64,
         grace: float = 0.25,
-        preload: Sequence[str] = ("narrator_server.core.schema_tasks",),
+        # Loaded as each worker starts, so a call's budget is never spent importing.
+        preload: Sequence[str] = (
+            "narrator_server.core.schema_tasks",
+            "narrator_server.core.schema_validator",
+        ),
     ) -> None:
         self.size = size
         self.queue_limit = queue_limit
