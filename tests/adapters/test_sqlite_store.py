@@ -107,3 +107,25 @@ def test_turn_rows_decode_a_row_once_and_a_changed_row_anew() -> None:
     rows.decode(turn_row(full_turn("t3")))  # past its size, the oldest row is let go
     assert rows.decode(row) is not first
     assert rows.decode(row) == first
+
+
+def fresh(value: object) -> object:
+    return "".join(list(value)) if isinstance(value, str) else value
+
+
+def test_turn_rows_share_a_scene_and_repeated_values_between_turns() -> None:
+    rows = TurnRows(size=64)
+    # As a driver returns them: equal values, but a new string object in every row.
+    a, b = (tuple(fresh(v) for v in turn_row(full_turn(t))) for t in ("t1", "t2"))
+    assert a[4] == b[4]
+    assert a[4] is not b[4]
+    first, second = rows.decode(a), rows.decode(b)
+    assert first.scene is second.scene
+    assert first.scene == turn_from_row(a).scene
+    assert first.session_id is second.session_id
+    assert first.provider is second.provider
+    assert first.turn_id != second.turn_id
+    assert rows.decode(a) is first  # still found by an equal row
+    changed = tuple(v if i != 4 else v.replace("crypt", "cellar") for i, v in enumerate(b))
+    assert changed[4] != b[4]
+    assert rows.decode(changed).scene == turn_from_row(changed).scene != first.scene

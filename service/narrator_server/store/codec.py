@@ -123,7 +123,8 @@ def turn_row(turn: Turn) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def turn_from_row(r: tuple[Any, ...]) -> Turn:
+def turn_from_row(r: tuple[Any, ...], scene: Scene | None = None) -> Turn:
+    """The turn of a row; `scene`, when given, is the row's scene already decoded."""
     decision = None
     if r[14] is not None:
         option_id, arguments_json, source = json.loads(r[14])
@@ -133,7 +134,7 @@ def turn_from_row(r: tuple[Any, ...]) -> Turn:
         session_id=r[1],
         kind=TurnKind(r[2]),
         input=r[3],
-        scene=scene_from_json(r[4]),
+        scene=scene if scene is not None else scene_from_json(r[4]),
         text=r[5],
         status=TurnStatus(r[6]),
         provider=r[7],
@@ -151,27 +152,64 @@ def turn_from_row(r: tuple[Any, ...]) -> Turn:
     )
 
 
+# Text columns whose values repeat from turn to turn (the session, the enums, the provider,
+# empty JSON lists): `TurnRows` keeps one string of each value, not one a row. The scene
+# (column 4) has its own table, with its decoded `Scene`.
+_REPEATED = frozenset((1, 2, 6, 7, 8, 13, 16, 18, 19, 20))
+_SCENE = 4
+
+
 class TurnRows:
     """Turns decoded from their rows, remembered by the whole row: a turn's history is read
     again every turn, and decoding it again (JSON, enums, dataclasses) was most of the read.
     A row that changed in any column (here or on another server) is a new key, so nothing is
     ever stale; the least recently read rows go first past `size`. Turns are immutable, so
-    one decoded turn is safely shared."""
+    one decoded turn is safely shared.
+
+    Memory: the remembered rows share one string per repeated value and one decoded `Scene`
+    per scene text (a session's scene seldom changes from turn to turn), about half of what
+    a row and its turn took each. Both tables hold at most `size // 4` values, so what
+    they alone keep alive stays small; past that, sharing is lost for a while, never
+    correctness."""
 
     def __init__(self, size: int = 2048) -> None:
         self._size = size
         self._turns: OrderedDict[tuple[Any, ...], Turn] = OrderedDict()
+        self._values: dict[str, str] = {}
+        self._scenes: OrderedDict[str, tuple[str, Scene]] = OrderedDict()
+        self._shared_size = max(1, size // 4)
 
     def decode(self, row: tuple[Any, ...]) -> Turn:
         key = tuple(row)
         turn = self._turns.get(key)
         if turn is None:
-            turn = self._turns[key] = turn_from_row(key)
+            text, scene = self._scene(key[_SCENE])
+            key = self._shared(key, text)
+            turn = self._turns[key] = turn_from_row(key, scene)
             if len(self._turns) > self._size:
                 self._turns.popitem(last=False)
         else:
             self._turns.move_to_end(key)
         return turn
+
+    def _shared(self, row: tuple[Any, ...], scene: str) -> tuple[Any, ...]:
+        values = self._values
+        if len(values) > self._shared_size:
+            values.clear()
+        return tuple(
+            scene if i == _SCENE else values.setdefault(v, v) if i in _REPEATED else v
+            for i, v in enumerate(row)
+        )
+
+    def _scene(self, text: str) -> tuple[str, Scene]:
+        found = self._scenes.get(text)
+        if found is None:
+            found = self._scenes[text] = (text, scene_from_json(text))
+            if len(self._scenes) > self._shared_size:
+                self._scenes.popitem(last=False)
+        else:
+            self._scenes.move_to_end(text)
+        return found
 
 
 def _recovery(provider: str, model: str, after_seq: int, reason: str = "unspecified") -> Recovery:
