@@ -16,7 +16,7 @@ from grpc_reflection.v1alpha import reflection
 
 from narrator.v1 import narrator_service_pb2_grpc
 
-from . import access, listening
+from . import access, heap, listening
 from .api.auth import AuthInterceptor, AuthMode
 from .api.decoding import DecodingInterceptor
 from .api.interceptor import TelemetryInterceptor
@@ -92,6 +92,7 @@ class App:
         self.health = HealthKeeper(self._health)
         self._maintenance: asyncio.Task[None] | None = None
         self._probe: asyncio.Task[None] | None = None
+        self._heap: asyncio.Task[None] | None = None
         self._chain: ProviderChain | None = None
         self.telemetry: TelemetryRuntime | None = None
         self.workers: WorkerPool | None = None
@@ -138,6 +139,8 @@ class App:
         if problem := listening.why_not(s.host, s.port):
             raise StartupError(f"cannot listen on {s.host}:{s.port}: {problem}; {_LISTEN_TODO}")
         self._started_at = time.time()
+        if s.heap_trim_s:
+            heap.tune()
         try:
             self.store = store = await open_store(s, server=True)
         except StoreOpenError as error:
@@ -221,6 +224,9 @@ class App:
             self.health.maintain(store, narrator.engine, turn_log, self._chain, stale_after)
         )
         self._probe = loop.create_task(self._probe_upstreams())
+        if s.heap_trim_s:
+            keeper = heap.HeapKeeper(s.heap_trim_s, lambda: sum(self.open_streams()))
+            self._heap = loop.create_task(keeper.run())
         assert self.key_store is not None
         self._key_refresh = access.KeyRefresh(self.keyring, self.key_store, s.key_refresh_s)
         self._key_refresh.start()
@@ -262,11 +268,12 @@ class App:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._probe
             self._probe = None
-        if self._maintenance is not None:
-            self._maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._maintenance
-            self._maintenance = None
+        for task in (self._maintenance, self._heap):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._maintenance = self._heap = None
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None

@@ -129,6 +129,8 @@ class Settings(BaseModel):
     max_turn_chars: int = Field(131_072, alias="NARRATOR_MAX_TURN_CHARS", ge=1000, le=1_000_000)
     schema_workers: Positive = Field(2, alias="NARRATOR_SCHEMA_WORKERS", le=32)
     schema_budget_ms: float = Field(250.0, alias="NARRATOR_SCHEMA_BUDGET_MS", ge=10, le=10_000)
+    # 0: glibc's allocator left as it is (see heap.py).
+    heap_trim_s: Seconds = Field(1.0, alias="NARRATOR_HEAP_TRIM_S", le=3600)
 
     # Memory and the prompt.
     prompt_token_budget: Positive = Field(12_000, alias="NARRATOR_PROMPT_TOKENS", ge=500)
