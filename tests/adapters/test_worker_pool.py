@@ -87,3 +87,14 @@ async def test_only_functions_of_this_package_run(pool: WorkerPool) -> None:
 
     got = await pool.map(os.path.basename, ["/a/b"], each=5, total=10)
     assert got == [WorkFailed(overrun=False, reason="not a function of this package")]
+
+
+async def test_workers_start_with_the_schema_libraries_loaded() -> None:
+    # The server process leaves jsonschema and RE2 to its workers; a call's budget must not
+    # pay for importing them, so each worker imports them as it starts.
+    workers = WorkerPool(size=1)
+    try:
+        names = ["jsonschema", "re2", "referencing", "narrator_server.core.schema_validator"]
+        assert await workers.map(work.loaded, names, each=5, total=10) == [True] * 4
+    finally:
+        await workers.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 
 
 def echo(value: object) -> object:
@@ -39,3 +40,8 @@ def fail(message: str) -> None:
 
 def allocate(size: int) -> int:
     return len(bytearray(size))
+
+
+def loaded(module: str) -> bool:
+    """Whether the worker has imported `module` (what its start-up preloaded)."""
+    return module in sys.modules
