@@ -139,8 +139,6 @@ class App:
         if problem := listening.why_not(s.host, s.port):
             raise StartupError(f"cannot listen on {s.host}:{s.port}: {problem}; {_LISTEN_TODO}")
         self._started_at = time.time()
-        if s.heap_trim_s:
-            heap.tune()
         try:
             self.store = store = await open_store(s, server=True)
         except StoreOpenError as error:

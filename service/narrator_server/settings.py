@@ -129,7 +129,7 @@ class Settings(BaseModel):
     max_turn_chars: int = Field(131_072, alias="NARRATOR_MAX_TURN_CHARS", ge=1000, le=1_000_000)
     schema_workers: Positive = Field(2, alias="NARRATOR_SCHEMA_WORKERS", le=32)
     schema_budget_ms: float = Field(250.0, alias="NARRATOR_SCHEMA_BUDGET_MS", ge=10, le=10_000)
-    # 0: glibc's allocator left as it is (see heap.py).
+    # 0: no trims, no collections when idle (see heap.py).
     heap_trim_s: Seconds = Field(1.0, alias="NARRATOR_HEAP_TRIM_S", le=3600)
 
     # Memory and the prompt.

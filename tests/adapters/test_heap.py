@@ -19,7 +19,7 @@ def rss() -> int:
 
 
 def test_trim_returns_freed_heap_memory_that_free_alone_keeps() -> None:
-    if not heap.tune():
+    if not heap.trim():
         pytest.skip("not glibc: the keeper does nothing there")
     # 24 MB of heap blocks (each under the mmap threshold), then every block but one in 64
     # freed: the survivors pin the free space between them, which free() never returns.
