@@ -24,6 +24,7 @@ from ..core.errors import (
 )
 from ..core.ports import StreamOpened
 from ..telemetry import Telemetry
+from ..telemetry.tally import Tally
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable, Iterable
@@ -119,7 +120,8 @@ class ProviderChain:
             callbacks=[self._misconfigured],
             description="1 while an upstream refuses the server (HTTP 401/403/404), else 0.",
         )
-        self._refusals = meter.create_counter(
+        self._refusals = Tally(
+            meter,
             "narrator.upstream.refusals",
             unit="{request}",
             description="Upstream requests refused as misconfigured (HTTP 401/403/404).",

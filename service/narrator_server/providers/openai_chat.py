@@ -1,12 +1,14 @@
 """OpenAI-compatible chat provider: streamed completions through the official SDK.
 
-The request body is built once per turn as JSON bytes and posted with the SDK's `post` (its
-headers, auth, timeouts and typed errors, without its per-request parameter transform, which
-walks every message of the prompt). The body is read as bytes, one network read at a time, and
-every complete SSE line of a read is parsed at once. Retries (tenacity) cover only opening the
-stream, up to its first text: once a word was yielded, a failure is a `StreamInterrupted`.
-Between words each read is timed (`StallTimer`). This module is the one place where the
-upstream is called.
+The request body is built once per turn as JSON bytes and sent through the SDK client's own
+HTTP client with the headers the SDK builds (user agent, platform, auth), computed once: the
+SDK's per-request machinery (option models, parameter transform, header and URL merging) costs
+more than the rest of a turn's upstream call. A refusal becomes the SDK's typed error
+(`APIStatusError` and its subclasses), as the SDK's own `post` would raise it. The body is read
+as bytes, one network read at a time, and every complete SSE line of a read is parsed at once.
+Retries (tenacity) cover only opening the stream, up to its first text: once a word was
+yielded, a failure is a `StreamInterrupted`. Between words each read is timed (`StallTimer`).
+This module is the one place where the upstream is called.
 """
 
 from __future__ import annotations
@@ -50,6 +52,14 @@ log = logging.getLogger(__name__)
 _HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 
 
+def _chat_request(client: AsyncOpenAI) -> tuple[httpx2.URL, httpx2.Headers]:
+    """The URL and headers of every chat request: the SDK's (its key is fixed at start)."""
+    base = client.base_url
+    url = base.copy_with(raw_path=base.raw_path + b"chat/completions")
+    headers = {k: v for k, v in client.default_headers.items() if isinstance(v, str)}
+    return url, httpx2.Headers(headers | client.auth_headers | _HEADERS)
+
+
 @dataclass
 class _Opened:
     reads: AsyncIterator[bytes]
@@ -81,6 +91,12 @@ class OpenAIProvider:
         self._telemetry = telemetry or Telemetry.disabled()
         url = client.base_url
         self._server = (str(url.host), int(url.port or (443 if url.scheme == "https" else 80)))
+        self._url, self._headers = _chat_request(client)
+        # The transport the SDK's HTTP client would use for the URL (a proxy's, when the
+        # environment names one): called directly, as that client adds nothing a chat
+        # request needs (no redirects, cookies or auth flows) and costs a third of the call.
+        self._http: httpx2.AsyncClient = client._client
+        self._transport = self._http._transport_for_url(self._url)
 
     async def probe(self) -> None:
         """Lists the upstream's models once (at start): `UpstreamMisconfigured` when it refuses
@@ -205,13 +221,7 @@ class OpenAIProvider:
         exits = AsyncExitStack()
         try:
             async with asyncio.timeout(limit):
-                response = await self._client.post(
-                    "/chat/completions",
-                    cast_to=httpx2.Response,
-                    content=body,
-                    options={"headers": _HEADERS, "timeout": timeout},
-                    stream=True,
-                )
+                response = await self._send(body, timeout)
                 exits.push_async_callback(response.aclose)
                 reads = response.aiter_bytes()
                 exits.push_async_callback(reads.aclose)
@@ -246,3 +256,29 @@ class OpenAIProvider:
         # The response now belongs to the caller's stack: closed when the turn ends or is cancelled.
         await stack.enter_async_context(exits)
         return _Opened(reads, parser, first, loop.time() - started, attempt)
+
+    async def _send(self, body: bytes, timeout: float) -> httpx2.Response:
+        """The streamed response, or the SDK's error for a refusal or a broken connection."""
+        request = httpx2.Request(
+            "POST", self._url, headers=self._headers, content=body,
+            extensions={"timeout": httpx2.Timeout(timeout).as_dict()},
+        )  # fmt: skip
+        try:
+            response = await self._transport.handle_async_request(request)
+            response.request = request
+            if response.has_redirect_location:  # rare: the client takes it from here, as
+                await response.aread()  # the SDK's post would (307/308 keep the POST)
+                await response.aclose()
+                onward = self._http._build_redirect_request(request, response)
+                response = await self._http.send(onward, stream=True)
+        except httpx2.TimeoutException as error:
+            raise openai.APITimeoutError(request) from error
+        except httpx2.TransportError as error:
+            raise openai.APIConnectionError(request=request) from error
+        if response.status_code >= 400:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            raise self._client._make_status_error_from_response(response)
+        return response

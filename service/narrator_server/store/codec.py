@@ -81,7 +81,11 @@ def clean(text: str) -> str:
     produce) becomes U+FFFD instead of failing the write."""
     if text.isascii():
         return text
-    return _SURROGATE.sub("\ufffd", text)
+    try:
+        text.encode()  # strict UTF-8 refuses exactly the lone surrogates, at C speed
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def session_row(session: Session) -> tuple[Any, ...]:

@@ -59,7 +59,8 @@ def sections_blob(sections: tuple[Section, ...]) -> bytes:
         [s.kind.value, s.title, s.text, s.tokens, s.lore_entry_id, s.matched_key, s.turn_id]
         for s in sections
     ]
-    return zlib.compress(_dumps(rows).encode(), 6)
+    # Level 1: a context is written every turn and read only when someone asks for it.
+    return zlib.compress(_dumps(rows).encode(), 1)
 
 
 def sections_from_blob(blob: bytes) -> tuple[Section, ...]:

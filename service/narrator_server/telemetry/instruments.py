@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import NoOpTracerProvider
 
+from .tally import Tally
+
 if TYPE_CHECKING:
-    from opentelemetry.metrics import Counter, Histogram, Meter, MeterProvider, UpDownCounter
+    from opentelemetry.metrics import Histogram, Meter, MeterProvider
     from opentelemetry.trace import Tracer, TracerProvider
 
 SCOPE = "narrator"
@@ -29,10 +31,11 @@ class Telemetry:
     time_to_first_chunk: Histogram
     time_per_output_chunk: Histogram
     rpc_duration: Histogram
-    active_streams: UpDownCounter
-    retries: Counter
-    fallbacks: Counter
-    recoveries: Counter
+    # Counters are tallies: summed here, read at each scrape (see tally.py).
+    active_streams: Tally
+    retries: Tally
+    fallbacks: Tally
+    recoveries: Tally
     # Prompt and completion text go into spans only when this is on.
     capture_content: bool = False
 
@@ -75,20 +78,27 @@ class Telemetry:
                 description="Duration of an RPC, by rpc.method and rpc.grpc.status_code.",
                 **seconds,  # type: ignore[arg-type]
             ),
-            active_streams=meter.create_up_down_counter(
-                "narrator.active_streams", unit="{stream}", description="Streams in progress."
+            active_streams=Tally(
+                meter,
+                "narrator.active_streams",
+                unit="{stream}",
+                description="Streams in progress.",
+                up_down=True,
             ),
-            retries=meter.create_counter(
+            retries=Tally(
+                meter,
                 "narrator.upstream.retries",
                 unit="{retry}",
                 description="Upstream attempts retried, by error.type.",
             ),
-            fallbacks=meter.create_counter(
+            fallbacks=Tally(
+                meter,
                 "narrator.fallbacks",
                 unit="{turn}",
                 description="Turns the offline narrator took over, by error.type.",
             ),
-            recoveries=meter.create_counter(
+            recoveries=Tally(
+                meter,
                 "narrator.recoveries",
                 unit="{turn}",
                 description="Mid-stream takeovers, by the provider that continued the turn.",

@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -48,7 +48,11 @@ class TelemetryRuntime:
         self._tracer_provider.add_span_processor(BatchSpanProcessor(self._exporter(settings)))
         registry = CollectorRegistry(auto_describe=True)
         reader = PrometheusMetricReader(registry=registry)
-        self._meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+        # No exemplars: the Prometheus exposition does not carry them, and sampling one costs
+        # more than the measurement itself.
+        self._meter_provider = MeterProvider(
+            resource=resource, metric_readers=[reader], exemplar_filter=AlwaysOffExemplarFilter()
+        )
         if settings.metrics_port >= 0:
             try:
                 self._httpd, _ = start_http_server(

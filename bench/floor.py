@@ -1,0 +1,124 @@
+"""The least a turn can cost on this stack: the parts no Narrator code can remove.
+
+1. A bare `grpc.aio` server (its own process, no interceptors, no work) streaming a turn's
+   three messages (started, one delta, completed): the server's CPU per call.
+2. The chat provider's upstream request alone (this process; the fake upstream in its own):
+   one 1-token streamed answer to a prompt the size of a 50-turn history, CPU per request.
+
+Compare with the per-turn CPU `bench/compare.py --per-turn-only` prints for the whole turn.
+Prints numbers; asserts nothing.
+
+    .venv/bin/python bench/floor.py [--calls 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import time
+from contextlib import aclosing
+from typing import Any
+
+import grpc
+from arms import cpu_seconds, start_fake
+
+from narrator.v1 import narrator_service_pb2 as pb
+from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
+from narrator.v1 import turn_pb2
+from narrator_server.core.models import PlayerCharacter, Scene, Session, Setting, TurnKind
+from narrator_server.core.ports import ChatMessage, ChatRequest, Deadline, TurnContext
+from narrator_server.providers.factory import openai_client
+from narrator_server.providers.openai_chat import OpenAIProvider
+
+TURN = (
+    pb.NarrateResponse(started=turn_pb2.TurnStarted(turn_id="t" * 32, provider="openai")),
+    pb.NarrateResponse(delta=turn_pb2.TextDelta(seq=1, text="Hello")),
+    pb.NarrateResponse(completed=turn_pb2.TurnCompleted(text="Hello")),
+)
+
+
+class Bare(pb_grpc.NarratorServiceServicer):  # type: ignore[misc]
+    async def Narrate(self, request: Any, context: Any) -> Any:
+        for message in TURN:
+            yield message
+
+
+def serve(ports: Any) -> None:
+    async def main() -> None:
+        server = grpc.aio.server()
+        pb_grpc.add_NarratorServiceServicer_to_server(Bare(), server)
+        ports.put(server.add_insecure_port("127.0.0.1:0"))
+        await server.start()
+        await server.wait_for_termination()
+
+    asyncio.run(main())
+
+
+async def grpc_floor(calls: int) -> float:
+    ports: Any = multiprocessing.Queue()
+    process = multiprocessing.Process(target=serve, args=(ports,), daemon=True)
+    process.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{ports.get()}") as channel:
+            stub = pb_grpc.NarratorServiceStub(channel)
+            request = pb.NarrateRequest(session_id="s" * 32, action="I open the door")
+            for _ in range(200):
+                assert len([m async for m in stub.Narrate(request)]) == len(TURN)
+            start = cpu_seconds(process.pid)
+            for _ in range(calls):
+                async for _ in stub.Narrate(request):
+                    pass
+            return (cpu_seconds(process.pid) - start) / calls
+    finally:
+        process.kill()
+
+
+async def upstream_floor(calls: int) -> float:
+    fake, upstream = await start_fake()
+    try:
+        await asyncio.to_thread(_reply_one_token, upstream)
+        provider = OpenAIProvider(openai_client(upstream, "bench"), "fake-dm")
+        history = [ChatMessage("user" if i % 2 else "assistant", "word " * 60) for i in range(100)]
+        session = Session("s", Setting("a crypt"), PlayerCharacter("Ash"), 1, 0.0)
+        request = ChatRequest(
+            messages=(ChatMessage("system", "You are the DM."), *history),
+            context=TurnContext(session, "t", 0, TurnKind.NARRATION, "I look", Scene()),
+            deadline=Deadline(),
+            max_tokens=50,
+            temperature=0.8,
+        )
+
+        async def one() -> None:
+            async with aclosing(provider.stream(request)) as events:
+                async for _ in events:
+                    pass
+
+        for _ in range(100):
+            await one()
+        start = time.process_time()
+        for _ in range(calls):
+            await one()
+        return (time.process_time() - start) / calls
+    finally:
+        await fake.stop()
+
+
+def _reply_one_token(upstream: str) -> None:
+    from arms import control_fake
+
+    control_fake(upstream, tokens=[1, 1], pace=0.0)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    args = parser.parse_args()
+    rpc = await grpc_floor(args.calls)
+    print(f"bare grpc.aio stream of a turn's 3 messages: {rpc * 1e6:.0f} µs server CPU per call")
+    post = await upstream_floor(args.calls // 2)
+    print(f"the provider's upstream request, 1-token answer: {post * 1e6:.0f} µs CPU per request")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
