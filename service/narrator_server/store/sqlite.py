@@ -27,11 +27,13 @@ from .codec import (
     TurnRows,
     session_from_row,
     session_row,
+    turn_from_row,
     turn_row,
 )
 from .sqlite_faults import DAMAGED, DataDirLock, check_whole_pages, explain, is_damage
 from .sqlite_keys import SqliteKeyStore
 from .sqlite_memory import SqliteMemoryMixin
+from .sqlite_recent import RecentTurns
 from .sqlite_schema import migrate
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ class SqliteStore(SqliteMemoryMixin):
         self.damage: str | None = None  # set when a call found the file damaged
         self.keys = SqliteKeyStore(self)
         self._rows = TurnRows()  # used on the worker thread only
+        self._recent = RecentTurns()  # the same
 
     @classmethod
     async def open(cls, path: Path, *, server: bool = False) -> SqliteStore:
@@ -212,6 +215,9 @@ class SqliteStore(SqliteMemoryMixin):
             (*args, limit),
         ).fetchall()
         return [self._decoded(self._rows.decode, r) for r in rows]
+
+    def _decoded_turn(self, row: tuple[Any, ...]) -> Turn:
+        return self._decoded(turn_from_row, row)
 
     def _decoded(self, decode: Callable[..., T], *row: Any) -> T:
         """A row this server cannot read (damaged, or written by something else) is the
