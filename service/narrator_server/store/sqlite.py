@@ -238,19 +238,25 @@ class SqliteStore(SqliteMemoryMixin):
         return await self._call(self._claim, turn)
 
     def _claim(self, turn: Turn) -> Turn | None:
-        with self._transaction("BEGIN IMMEDIATE", durable=False) as db:
-            found = db.execute("SELECT 1 FROM sessions WHERE id = ?", (turn.session_id,))
-            if found.fetchone() is None:
-                raise SessionNotFound(turn.session_id)
+        # One statement (each one hands the GIL over twice); only when it inserted nothing
+        # does a second read say why: the turn exists, or the session does not.
+        db = self.db
+        db.execute("PRAGMA synchronous=NORMAL")  # see `_transaction`: a claim needs no fsync
+        try:
             inserted = db.execute(
-                f"INSERT INTO turns ({TURN_COLUMNS}) VALUES ({_PLACEHOLDERS})"
+                f"INSERT INTO turns ({TURN_COLUMNS}) SELECT {_PLACEHOLDERS}"
+                " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
                 " ON CONFLICT (session_id, id) DO NOTHING",
-                turn_row(turn),
+                (*turn_row(turn), turn.session_id),
             ).rowcount
+        finally:
+            db.execute("PRAGMA synchronous=FULL")
         if inserted:
             return None
         existing = self._turns("session_id = ? AND id = ?", (turn.session_id, turn.turn_id), 1)
-        return existing[0] if existing else None
+        if not existing:
+            raise SessionNotFound(turn.session_id)
+        return existing[0]
 
     async def save_turn(self, turn: Turn) -> None:
         # Only into an existing session: nothing is stored when it was deleted mid-turn. An
