@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from narrator_server.core.models import (
@@ -129,3 +130,37 @@ def test_turn_rows_share_a_scene_and_repeated_values_between_turns() -> None:
     changed = tuple(v if i != 4 else v.replace("crypt", "cellar") for i, v in enumerate(b))
     assert changed[4] != b[4]
     assert rows.decode(changed).scene == turn_from_row(changed).scene != first.scene
+
+
+async def test_the_recent_turns_read_sees_every_change_a_completed_turn_can_take(
+    tmp_path: Path,
+) -> None:
+    """The memory's read keeps decoded turns by key: an overwrite, a supersede, a new turn at
+    the same time and a deleted session all show in the next read."""
+    store = await SqliteStore.open(tmp_path / "narrator.sqlite3")
+    try:
+        await store.create_session(SESSION)
+        for i, at in enumerate((1.0, 2.0, 2.0, 3.0)):  # two turns start at the same time
+            await store.save_turn(turn(f"t{i}", at=at))
+
+        async def window() -> list[tuple[str, str]]:
+            found = await store.recall("s1", 10, 0)
+            assert found is not None
+            return [(t.turn_id, t.text) for t in found.turns]
+
+        first = await window()
+        assert first == [("t3", "Because."), ("t2", "Because."), ("t1", "Because."),
+                         ("t0", "Because.")]  # fmt: skip
+        assert await window() == first  # read again: the same, from what was decoded
+        # Another producer of t1 stored its own ending over it.
+        await store.save_turn(dataclasses.replace(turn("t1", at=2.0), text="Another ending."))
+        await store.supersede_turn("s1", "t2")
+        assert await window() == [("t3", "Because."), ("t1", "Another ending."),
+                                  ("t0", "Because.")]  # fmt: skip
+        found = await store.recall("s1", 2, 0)
+        assert found is not None
+        assert [t.turn_id for t in found.turns] == ["t3", "t1"]
+        await store.delete_session("s1")
+        assert await store.recall("s1", 10, 0) is None
+    finally:
+        await store.close()

@@ -93,15 +93,19 @@ async def test_a_transfer_coding_other_than_chunked_is_a_protocol_error(
         await http.post(f"http://127.0.0.1:{server.port}/v1/x", content=b"{}")
 
 
-async def test_a_proxy_in_the_environment_is_used_by_either_transport(
-    server: Server,  # noqa: F811
-    transport: Transport,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def proxy(server: Server, monkeypatch: pytest.MonkeyPatch) -> Server:  # noqa: F811
+    """`server`, named as the HTTP proxy by the environment (and nothing else is)."""
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
-    server.answers = [answer(b"401 Unauthorized", ERROR.encode())]
+    return server
+
+
+async def test_a_proxy_in_the_environment_is_used_by_either_transport(
+    proxy: Server, transport: Transport
+) -> None:
+    proxy.answers = [answer(b"401 Unauthorized", ERROR.encode())]
     client = openai_client("http://upstream.invalid/v1", "k", transport)
     try:
         with pytest.raises(openai.AuthenticationError):
@@ -109,7 +113,7 @@ async def test_a_proxy_in_the_environment_is_used_by_either_transport(
     finally:
         await client.close()
     # The request went to the proxy, in the absolute form a proxy is asked with.
-    assert server.requests[0].startswith(b"POST http://upstream.invalid/v1/chat/completions ")
+    assert proxy.requests[0].startswith(b"POST http://upstream.invalid/v1/chat/completions ")
 
 
 # --- the chat provider's own request path (it calls the transport the SDK's client would) ---
@@ -169,17 +173,12 @@ async def test_the_provider_reads_a_compressed_refusal_as_the_sdks_error(
 
 
 async def test_the_provider_goes_through_a_proxy_in_the_environment(
-    server: Server,  # noqa: F811
-    transport: Transport,
-    monkeypatch: pytest.MonkeyPatch,
+    proxy: Server, transport: Transport
 ) -> None:
-    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
-    server.answers = [answer(b"200 OK", SSE, b"content-type: text/event-stream")]
+    proxy.answers = [answer(b"200 OK", SSE, b"content-type: text/event-stream")]
     assert await texts(provider_for("http://upstream.invalid/v1", transport)) == "Hello"
-    assert server.requests[0].startswith(b"POST http://upstream.invalid/v1/chat/completions ")
-    assert b"authorization: bearer k" in server.requests[0].lower()
+    assert proxy.requests[0].startswith(b"POST http://upstream.invalid/v1/chat/completions ")
+    assert b"authorization: bearer k" in proxy.requests[0].lower()
 
 
 async def test_the_provider_says_an_upstream_that_does_not_listen_is_unreachable(

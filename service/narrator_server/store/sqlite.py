@@ -27,11 +27,13 @@ from .codec import (
     TurnRows,
     session_from_row,
     session_row,
+    turn_from_row,
     turn_row,
 )
 from .sqlite_faults import DAMAGED, DataDirLock, check_whole_pages, explain, is_damage
 from .sqlite_keys import SqliteKeyStore
 from .sqlite_memory import SqliteMemoryMixin
+from .sqlite_recent import RecentTurns
 from .sqlite_schema import migrate
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ class SqliteStore(SqliteMemoryMixin):
         self.damage: str | None = None  # set when a call found the file damaged
         self.keys = SqliteKeyStore(self)
         self._rows = TurnRows()  # used on the worker thread only
+        self._recent = RecentTurns()  # the same
 
     @classmethod
     async def open(cls, path: Path, *, server: bool = False) -> SqliteStore:
@@ -213,6 +216,9 @@ class SqliteStore(SqliteMemoryMixin):
         ).fetchall()
         return [self._decoded(self._rows.decode, r) for r in rows]
 
+    def _decoded_turn(self, row: tuple[Any, ...]) -> Turn:
+        return self._decoded(turn_from_row, row)
+
     def _decoded(self, decode: Callable[..., T], *row: Any) -> T:
         """A row this server cannot read (damaged, or written by something else) is the
         store's failure, never the caller's: UNAVAILABLE, not INTERNAL."""
@@ -232,19 +238,25 @@ class SqliteStore(SqliteMemoryMixin):
         return await self._call(self._claim, turn)
 
     def _claim(self, turn: Turn) -> Turn | None:
-        with self._transaction("BEGIN IMMEDIATE", durable=False) as db:
-            found = db.execute("SELECT 1 FROM sessions WHERE id = ?", (turn.session_id,))
-            if found.fetchone() is None:
-                raise SessionNotFound(turn.session_id)
+        # One statement (each one hands the GIL over twice); only when it inserted nothing
+        # does a second read say why: the turn exists, or the session does not.
+        db = self.db
+        db.execute("PRAGMA synchronous=NORMAL")  # see `_transaction`: a claim needs no fsync
+        try:
             inserted = db.execute(
-                f"INSERT INTO turns ({TURN_COLUMNS}) VALUES ({_PLACEHOLDERS})"
+                f"INSERT INTO turns ({TURN_COLUMNS}) SELECT {_PLACEHOLDERS}"
+                " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
                 " ON CONFLICT (session_id, id) DO NOTHING",
-                turn_row(turn),
+                (*turn_row(turn), turn.session_id),
             ).rowcount
+        finally:
+            db.execute("PRAGMA synchronous=FULL")
         if inserted:
             return None
         existing = self._turns("session_id = ? AND id = ?", (turn.session_id, turn.turn_id), 1)
-        return existing[0] if existing else None
+        if not existing:
+            raise SessionNotFound(turn.session_id)
+        return existing[0]
 
     async def save_turn(self, turn: Turn) -> None:
         # Only into an existing session: nothing is stored when it was deleted mid-turn. An

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.memory_models import Recollection, SavedSession
 from ..core.memory_storage import LoreFull
-from ..core.models import TurnStatus
 from .codec import (
     SESSION_COLUMNS,
     TURN_COLUMNS,
@@ -30,6 +29,8 @@ from .memory_codec import (
     summary_from_row,
     summary_row,
 )
+from .sqlite_recent import CURRENT as _CURRENT
+from .sqlite_recent import RecentTurns
 
 if TYPE_CHECKING:
     import sqlite3
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     from ..core.models import Turn
 
 _LORE_ORDER = "ORDER BY priority DESC, updated_at DESC, id"
-_CURRENT = f"status = '{TurnStatus.COMPLETED.value}' AND superseded = 0"
 _SESSION = (
     f"SELECT {SESSION_COLUMNS}, lore_revision,"
     " (SELECT COUNT(*) FROM turns WHERE session_id = sessions.id) FROM sessions WHERE id = ?"
@@ -56,6 +56,8 @@ class SqliteMemoryMixin:
         def db(self) -> sqlite3.Connection: ...
 
     _call: Callable[..., Any]
+    _recent: RecentTurns
+    _decoded_turn: Callable[[tuple[Any, ...]], Turn]
     _decoded: Callable[..., Any]
     _turns: Callable[[str, tuple[Any, ...], int], list[Turn]]
     _transaction: Callable[..., AbstractContextManager[sqlite3.Connection]]
@@ -74,7 +76,7 @@ class SqliteMemoryMixin:
             if found is None:
                 return None
             revision = int(found[-2])
-            turns = self._turns(f"session_id = ? AND {_CURRENT}", (session_id,), limit)
+            turns = self._recent.read(db, session_id, limit, self._decoded_turn)
             summary = self._latest_summary(session_id)
             lore = None if revision == known else tuple(self._lore(session_id))
         session = self._decoded(session_from_row, found[:-2], found[-1], ())
