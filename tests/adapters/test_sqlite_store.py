@@ -164,3 +164,20 @@ async def test_the_recent_turns_read_sees_every_change_a_completed_turn_can_take
         assert await store.recall("s1", 10, 0) is None
     finally:
         await store.close()
+
+
+async def test_the_memory_read_shares_one_scene_among_a_sessions_turns(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "narrator.sqlite3")
+    try:
+        await store.create_session(SESSION)
+        for i in range(3):
+            await store.save_turn(turn(f"t{i}", at=float(i)))
+        found = await store.recall("s1", 10, 0)
+        assert found is not None
+        scenes = [t.scene for t in found.turns]
+        assert len(scenes) == 3
+        assert scenes[0] == turn("t0").scene
+        assert scenes[0] is scenes[1] is scenes[2]  # one decoded Scene, not one a turn
+        assert found.turns[0].session_id is found.turns[2].session_id
+    finally:
+        await store.close()

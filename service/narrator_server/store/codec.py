@@ -187,8 +187,7 @@ class TurnRows:
         key = tuple(row)
         turn = self._turns.get(key)
         if turn is None:
-            text, scene = self._scene(key[_SCENE])
-            key = self._shared(key, text)
+            key, scene = self._shared(key)
             turn = self._turns[key] = turn_from_row(key, scene)
             if len(self._turns) > self._size:
                 self._turns.popitem(last=False)
@@ -196,14 +195,23 @@ class TurnRows:
             self._turns.move_to_end(key)
         return turn
 
-    def _shared(self, row: tuple[Any, ...], scene: str) -> tuple[Any, ...]:
+    def fresh(self, row: tuple[Any, ...]) -> Turn:
+        """The row's turn, decoded now and not remembered by row (for a cache of its own,
+        such as `sqlite_recent.RecentTurns`), sharing values and scenes as `decode` does."""
+        return turn_from_row(*self._shared(tuple(row)))
+
+    def _shared(self, row: tuple[Any, ...]) -> tuple[tuple[Any, ...], Scene]:
+        """The row with its repeated values and scene text replaced by the shared ones, and
+        the decoded scene."""
         values = self._values
         if len(values) > self._shared_size:
             values.clear()
-        return tuple(
-            scene if i == _SCENE else values.setdefault(v, v) if i in _REPEATED else v
+        text, scene = self._scene(row[_SCENE])
+        shared = tuple(
+            text if i == _SCENE else values.setdefault(v, v) if i in _REPEATED else v
             for i, v in enumerate(row)
         )
+        return shared, scene
 
     def _scene(self, text: str) -> tuple[str, Scene]:
         found = self._scenes.get(text)

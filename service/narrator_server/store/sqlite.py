@@ -27,7 +27,6 @@ from .codec import (
     TurnRows,
     session_from_row,
     session_row,
-    turn_from_row,
     turn_row,
 )
 from .sqlite_faults import DAMAGED, DataDirLock, check_whole_pages, explain, is_damage
@@ -217,7 +216,7 @@ class SqliteStore(SqliteMemoryMixin):
         return [self._decoded(self._rows.decode, r) for r in rows]
 
     def _decoded_turn(self, row: tuple[Any, ...]) -> Turn:
-        return self._decoded(turn_from_row, row)
+        return self._decoded(self._rows.fresh, row)
 
     def _decoded(self, decode: Callable[..., T], *row: Any) -> T:
         """A row this server cannot read (damaged, or written by something else) is the
