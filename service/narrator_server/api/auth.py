@@ -104,8 +104,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             try:
                 caller = await self._admit(request, context)
             except NarratorError as error:
-                await context.abort_with_status(to_status(error))
-                raise  # unreachable: abort raises
+                refused = to_status(error)
+            else:
+                refused = None
+            if refused is not None:  # aborted out of the except block: no reference cycle
+                await context.abort_with_status(refused)
+                raise AssertionError("unreachable: abort raises")
             token = CURRENT.set(caller)
             try:
                 return await behavior(request, context)
@@ -119,8 +123,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             try:
                 caller = await self._admit(request, context)
             except NarratorError as error:
-                await context.abort_with_status(to_status(error))
-                raise  # unreachable: abort raises
+                refused = to_status(error)
+            else:
+                refused = None
+            if refused is not None:  # aborted out of the except block: no reference cycle
+                await context.abort_with_status(refused)
+                raise AssertionError("unreachable: abort raises")
             token = CURRENT.set(caller)
             try:
                 async with aclosing(behavior(request, context)) as messages:

@@ -187,6 +187,9 @@ class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 raise
             finally:
                 rpc.end(_code(context, error), error, _details(context))
+                # The error's traceback holds this frame: let go of it, or each failed
+                # call leaves a cycle (with everything its frames held) for the collector.
+                error = None
 
         return traced
 
@@ -209,5 +212,6 @@ class TelemetryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             finally:
                 telemetry.active_streams.add(-1, active)
                 rpc.end(_code(context, error), error, _details(context))
+                error = None  # see `_unary`
 
         return traced

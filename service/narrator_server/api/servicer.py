@@ -162,8 +162,10 @@ class NarratorServicer(pb_grpc.NarratorServiceServicer):
             try:
                 async for watched in events:
                     yield _watched_to_pb(watched)
+                return
             except Exception as error:
-                await _abort(context, error)
+                status = _status_of(error)
+            await context.abort_with_status(status)
 
     async def PutLoreEntry(
         self, request: pb.PutLoreEntryRequest, context: grpc.aio.ServicerContext[object, object]
@@ -228,16 +230,20 @@ async def _unary(context: grpc.aio.ServicerContext[object, object], call: Awaita
     try:
         return await call
     except Exception as error:
-        await _abort(context, error)
-        raise  # unreachable: abort raises
+        status = _status_of(error)
+    # Aborted outside the except block: raised inside it, the abort would carry the error
+    # (and its traceback, and this frame holding it) in a reference cycle.
+    await context.abort_with_status(status)
+    raise AssertionError("unreachable: abort raises")
 
 
-async def _abort(context: grpc.aio.ServicerContext[object, object], error: Exception) -> None:
+def _status_of(error: Exception) -> grpc.Status:
+    """The error's status (call it in the except block: a bug is logged with its traceback)."""
     if not isinstance(error, NarratorError):
         # A bug, not a domain error: log it whole, tell the client nothing of its internals.
         log.exception("unexpected error in a handler")
         error = NarratorError("internal error")
-    await context.abort_with_status(to_status(error))
+    return to_status(error)
 
 
 async def _stream(
@@ -250,5 +256,7 @@ async def _stream(
         try:
             async for event in events:
                 yield _event_to_pb(event, message)
+            return
         except Exception as error:
-            await _abort(context, error)
+            status = _status_of(error)
+        await context.abort_with_status(status)  # see `_unary`

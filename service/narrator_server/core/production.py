@@ -103,6 +103,7 @@ class Production:
             else:
                 turn = ended(claim, p, buffer.deltas, status)
                 settled, quota = self._settle(writer, turn, ending, error, reservation, claiming)
+                error = None  # its traceback holds this frame: no cycle left behind
                 if status is TurnStatus.CANCELLED:
                     # Its caller goes once the quota is given back, without waiting for the save
                     # (tracked by the books; a slow store never holds a cancellation up).
