@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator
 
     from openai import AsyncOpenAI
+    from tenacity import AttemptManager
 
     from ..core.ports import ChatEvent, ChatRequest
 
@@ -195,9 +196,11 @@ class OpenAIProvider:
         self, request: ChatRequest, body: bytes, stack: AsyncExitStack
     ) -> _Opened:
         budget = BudgetStop(self._retry, request.deadline)
+        controller = retrying(self._retry, budget, self._telemetry)
+        attempt: AttemptManager | None = None
         try:
-            async for retry in retrying(self._retry, budget, self._telemetry):
-                with retry:
+            async for attempt in controller:
+                with attempt:
                     return await self._open(request, body, stack)
         except UpstreamRateLimited:
             raise  # its Retry-After tells the client when to come back
@@ -205,6 +208,14 @@ class OpenAIProvider:
             if budget.deadline_hit:
                 raise DeadlineExceeded("no retry fits in the call's deadline") from error
             raise
+        finally:
+            # tenacity's controller and its state refer to each other (a cycle the collector
+            # frees later): they must not keep the last attempt's error, whose traceback
+            # holds the frames of the whole call.
+            if attempt is not None:
+                attempt.retry_state.outcome = None
+            del controller
+            attempt = None
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     async def _open(self, request: ChatRequest, body: bytes, stack: AsyncExitStack) -> _Opened:
