@@ -99,17 +99,19 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             )
         return handler
 
+    async def _caller(self, request: Any, context: Any) -> Caller:
+        """Who calls, or the call aborted (out of the except block: an abort raised inside it
+        would keep the refusal, its traceback and these frames in a reference cycle)."""
+        try:
+            return await self._admit(request, context)
+        except NarratorError as error:
+            refused = to_status(error)
+        await context.abort_with_status(refused)
+        raise AssertionError("unreachable: abort raises")
+
     def _unary(self, behavior: Any) -> Callable[[Any, Any], Awaitable[Any]]:
         async def guarded(request: Any, context: Any) -> Any:
-            try:
-                caller = await self._admit(request, context)
-            except NarratorError as error:
-                refused = to_status(error)
-            else:
-                refused = None
-            if refused is not None:  # aborted out of the except block: no reference cycle
-                await context.abort_with_status(refused)
-                raise AssertionError("unreachable: abort raises")
+            caller = await self._caller(request, context)
             token = CURRENT.set(caller)
             try:
                 return await behavior(request, context)
@@ -120,15 +122,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     def _stream(self, behavior: Any) -> Callable[[Any, Any], AsyncGenerator[Any]]:
         async def guarded(request: Any, context: Any) -> AsyncGenerator[Any]:
-            try:
-                caller = await self._admit(request, context)
-            except NarratorError as error:
-                refused = to_status(error)
-            else:
-                refused = None
-            if refused is not None:  # aborted out of the except block: no reference cycle
-                await context.abort_with_status(refused)
-                raise AssertionError("unreachable: abort raises")
+            caller = await self._caller(request, context)
             token = CURRENT.set(caller)
             try:
                 async with aclosing(behavior(request, context)) as messages:
