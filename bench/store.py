@@ -1,8 +1,8 @@
 """The store calls of one turn, on SQLite and on a private PostgreSQL: latency and turns/s.
 
-A turn makes five store calls: get_session (the session's owner), recall (the narrator's
-memory: recent turns, summary, lore revision), claim_turn (RUNNING), save_turn (how it ended)
-and save_context (what its prompt held). This runs that sequence
+A turn makes four store calls: get_session (the session's owner), recall (the narrator's
+memory: recent turns, summary, lore revision), claim_turn (RUNNING) and save_turn (how it
+ended, with what its prompt held in the same write). This runs that sequence
 for `--turns` turns spread over `--sessions` sessions, `--concurrency` at a time, and prints
 per-turn latency (p50, p99), turns per second and this process's CPU per turn (the adapter's
 own cost: the driver, the pool, the codec; PostgreSQL's server processes are not counted).
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from narrator_server.core.memory_models import Section, SectionKind
+from narrator_server.core.memory_models import Section, SectionKind, TurnRecord
 from narrator_server.core.models import (
     PlayerCharacter,
     Scene,
@@ -62,8 +62,7 @@ async def one_turn(store: SessionStore, session_id: str, n: int) -> float:
         claim, text=TEXT, status=TurnStatus.COMPLETED, usage=Usage(900, 120),
         delta_lengths=tuple(len(w) + 1 for w in TEXT.split()),
     )  # fmt: skip
-    await store.save_turn(ended)
-    await store.save_context(session_id, claim.turn_id, SECTIONS, 200)
+    await store.save_turn(ended, TurnRecord(SECTIONS, 200))
     return time.perf_counter() - start
 
 

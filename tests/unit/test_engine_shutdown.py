@@ -29,6 +29,7 @@ TURN_LOG = LocalTurnLog
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from narrator_server.core.memory_models import TurnRecord
     from narrator_server.core.models import Turn, TurnEvent
 
 
@@ -43,14 +44,14 @@ class SlowStore(MemoryStore):
         self.saving = 0
         self.saves: list[Turn] = []
 
-    async def save_turn(self, turn: Turn) -> None:
+    async def save_turn(self, turn: Turn, record: TurnRecord | None = None) -> None:
         self.saving += 1
         try:
             await self.release.wait()
             if self.fail:
                 raise StoreUnavailable("storage unavailable: the disk is full")
             self.saves.append(turn)
-            await super().save_turn(turn)
+            await super().save_turn(turn, record)
         finally:
             self.saving -= 1
 

@@ -30,8 +30,8 @@ from narrator_server.turnlog.local import LocalTurnLog
 from .fakes import Script, ScriptedProvider
 
 if TYPE_CHECKING:
-    from narrator_server.core.memory_models import Recollection, Summary
-    from narrator_server.core.models import Session
+    from narrator_server.core.memory_models import Recollection, Section, Summary, TurnRecord
+    from narrator_server.core.models import Session, Turn
     from narrator_server.core.ports import ChatRequest
 
 
@@ -43,6 +43,8 @@ class CountingStore(MemoryStore):
         self.recalls: list[bool] = []  # whether each read carried the lore
         self.session_reads = 0
         self.fail_summaries = 0
+        self.fail_saves = 0
+        self.writes: list[str] = []  # the turn writes and context writes, in order
 
     async def get_session(self, session_id: str, recent_turn_limit: int) -> Session | None:
         self.session_reads += 1
@@ -54,6 +56,19 @@ class CountingStore(MemoryStore):
         found = await super().recall(session_id, turn_limit, lore_revision)
         self.recalls.append(found is not None and found.lore is not None)
         return found
+
+    async def save_turn(self, turn: Turn, record: TurnRecord | None = None) -> None:
+        self.writes.append("turn with its record" if record else "turn")
+        if self.fail_saves:
+            self.fail_saves -= 1
+            raise StoreUnavailable("disk full")
+        await super().save_turn(turn, record)
+
+    async def save_context(
+        self, session_id: str, turn_id: str, sections: tuple[Section, ...], keep: int
+    ) -> None:
+        self.writes.append("context")
+        await super().save_context(session_id, turn_id, sections, keep)
 
     async def save_summary(self, session_id: str, summary: Summary, keep: int) -> None:
         if self.fail_summaries:
@@ -240,6 +255,25 @@ async def test_a_turn_context_is_what_its_request_held_and_a_preview_records_not
     store.contexts[sid].clear()
     with pytest.raises(FailedPrecondition):
         await narrator.turn_context(LOCAL, sid, turn.turn_id)
+
+
+async def test_a_turn_context_is_stored_in_the_turn_s_own_write_even_when_retried() -> None:
+    provider = ScriptedProvider("p")
+    narrator, store, sid = await setup(provider)
+    await play(narrator, sid, "I enter the crypt")
+    assert store.writes == ["turn with its record"]  # one write, no second one for the context
+    first = store.turns[sid][0]
+    view = await narrator.turn_context(LOCAL, sid, first.turn_id)
+    assert view.sections[-1].text.endswith("I enter the crypt")
+    store.fail_saves = 1  # the next turn's save fails once: the turn and its record wait
+    with pytest.raises(StoreUnavailable):
+        await play(narrator, sid, "I light a torch")
+    assert await narrator.drain() is True  # the retry stores the turn and its record
+    assert store.writes[1:] == ["turn with its record", "turn with its record"]
+    second = store.turns[sid][-1]
+    assert second.input == "I light a torch"
+    view = await narrator.turn_context(LOCAL, sid, second.turn_id)
+    assert view.sections[-1].text.endswith("I light a torch")
 
 
 async def test_the_lore_book_checks_bounds_tenancy_and_pages() -> None:

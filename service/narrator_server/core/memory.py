@@ -2,9 +2,10 @@
 
 Before a turn, `recall` reads the session's memory in one store call (recent turns, latest
 summary, lore revision, and the lore itself only when it changed) and assembles the prompt's
-sections within the budgets. After the turn, `record` stores the sections the request held
-(the context viewer shows them) and, when turns have left the history window, asks the
-summarizer to fold them into the summary in the background.
+sections within the budgets. The sections the request held (the context viewer shows them) are
+stored with the ended turn (`turn_record`, in the same write); `record` then asks the
+summarizer, when turns have left the history window, to fold them into the summary in the
+background.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from .assembly import Assembled, Budgets, assemble
 from .errors import SessionNotFound, StoreUnavailable
 from .lore import LoreLimits, MatcherCache
+from .memory_models import TurnRecord
 from .models import TurnStatus
 from .summaries import Summarizer, SummaryConfig
 
@@ -60,9 +62,13 @@ class Memory(Protocol):
         """The session and what its next turn recalls, in one store read (None: no such
         session): a turn checks the session's owner and plans from the same read."""
 
-    async def record(self, turn: Turn) -> None:
-        """The turn ended and was stored: keep what its request held, and let the memory
-        catch up (summaries). Never raises."""
+    def turn_record(self, turn: Turn) -> TurnRecord | None:
+        """What the ended turn's request held, to store with the turn (None: nothing was
+        recalled for it here)."""
+
+    async def record(self, turn: Turn, *, recorded: bool = False) -> None:
+        """The turn ended and was stored: keep what its request held (unless `recorded`
+        with the turn already), and let the memory catch up (summaries). Never raises."""
 
     async def context(self, session_id: str, turn_id: str) -> tuple[Section, ...] | None:
         """The sections a turn's request held: recorded, or still running here."""
@@ -158,19 +164,24 @@ class CampaignMemory:
         waiting = sum(1 for t in recent if covered < t.created_at < before)
         return before if waiting >= self.config.fold_after else None
 
-    async def record(self, turn: Turn) -> None:
+    def turn_record(self, turn: Turn) -> TurnRecord | None:
+        pending = self._pending.get((turn.session_id, turn.turn_id))
+        return TurnRecord(pending.sections, self.config.contexts_kept) if pending else None
+
+    async def record(self, turn: Turn, *, recorded: bool = False) -> None:
         pending = self._pending.pop((turn.session_id, turn.turn_id), None)
         if pending is None:
             return
-        try:
-            await self._storage.save_context(
-                turn.session_id, turn.turn_id, pending.sections, self.config.contexts_kept
-            )
-        except StoreUnavailable:
-            log.warning(
-                "a turn's context could not be recorded",
-                extra={"session_id": turn.session_id, "turn_id": turn.turn_id},
-            )
+        if not recorded:
+            try:
+                await self._storage.save_context(
+                    turn.session_id, turn.turn_id, pending.sections, self.config.contexts_kept
+                )
+            except StoreUnavailable:
+                log.warning(
+                    "a turn's context could not be recorded",
+                    extra={"session_id": turn.session_id, "turn_id": turn.turn_id},
+                )
         if turn.status is TurnStatus.COMPLETED and pending.fold_before is not None:
             self.summarizer.request(pending.session, pending.summary, pending.fold_before)
 

@@ -65,6 +65,15 @@ class Section:
 
 
 @dataclass(frozen=True)
+class TurnRecord:
+    """What a turn's request held, to record with the ended turn (`SessionStore.save_turn`):
+    its sections, kept for the session's newest `keep` turns."""
+
+    sections: tuple[Section, ...]
+    keep: int
+
+
+@dataclass(frozen=True)
 class TurnContextView:
     """The sections a turn's request held (or the next turn's, for a preview)."""
 

@@ -13,7 +13,7 @@ from .ports import ChatRequest, TurnContext
 
 if TYPE_CHECKING:
     from .memory import Memory
-    from .memory_models import Recollection
+    from .memory_models import Recollection, TurnRecord
     from .models import DecisionOption, Scene, Session
     from .ports import ChatMessage, Deadline
 
@@ -83,8 +83,12 @@ class Planner(Protocol):
         fit the prompt budget: nothing is sent upstream and nothing stored. `found`: the
         memory's read of the session made for this turn (`Memory.read`), if any."""
 
-    async def record(self, turn: Turn) -> None:
-        """The turn ended and was stored (whatever its status). Never raises."""
+    def turn_record(self, turn: Turn) -> TurnRecord | None:
+        """What the ended turn's request held, to store with it (None: nothing to record)."""
+
+    async def record(self, turn: Turn, *, recorded: bool = False) -> None:
+        """The turn ended and was stored (whatever its status), with its `turn_record` when
+        `recorded`. Never raises."""
 
 
 @dataclass(frozen=True)
@@ -130,8 +134,11 @@ class MemoryPlanner:
         request = self._request(ctx, messages, deadline, prompt.decision_schema(schemas))
         return request, DecisionRules(schemas, spec.default_option_id)
 
-    async def record(self, turn: Turn) -> None:
-        await self.memory.record(turn)
+    def turn_record(self, turn: Turn) -> TurnRecord | None:
+        return self.memory.turn_record(turn)
+
+    async def record(self, turn: Turn, *, recorded: bool = False) -> None:
+        await self.memory.record(turn, recorded=recorded)
 
     def _request(
         self,

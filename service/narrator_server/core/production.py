@@ -175,12 +175,13 @@ class Production:
         return task, quota
 
     async def store_turn(self, turn: Turn) -> None:
-        await self._store.save_turn(turn)
+        # What the turn's request held is stored in the turn's own write; then the memory
+        # folds old turns (in the background). Recording never raises.
+        record = self._planner.turn_record(turn)
+        await self._store.save_turn(turn, record)
         if turn.status is TurnStatus.COMPLETED and turn.replaces_turn_id:
             await self._store.supersede_turn(turn.session_id, turn.replaces_turn_id)
-        # The memory records what the turn's request held and folds old turns (in the
-        # background); it never raises.
-        await self._planner.record(turn)
+        await self._planner.record(turn, recorded=record is not None)
 
     def _settled(self, task: asyncio.Task[Exception | None]) -> None:
         if not task.cancelled():

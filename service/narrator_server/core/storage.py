@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from .memory_models import TurnRecord
     from .models import Session, Turn
 
 
@@ -37,10 +38,12 @@ class SessionStore(Protocol):
         call claimed it, or the turn already stored under the same (session, turn id).
         Raises `SessionNotFound` when the session does not exist (any more)."""
 
-    async def save_turn(self, turn: Turn) -> None:
+    async def save_turn(self, turn: Turn, record: TurnRecord | None = None) -> None:
         """Stores how a claimed turn ended (completed, cancelled, failed, interrupted).
         Nothing is stored when its session was deleted meanwhile. INTERRUPTED only replaces
-        a RUNNING row (atomically): it never overwrites how the turn really ended."""
+        a RUNNING row (atomically): it never overwrites how the turn really ended. With a
+        `record`, the prompt the turn's request held is recorded in the same write, as
+        `MemoryStorage.save_context` would (the first record of a turn wins)."""
 
     async def running_turns(self, started_before: float) -> list[Turn]:
         """Turns still RUNNING that started before this time (wall clock), any session."""

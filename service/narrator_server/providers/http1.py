@@ -25,15 +25,20 @@ if TYPE_CHECKING:
 
 _MAX_HEAD = 64 * 1024
 _PAUSE_AT = 256 * 1024  # buffered body bytes past which the socket is not read
+_READ_SIZE = 64 * 1024  # at most one read's bytes
 _IDLE = float("inf")
 Origin = tuple[bytes, bytes, int]
 
 
-class _Connection(asyncio.Protocol):
-    """One connection: parses one response at a time as bytes arrive."""
+class _Connection(asyncio.BufferedProtocol):
+    """One connection: parses one response at a time as bytes arrive. Reads land in the
+    transport's one read buffer (shared: the loop reads one socket at a time and hands each
+    read over before the next), so a read costs a copy of what arrived, not asyncio's
+    256 KiB allocation per read."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, reads: memoryview) -> None:
         self._loop = loop
+        self._reads = reads
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -127,6 +132,12 @@ class _Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         return False  # close our side too
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._reads
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self._reads[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -265,6 +276,7 @@ class Http1Transport(httpx2.AsyncBaseTransport):
         self._ssl = ssl_context
         self._keepalive = keepalive
         self._idle: dict[Origin, list[_Connection]] = {}
+        self._reads = memoryview(bytearray(_READ_SIZE))  # every connection's reads land here
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         url = request.url
@@ -315,7 +327,7 @@ class Http1Transport(httpx2.AsyncBaseTransport):
                        ) -> _Connection:  # fmt: skip
         scheme, host, port = origin
         loop = asyncio.get_running_loop()
-        conn = _Connection(loop)
+        conn = _Connection(loop, self._reads)
         tls = scheme == b"https"
         if tls and self._ssl is None:
             self._ssl = httpx2.create_ssl_context()

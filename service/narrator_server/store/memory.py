@@ -12,6 +12,7 @@ from .memory_campaign import CampaignMemoryMixin
 from .memory_keys import MemoryKeyStore
 
 if TYPE_CHECKING:
+    from ..core.memory_models import TurnRecord
     from ..core.models import Session, Turn
 
 
@@ -77,11 +78,13 @@ class MemoryStore(CampaignMemoryMixin):
         self._insert(self.turns[turn.session_id], turn)
         return None
 
-    async def save_turn(self, turn: Turn) -> None:
+    async def save_turn(self, turn: Turn, record: TurnRecord | None = None) -> None:
         self._open()
         turns = self.turns.get(turn.session_id)
         if turns is None:
             return
+        if record is not None:
+            self._keep_context(turn.session_id, turn.turn_id, record.sections, record.keep)
         for i, old in enumerate(turns):
             if old.turn_id == turn.turn_id:
                 if turn.status is TurnStatus.INTERRUPTED and old.status is not TurnStatus.RUNNING:

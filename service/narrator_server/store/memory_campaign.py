@@ -97,8 +97,12 @@ class CampaignMemoryMixin:
     async def save_context(
         self, session_id: str, turn_id: str, sections: tuple[Section, ...], keep: int
     ) -> None:
-        if session_id not in self.sessions:
-            return
+        if session_id in self.sessions:
+            self._keep_context(session_id, turn_id, sections, keep)
+
+    def _keep_context(
+        self, session_id: str, turn_id: str, sections: tuple[Section, ...], keep: int
+    ) -> None:
         recorded = self.contexts.setdefault(session_id, {})
         recorded.setdefault(turn_id, sections)
         while len(recorded) > keep:

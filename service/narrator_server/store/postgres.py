@@ -35,6 +35,7 @@ from .codec import (
     session_row,
     turn_row,
 )
+from .memory_codec import sections_blob
 from .postgres_keys import PostgresKeyStore
 from .postgres_memory import PostgresMemoryMixin, strip_nul
 from .postgres_schema import SchemaError, migrate
@@ -44,12 +45,18 @@ if TYPE_CHECKING:
 
     from psycopg import AsyncConnection
 
+    from ..core.memory_models import TurnRecord
     from ..core.models import Session, Turn
 
 log = logging.getLogger(__name__)
 
 _PLACEHOLDERS = ", ".join(["%s"] * TURN_COLUMN_COUNT)
 _SESSION_PLACEHOLDERS = ", ".join(["%s"] * (SESSION_COLUMNS.count(",") + 1))
+_SAVE_TURN = (
+    f"INSERT INTO turns ({TURN_COLUMNS}) VALUES ({_PLACEHOLDERS})"
+    f" ON CONFLICT (session_id, id) DO UPDATE SET {TURN_UPDATE}"
+    " WHERE excluded.status <> %s OR turns.status = %s"
+)
 _ORDER = "ORDER BY created_at DESC, stored_order DESC"
 RUNNING_TURNS_LIMIT = 10_000
 DOWN_WAIT_S = 1.0
@@ -234,21 +241,21 @@ class PostgresStore(PostgresMemoryMixin):
             raise SessionNotFound(turn.session_id)
         return existing[0]
 
-    async def save_turn(self, turn: Turn) -> None:
+    async def save_turn(self, turn: Turn, record: TurnRecord | None = None) -> None:
+        # An INTERRUPTED mark only replaces a RUNNING row, never how a turn ended.
+        row = (*strip_nul(turn_row(turn)), TurnStatus.INTERRUPTED.value, TurnStatus.RUNNING.value)
         async with self._conn() as conn:
             # The foreign key refuses a turn of a deleted session: nothing is stored.
             with contextlib.suppress(pg_errors.ForeignKeyViolation):
-                # An INTERRUPTED mark only replaces a RUNNING row, never how a turn ended.
-                await conn.execute(
-                    f"INSERT INTO turns ({TURN_COLUMNS}) VALUES ({_PLACEHOLDERS})"
-                    f" ON CONFLICT (session_id, id) DO UPDATE SET {TURN_UPDATE}"
-                    " WHERE excluded.status <> %s OR turns.status = %s",
-                    (
-                        *strip_nul(turn_row(turn)),
-                        TurnStatus.INTERRUPTED.value,
-                        TurnStatus.RUNNING.value,
-                    ),
-                )
+                if record is None:
+                    await conn.execute(_SAVE_TURN, row)
+                    return
+                blob = sections_blob(record.sections)
+                async with conn.transaction():
+                    await conn.execute(_SAVE_TURN, row)
+                    await self._write_context(
+                        conn, turn.session_id, turn.turn_id, blob, record.keep
+                    )
 
     async def running_turns(self, started_before: float) -> list[Turn]:
         async with self._conn() as conn:

@@ -7,6 +7,7 @@ race (the lore count, an import) run in one transaction that locks the session's
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -197,21 +198,28 @@ class PostgresMemoryMixin:
         self, session_id: str, turn_id: str, sections: tuple[Section, ...], keep: int
     ) -> None:
         blob = sections_blob(sections)
-        async with self._conn() as conn, conn.transaction():
-            try:
-                await conn.execute(
-                    "INSERT INTO turn_contexts (session_id, turn_id, sections, created_at)"
-                    " VALUES (%s, %s, %s, %s) ON CONFLICT (session_id, turn_id) DO NOTHING",
-                    (session_id, turn_id, blob, time.time()),
-                )
-            except pg_errors.ForeignKeyViolation:
-                return
-            await conn.execute(
-                "DELETE FROM turn_contexts WHERE session_id = %s AND turn_id NOT IN (SELECT"
-                " turn_id FROM turn_contexts WHERE session_id = %s"
-                " ORDER BY created_at DESC LIMIT %s)",
-                (session_id, session_id, keep),
-            )
+        async with self._conn() as conn:
+            with contextlib.suppress(pg_errors.ForeignKeyViolation):  # the session is gone
+                async with conn.transaction():
+                    await self._write_context(conn, session_id, turn_id, blob, keep)
+
+    @staticmethod
+    async def _write_context(
+        conn: AsyncConnection[Any], session_id: str, turn_id: str, blob: bytes, keep: int
+    ) -> None:
+        """Inside a transaction: the turn's recorded prompt (the first one stays), and only
+        the session's newest `keep` of them (`ForeignKeyViolation`: no such session)."""
+        await conn.execute(
+            "INSERT INTO turn_contexts (session_id, turn_id, sections, created_at)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (session_id, turn_id) DO NOTHING",
+            (session_id, turn_id, blob, time.time()),
+        )
+        await conn.execute(
+            "DELETE FROM turn_contexts WHERE session_id = %s AND turn_id NOT IN (SELECT"
+            " turn_id FROM turn_contexts WHERE session_id = %s"
+            " ORDER BY created_at DESC LIMIT %s)",
+            (session_id, session_id, keep),
+        )
 
     async def turn_context(self, session_id: str, turn_id: str) -> tuple[Section, ...] | None:
         async with self._conn() as conn:

@@ -29,6 +29,7 @@ from .codec import (
     session_row,
     turn_row,
 )
+from .memory_codec import sections_blob
 from .sqlite_faults import DAMAGED, DataDirLock, check_whole_pages, explain, is_damage
 from .sqlite_keys import SqliteKeyStore
 from .sqlite_memory import SqliteMemoryMixin
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
+    from ..core.memory_models import TurnRecord
     from ..core.models import Session, Turn
 
 T = TypeVar("T")
@@ -46,6 +48,13 @@ log = logging.getLogger(__name__)
 DB_FILE = "narrator.sqlite3"  # in NARRATOR_DATA_DIR
 
 _PLACEHOLDERS = ", ".join("?" * TURN_COLUMN_COUNT)
+_SAVE_TURN = (
+    f"INSERT INTO turns ({TURN_COLUMNS}) SELECT {_PLACEHOLDERS}"
+    " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
+    f" ON CONFLICT (session_id, id) DO UPDATE SET {TURN_UPDATE}"
+    " WHERE excluded.status != ? OR turns.status = ?"
+)
+_INTERRUPTED, _RUNNING = TurnStatus.INTERRUPTED.value, TurnStatus.RUNNING.value
 
 
 class SqliteStore(SqliteMemoryMixin):
@@ -257,22 +266,20 @@ class SqliteStore(SqliteMemoryMixin):
             raise SessionNotFound(turn.session_id)
         return existing[0]
 
-    async def save_turn(self, turn: Turn) -> None:
+    async def save_turn(self, turn: Turn, record: TurnRecord | None = None) -> None:
+        await self._call(self._save_turn, turn, record)
+
+    def _save_turn(self, turn: Turn, record: TurnRecord | None) -> None:
         # Only into an existing session: nothing is stored when it was deleted mid-turn. An
         # INTERRUPTED mark only replaces a RUNNING row, never how the turn really ended.
-        await self._call(
-            self.db.execute,
-            f"INSERT INTO turns ({TURN_COLUMNS}) SELECT {_PLACEHOLDERS}"
-            " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
-            f" ON CONFLICT (session_id, id) DO UPDATE SET {TURN_UPDATE}"
-            " WHERE excluded.status != ? OR turns.status = ?",
-            (
-                *turn_row(turn),
-                turn.session_id,
-                TurnStatus.INTERRUPTED.value,
-                TurnStatus.RUNNING.value,
-            ),
-        )
+        row = (*turn_row(turn), turn.session_id, _INTERRUPTED, _RUNNING)
+        if record is None:
+            self.db.execute(_SAVE_TURN, row)
+            return
+        blob = sections_blob(record.sections)  # here, off the event loop
+        with self._transaction("BEGIN IMMEDIATE") as db:
+            db.execute(_SAVE_TURN, row)
+            self._write_context(turn.session_id, turn.turn_id, blob, record.keep)
 
     async def supersede_turn(self, session_id: str, turn_id: str) -> None:
         await self._call(

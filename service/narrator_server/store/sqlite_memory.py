@@ -198,20 +198,26 @@ class SqliteMemoryMixin:
         await self._call(self._save_context, session_id, turn_id, blob, keep)
 
     def _save_context(self, session_id: str, turn_id: str, blob: bytes, keep: int) -> None:
-        with self._transaction("BEGIN IMMEDIATE", durable=False) as db:
-            db.execute(
-                "INSERT INTO turn_contexts (session_id, turn_id, sections, created_at)"
-                " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
-                " ON CONFLICT (session_id, turn_id) DO NOTHING",
-                (session_id, turn_id, blob, time.time(), session_id),
-            )
-            # Older than the `keep`-th newest: one walk down the index, no sort of them all.
-            db.execute(
-                "DELETE FROM turn_contexts WHERE session_id = ? AND created_at <= (SELECT"
-                " created_at FROM turn_contexts WHERE session_id = ? ORDER BY created_at DESC"
-                " LIMIT 1 OFFSET ?)",
-                (session_id, session_id, keep),
-            )
+        with self._transaction("BEGIN IMMEDIATE", durable=False):
+            self._write_context(session_id, turn_id, blob, keep)
+
+    def _write_context(self, session_id: str, turn_id: str, blob: bytes, keep: int) -> None:
+        """Inside a write transaction: the turn's recorded prompt (the first one stays), and
+        only the session's newest `keep` of them."""
+        db = self.db
+        db.execute(
+            "INSERT INTO turn_contexts (session_id, turn_id, sections, created_at)"
+            " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
+            " ON CONFLICT (session_id, turn_id) DO NOTHING",
+            (session_id, turn_id, blob, time.time(), session_id),
+        )
+        # Older than the `keep`-th newest: one walk down the index, no sort of them all.
+        db.execute(
+            "DELETE FROM turn_contexts WHERE session_id = ? AND created_at <= (SELECT"
+            " created_at FROM turn_contexts WHERE session_id = ? ORDER BY created_at DESC"
+            " LIMIT 1 OFFSET ?)",
+            (session_id, session_id, keep),
+        )
 
     async def turn_context(self, session_id: str, turn_id: str) -> tuple[Section, ...] | None:
         row = await self._call(

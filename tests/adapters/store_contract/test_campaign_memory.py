@@ -16,6 +16,7 @@ from narrator_server.core.memory_models import (
     SectionKind,
     Summary,
     SummarySource,
+    TurnRecord,
 )
 from narrator_server.core.memory_storage import LoreFull
 from narrator_server.core.models import (
@@ -142,6 +143,26 @@ async def test_contexts_first_record_wins_and_only_the_newest_are_kept(
     assert await store.turn_context("s1", "t3") == other
     await store.save_context("nope", "t1", one, keep=2)
     assert await store.turn_context("nope", "t1") is None
+
+
+async def test_a_turn_saved_with_its_record_keeps_both_in_one_write(
+    store: CampaignStore,
+) -> None:
+    one = (Section(SectionKind.INPUT, "action", "I look ✨", 6),)
+    other = (Section(SectionKind.SCENE, "scene", "x", 4, "id", "key", "t"),)
+    await store.save_context("s1", "t1", one, keep=2)  # an earlier record of t1 stays
+    await store.save_turn(turn(1), TurnRecord(other, 2))
+    assert await store.turn_context("s1", "t1") == one
+    await store.save_turn(turn(2), TurnRecord(other, 2))
+    await store.save_turn(turn(3), TurnRecord(one, 2))
+    assert await store.get_turn("s1", "t3") == turn(3)
+    assert await store.turn_context("s1", "t3") == one
+    assert await store.turn_context("s1", "t2") == other
+    assert await store.turn_context("s1", "t1") is None  # only the newest 2 are kept
+    # A turn of a deleted session stores neither the turn nor its record.
+    await store.save_turn(turn(4, sid="nope"), TurnRecord(one, 2))
+    assert await store.get_turn("nope", "t4") is None
+    assert await store.turn_context("nope", "t4") is None
 
 
 async def test_export_and_import_round_trip_and_delete_cascades(store: CampaignStore) -> None:
