@@ -170,6 +170,11 @@ class Settings(BaseModel):
         ),
     )
     otel_service_name: str = Field("", alias="OTEL_SERVICE_NAME")
+    # Span batches: sooner and smaller than the SDK's defaults (5 s, 512), so that finished
+    # spans do not pile up in memory under load (about 2 MB at 100 streams).
+    span_delay_ms: int = Field(1000, alias="OTEL_BSP_SCHEDULE_DELAY", ge=1, le=60_000)
+    span_batch: int = Field(128, alias="OTEL_BSP_MAX_EXPORT_BATCH_SIZE", ge=1, le=65_536)
+    span_queue: int = Field(2048, alias="OTEL_BSP_MAX_QUEUE_SIZE", ge=1, le=1_048_576)
     capture_content: bool = Field(False, alias="OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
 
     @field_validator("*", mode="before")
@@ -257,6 +262,10 @@ class Settings(BaseModel):
             raise SettingsError(
                 "NARRATOR_MODERATION=openai needs an OpenAI-compatible upstream "
                 "(OPENAI_API_KEY / OPENAI_BASE_URL or NARRATOR_UPSTREAMS); use auto or local"
+            )
+        if self.span_batch > self.span_queue:
+            raise SettingsError(
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE must not be larger than OTEL_BSP_MAX_QUEUE_SIZE"
             )
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise SettingsError(

@@ -57,3 +57,24 @@ def test_the_key_never_shows_in_repr() -> None:
 def test_bad_values_are_explained(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError, match=next(iter(env))):
         Settings.from_env(env)
+
+
+def test_span_batches_are_small_and_soon_unless_the_standard_variables_say() -> None:
+    from narrator_server.telemetry.setup import TelemetryRuntime
+
+    def batching(env: dict[str, str]) -> tuple[object, ...]:
+        settings = Settings.from_env({"NARRATOR_DATA_DIR": "/nonexistent"} | env)
+        processor = TelemetryRuntime.span_processor(settings)
+        inner = processor._batch_processor
+        got = inner._schedule_delay_millis, inner._max_export_batch_size, inner._max_queue_size
+        processor.shutdown()
+        return got
+
+    assert batching({}) == (1000, 128, 2048)
+    given = {"OTEL_BSP_SCHEDULE_DELAY": "250", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "64",
+             "OTEL_BSP_MAX_QUEUE_SIZE": "512"}  # fmt: skip
+    assert batching(given) == (250, 64, 512)
+    with pytest.raises(SettingsError, match="OTEL_BSP_MAX_EXPORT_BATCH_SIZE"):
+        Settings.from_env(
+            {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "600", "OTEL_BSP_MAX_QUEUE_SIZE": "500"}
+        )

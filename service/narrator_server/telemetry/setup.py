@@ -45,7 +45,7 @@ class TelemetryRuntime:
             max_attribute_length=MAX_ATTRIBUTE_CHARS, max_span_attribute_length=MAX_ATTRIBUTE_CHARS
         )
         self._tracer_provider = TracerProvider(resource=resource, span_limits=limits)
-        self._tracer_provider.add_span_processor(BatchSpanProcessor(self._exporter(settings)))
+        self._tracer_provider.add_span_processor(self.span_processor(settings))
         registry = CollectorRegistry(auto_describe=True)
         reader = PrometheusMetricReader(registry=registry)
         # No exemplars: the Prometheus exposition does not carry them, and sampling one costs
@@ -69,6 +69,15 @@ class TelemetryRuntime:
             self._tracer_provider,
             self._meter_provider,
             capture_content=settings.capture_content,
+        )
+
+    @classmethod
+    def span_processor(cls, settings: Settings) -> BatchSpanProcessor:
+        return BatchSpanProcessor(
+            cls._exporter(settings),
+            max_queue_size=settings.span_queue,
+            schedule_delay_millis=settings.span_delay_ms,
+            max_export_batch_size=settings.span_batch,
         )
 
     @staticmethod
