@@ -43,6 +43,21 @@ def test_sections_come_in_prompt_order_and_history_keeps_the_newest_that_fit() -
     assert got.sections[3].matched_key == ""  # always-on
 
 
+def test_history_messages_share_the_turns_text_and_read_as_the_sections_say() -> None:
+    decided = dataclasses.replace(
+        turn(11, text="You weigh it.\nThen you choose."), kind=TurnKind.DECISION
+    )
+    recent = [decided, *newest_first(5)]
+    got = assemble(
+        SESSION, TurnKind.NARRATION, "I go", SCENE, (), recent, None, matcher(), Budgets()
+    )  # fmt: skip
+    shared = prompt.messages_of(got.sections, got.window)
+    assert shared == prompt.messages_of(got.sections)  # the same prompt either way
+    said = [m.content for m in shared if m.role == "assistant"]
+    assert said[0] is got.window[0].text  # not a copy: one string per turn in memory
+    assert said[-1] == "You weigh it.\nThen you choose.\n(Chosen: ?)"
+
+
 def test_the_prompt_fits_the_total_budget_and_each_kind_its_own() -> None:
     recent = newest_first(60)
     lore = matcher(*(entry(f"e{i}", "mirela", content="x" * 400) for i in range(10)))

@@ -130,10 +130,15 @@ KEYED_LORE_HEADER = "Lore that matters now:"
 SCENE_HEADER = "Scene now:"
 
 
-def messages_of(sections: tuple[Section, ...]) -> tuple[ChatMessage, ...]:
+def messages_of(
+    sections: tuple[Section, ...], window: tuple[Turn, ...] = ()
+) -> tuple[ChatMessage, ...]:
     """The chat messages of a prompt's sections, in order. The stable part comes first
     (system, campaign, summary, always-on lore), then the history as user/assistant pairs,
-    then one last user message with the lore keyed to this turn, the scene and the input."""
+    then one last user message with the lore keyed to this turn, the scene and the input.
+    `window`: the history's turns, when at hand; their messages then share the turns' text
+    instead of copying it out of the sections."""
+    turns = {t.turn_id: t for t in window}
     out: list[ChatMessage] = []
     always: list[str] = []
     last: list[str] = []
@@ -155,7 +160,11 @@ def messages_of(sections: tuple[Section, ...]) -> tuple[ChatMessage, ...]:
             (keyed if s.matched_key else always).append(f"- {s.text}")
         elif s.kind is SectionKind.HISTORY:
             flush_always()
-            asked, said = s.text.split("\n", 1) if "\n" in s.text else (s.text, "")
+            turn = turns.get(s.turn_id)
+            if turn is not None:
+                asked, said = history_texts(turn)
+            else:
+                asked, said = s.text.split("\n", 1) if "\n" in s.text else (s.text, "")
             out += [ChatMessage("user", asked), ChatMessage("assistant", said)]
         elif s.kind is SectionKind.SCENE:
             flush_always()
