@@ -57,6 +57,33 @@ class TestMigrations:
             first
         )
 
+    async def test_turn_counts_are_backfilled_then_kept_by_the_trigger(
+        self, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        with monkeypatch.context() as earlier:  # a database of the release before the count
+            steps = {v: m for v, m in postgres_schema.MIGRATIONS.items() if v < 4}
+            earlier.setattr(postgres_schema, "MIGRATIONS", steps)
+            earlier.setattr(postgres_schema, "VERSION", 3)
+            store = await PostgresStore.open(postgres_url)
+            await store.create_session(session())
+            await store.save_turn(turn("t1"))
+            await store.save_turn(turn("t2", at=1_700_000_200.0))
+            await store.close()
+        store = await PostgresStore.open(postgres_url)
+        try:
+            assert 4 in await applied(postgres_url)
+            got = await store.get_session("s1", 0)
+            assert got is not None
+            assert got.turn_count == 2
+            assert await store.claim_turn(turn("t3", status=TurnStatus.RUNNING)) is None
+            got = await store.get_session("s1", 0)
+            assert got is not None
+            assert got.turn_count == 3
+            # Read from the session's row, not counted on every read.
+            assert await rows(postgres_url, "SELECT turn_total FROM sessions") == [(3,)]
+        finally:
+            await store.close()
+
     async def test_replicas_starting_at_once_apply_each_step_once(self, postgres_url: str) -> None:
         conns = [
             await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) for _ in range(6)

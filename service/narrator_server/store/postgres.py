@@ -189,9 +189,7 @@ class PostgresStore(PostgresMemoryMixin):
     async def get_session(self, session_id: str, recent_turn_limit: int) -> Session | None:
         async with self._conn() as conn:
             cursor = await conn.execute(
-                f"SELECT {SESSION_COLUMNS},"
-                " (SELECT count(*) FROM turns WHERE session_id = sessions.id)"
-                " FROM sessions WHERE id = %s",
+                f"SELECT {SESSION_COLUMNS}, turn_total FROM sessions WHERE id = %s",
                 (session_id,),
             )
             row = await cursor.fetchone()

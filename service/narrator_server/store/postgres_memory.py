@@ -73,8 +73,7 @@ class PostgresMemoryMixin:
         async with self._conn() as conn, conn.transaction():
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cursor = await conn.execute(
-                f"SELECT {SESSION_COLUMNS}, lore_revision, (SELECT COUNT(*) FROM turns"
-                " WHERE session_id = sessions.id) FROM sessions WHERE id = %s",
+                f"SELECT {SESSION_COLUMNS}, lore_revision, turn_total FROM sessions WHERE id = %s",
                 (session_id,),
             )
             found = await cursor.fetchone()

@@ -145,11 +145,30 @@ _V3 = (
     "CREATE INDEX turn_contexts_by_session ON turn_contexts (session_id, created_at)",
 )
 
+# Each session's turn count kept by the database: a trigger counts every turn row inserted (by
+# any replica, of any release), so a read no longer counts the session's turns. Additive.
+_V4 = (
+    "ALTER TABLE sessions ADD COLUMN turn_total bigint NOT NULL DEFAULT 0",
+    """
+    CREATE FUNCTION narrator_count_turn() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE sessions SET turn_total = turn_total + 1 WHERE id = NEW.session_id;
+        RETURN NULL;
+    END
+    $$
+    """,
+    "CREATE TRIGGER turns_counted AFTER INSERT ON turns"
+    " FOR EACH ROW EXECUTE FUNCTION narrator_count_turn()",
+    # After the trigger, in the same transaction: inserts wait for it to commit.
+    "UPDATE sessions SET turn_total = (SELECT count(*) FROM turns WHERE session_id = sessions.id)",
+)
+
 # version -> (what it does, its statements)
 MIGRATIONS: dict[int, tuple[str, tuple[str, ...]]] = {
     1: ("sessions and turns", _V1),
     2: ("API keys and their usage", _V2),
     3: ("campaign memory: lore, summaries, turn contexts", _V3),
+    4: ("turn counts kept by a trigger", _V4),
 }
 VERSION = max(MIGRATIONS)
 

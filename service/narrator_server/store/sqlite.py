@@ -181,8 +181,7 @@ class SqliteStore(SqliteMemoryMixin):
 
     def _get_session(self, session_id: str, limit: int) -> Session | None:
         row = self.db.execute(
-            f"SELECT {SESSION_COLUMNS}, (SELECT COUNT(*) FROM turns WHERE session_id = sessions.id)"
-            " FROM sessions WHERE id = ?",
+            f"SELECT {SESSION_COLUMNS}, turn_total FROM sessions WHERE id = ?",
             (session_id,),
         ).fetchone()
         if row is None:

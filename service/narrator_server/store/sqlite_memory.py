@@ -41,10 +41,7 @@ if TYPE_CHECKING:
     from ..core.models import Turn
 
 _LORE_ORDER = "ORDER BY priority DESC, updated_at DESC, id"
-_SESSION = (
-    f"SELECT {SESSION_COLUMNS}, lore_revision,"
-    " (SELECT COUNT(*) FROM turns WHERE session_id = sessions.id) FROM sessions WHERE id = ?"
-)
+_SESSION = f"SELECT {SESSION_COLUMNS}, lore_revision, turn_total FROM sessions WHERE id = ?"
 
 
 class SqliteMemoryMixin:

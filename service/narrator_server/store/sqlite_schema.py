@@ -150,7 +150,17 @@ CREATE TABLE turn_contexts (
 CREATE INDEX turn_contexts_by_session ON turn_contexts(session_id, created_at);
 """
 
-MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4}
+# Version 5: each session's turn count kept by the database (a trigger counts every turn row
+# inserted, however it is written), instead of counting the turns on every read.
+_V5 = """
+ALTER TABLE sessions ADD COLUMN turn_total INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER turns_counted AFTER INSERT ON turns BEGIN
+    UPDATE sessions SET turn_total = turn_total + 1 WHERE id = NEW.session_id;
+END;
+UPDATE sessions SET turn_total = (SELECT COUNT(*) FROM turns WHERE session_id = sessions.id);
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5}
 VERSION = max(MIGRATIONS)
 
 

@@ -212,12 +212,26 @@ async def test_a_version_2_database_is_migrated(tmp_path: Path) -> None:
         "INSERT INTO sessions (id, world, tone, player_name, player_description, seed,"
         " created_at) VALUES ('old', 'w', '', 'Ash', '', 5, 1.0)"
     )
+    for i in range(2):  # turns of the old release (failed: not read back), counted by the step
+        db.execute(
+            "INSERT INTO turns (session_id, id, kind, input, scene, text, status, provider,"
+            " model, input_tokens, output_tokens, finish_reason, created_at) VALUES"
+            f" ('old', 't{i}', 'narration', 'x', '{{}}', '', 'failed', 'p', 'm', 1, 1,"
+            f" 'stop', {i + 1}.0)"
+        )
     db.close()
     store = await SqliteStore.open(path)
     try:
         found = await store.recall("old", 5, -1)
         assert found is not None
         assert (found.lore_revision, found.lore) == (0, ())
+        assert found.session.turn_count == 2
+        await store.save_turn(turn(7, sid="old"))
+        found = await store.recall("old", 5, -1)
+        assert found is not None
+        assert found.session.turn_count == 3  # and counted since by the trigger
+        with sqlite3.connect(path) as db:  # on the session's row: no read counts turns
+            assert db.execute("SELECT turn_total FROM sessions").fetchall() == [(3,)]
         await store.put_lore("old", lore("a"), new=True, max_entries=5)
     finally:
         await store.close()

@@ -46,6 +46,28 @@ class TestSessions:
         assert got is not None
         assert (got.turn_count, got.recent_turns) == (1, ())
 
+    async def test_the_count_takes_each_turn_once_however_it_was_written(
+        self, store: SessionStore
+    ) -> None:
+        await store.create_session(session())
+
+        async def count() -> int:
+            got = await store.get_session("s1", 0)
+            assert got is not None
+            return got.turn_count
+
+        claim = turn("t1", status=TurnStatus.RUNNING)
+        assert await store.claim_turn(claim) is None
+        assert await count() == 1
+        assert await store.claim_turn(claim) is not None  # claimed already: no new turn
+        await store.save_turn(turn("t1"))  # how the claimed turn ended
+        await store.save_turn(turn("t1"))  # stored again (a retry)
+        assert await count() == 1
+        await store.save_turn(turn("t2", at=101.0))  # stored without a claim
+        assert await count() == 2
+        await store.save_turn(turn("t3", "gone"))  # no such session: nothing counted
+        assert await count() == 2
+
     async def test_every_status_counts_as_a_turn(self, store: SessionStore) -> None:
         await store.create_session(session())
         for i, status in enumerate(TurnStatus):
