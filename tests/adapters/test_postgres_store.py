@@ -176,6 +176,22 @@ def silent_server() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
+class TestMemoryRead:
+    async def test_it_leaves_the_delta_lengths_to_replays(self, postgres_url: str) -> None:
+        store = await PostgresStore.open(postgres_url)
+        try:
+            await store.create_session(session())
+            await store.save_turn(turn("t1", delta_lengths=(2, 3)))
+            found = await store.recall("s1", 10, 0)
+            assert found is not None
+            assert [t.delta_lengths for t in found.turns] == [()]
+            stored = await store.get_turn("s1", "t1")  # what a replay reads has them
+            assert stored is not None
+            assert stored.delta_lengths == (2, 3)
+        finally:
+            await store.close()
+
+
 class TestUnreachable:
     async def test_nothing_listening_is_a_clear_reason(self) -> None:
         port = postgres.free_port()

@@ -181,3 +181,18 @@ async def test_the_memory_read_shares_one_scene_among_a_sessions_turns(tmp_path:
         assert found.turns[0].session_id is found.turns[2].session_id
     finally:
         await store.close()
+
+
+async def test_the_memory_read_leaves_the_delta_lengths_to_replays(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "narrator.sqlite3")
+    try:
+        await store.create_session(SESSION)
+        await store.save_turn(dataclasses.replace(turn("t1"), delta_lengths=(3, 2, 3)))
+        found = await store.recall("s1", 10, 0)
+        assert found is not None
+        assert (found.turns[0].text, found.turns[0].delta_lengths) == ("Because.", ())
+        stored = await store.get_turn("s1", "t1")  # what a replay reads has them
+        assert stored is not None
+        assert stored.delta_lengths == (3, 2, 3)
+    finally:
+        await store.close()

@@ -91,7 +91,8 @@ class Recollection:
     """What the store gives a turn's planning in one read.
 
     `lore` is None when the caller's `lore_revision` is still current (its cached matcher is
-    good); `turns` are completed, current turns, newest first; `session` is the session itself
+    good); `turns` are completed, current turns, newest first, as a prompt reads them (their
+    `delta_lengths` may be left out: those are a replay's); `session` is the session itself
     (its `turn_count` set, no `recent_turns`), so the same read checks who owns it."""
 
     turns: tuple[Turn, ...]

@@ -38,6 +38,9 @@ TURN_COLUMNS = (
     " recoveries, delta_lengths, options, default_option_id, replaces_turn_id, superseded"
 )
 TURN_COLUMN_COUNT = TURN_COLUMNS.count(",") + 1
+# A turn as the memory recalls it: without the lengths of its deltas (what a replay needs,
+# never a prompt), which for one-token chunks weigh more than the turn's text.
+RECALLED_TURN_COLUMNS = TURN_COLUMNS.replace("delta_lengths", "'[]'")
 # The upsert of a turn (same in SQLite and PostgreSQL): every column but the key.
 TURN_UPDATE = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in TURN_COLUMNS.split(",")[2:])
 _SURROGATE = re.compile("[\ud800-\udfff]")

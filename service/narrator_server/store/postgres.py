@@ -171,10 +171,15 @@ class PostgresStore(PostgresMemoryMixin):
             log.error("the database cannot be reached", extra={"timeout_s": self._timeout})
 
     async def _turns(
-        self, conn: AsyncConnection[Any], where: str, args: tuple[Any, ...], limit: int
+        self,
+        conn: AsyncConnection[Any],
+        where: str,
+        args: tuple[Any, ...],
+        limit: int,
+        columns: str = TURN_COLUMNS,
     ) -> list[Turn]:
         cursor = await conn.execute(
-            f"SELECT {TURN_COLUMNS} FROM turns WHERE {where} {_ORDER} LIMIT %s",
+            f"SELECT {columns} FROM turns WHERE {where} {_ORDER} LIMIT %s",
             (*args, limit),
         )
         return [self._rows.decode(r) for r in await cursor.fetchall()]

@@ -17,6 +17,7 @@ from ..core.memory_models import Recollection, SavedSession
 from ..core.memory_storage import LoreFull
 from ..core.models import TurnStatus
 from .codec import (
+    RECALLED_TURN_COLUMNS,
     SESSION_COLUMNS,
     TURN_COLUMN_COUNT,
     TURN_COLUMNS,
@@ -64,7 +65,12 @@ class PostgresMemoryMixin:
         def _conn(self) -> AbstractAsyncContextManager[AsyncConnection[Any]]: ...
 
         async def _turns(
-            self, conn: AsyncConnection[Any], where: str, args: tuple[Any, ...], limit: int
+            self,
+            conn: AsyncConnection[Any],
+            where: str,
+            args: tuple[Any, ...],
+            limit: int,
+            columns: str = ...,
         ) -> list[Turn]: ...
 
     async def recall(
@@ -81,7 +87,11 @@ class PostgresMemoryMixin:
                 return None
             revision = int(found[-2])
             turns = await self._turns(
-                conn, f"session_id = %s AND {_CURRENT}", (session_id,), turn_limit
+                conn,
+                f"session_id = %s AND {_CURRENT}",
+                (session_id,),
+                turn_limit,
+                RECALLED_TURN_COLUMNS,
             )
             summary = await self._latest_summary(conn, session_id)
             lore = None if revision == lore_revision else tuple(await self._lore(conn, session_id))

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from ..core.models import TurnStatus
-from .codec import TURN_COLUMNS
+from .codec import RECALLED_TURN_COLUMNS
 
 if TYPE_CHECKING:
     import sqlite3
@@ -32,7 +32,7 @@ _KEYS = (
     f" FROM turns WHERE session_id = ? AND {CURRENT}"
     " ORDER BY created_at DESC, rowid DESC LIMIT ?)"
 )
-_ROWS = f"SELECT rowid, {TURN_COLUMNS} FROM turns WHERE rowid IN ({{}})"
+_ROWS = f"SELECT rowid, {RECALLED_TURN_COLUMNS} FROM turns WHERE rowid IN ({{}})"
 
 
 class RecentTurns:
