@@ -21,6 +21,7 @@ from narrator_server.core.models import (
 )
 from narrator_server.store.codec import TurnRows, turn_from_row, turn_row
 from narrator_server.store.sqlite import SqliteStore
+from narrator_server.store.sqlite_recent import RecentTurns
 
 from .store_contract.builders import full_turn
 
@@ -194,5 +195,32 @@ async def test_the_memory_read_leaves_the_delta_lengths_to_replays(tmp_path: Pat
         stored = await store.get_turn("s1", "t1")  # what a replay reads has them
         assert stored is not None
         assert stored.delta_lengths == (3, 2, 3)
+    finally:
+        await store.close()
+
+
+async def test_the_recent_turns_kept_decoded_fit_a_memory_budget(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "narrator.sqlite3")
+    try:
+        await store.create_session(SESSION)
+        for i in range(3):
+            await store.save_turn(dataclasses.replace(turn(f"t{i}", at=i), text="x" * 100))
+        decoded: list[str] = []
+
+        def decode(row: tuple[object, ...]) -> Turn:
+            decoded.append(str(row[0]))
+            return turn_from_row(row)
+
+        def decodes(recent: RecentTurns) -> list[int]:
+            counts = []
+            for _ in range(2):
+                decoded.clear()
+                assert len(recent.read(store.db, "s1", 10, decode)) == 3
+                counts.append(len(decoded))
+            return counts
+
+        weight = 100 + len("What now?") + 200
+        assert decodes(RecentTurns()) == [3, 0]  # kept: the second read decodes nothing
+        assert decodes(RecentTurns(budget=2 * weight)) == [3, 1]  # two fit: one is read again
     finally:
         await store.close()

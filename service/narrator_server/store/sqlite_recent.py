@@ -36,11 +36,13 @@ _ROWS = f"SELECT rowid, {RECALLED_TURN_COLUMNS} FROM turns WHERE rowid IN ({{}})
 
 
 class RecentTurns:
-    """The decoded turns of sessions' windows, by key; the least recently used go first past
-    `size`. Used on the store's worker thread only."""
+    """The decoded turns of sessions' windows, by key; the least recently used go first once
+    their texts pass `budget` characters (about that many bytes: a memory budget, whatever
+    the turns' length). Used on the store's worker thread only."""
 
-    def __init__(self, size: int = 2048) -> None:
-        self._size = size
+    def __init__(self, budget: int = 1_000_000) -> None:
+        self._budget = budget
+        self._chars = 0
         self._known: OrderedDict[tuple[Any, ...], Turn] = OrderedDict()
 
     def read(
@@ -63,7 +65,8 @@ class RecentTurns:
             for key in keys:
                 row = fetched.get(key[1])
                 if key not in known and row is not None:
-                    known[key] = decode(row)
+                    fresh = known[key] = decode(row)
+                    self._chars += _weight(fresh)
         turns = []
         for key in keys:
             turn = known.get(key)
@@ -71,6 +74,10 @@ class RecentTurns:
                 continue
             known.move_to_end(key)
             turns.append(turn)
-        while len(known) > self._size:
-            known.popitem(last=False)
+        while self._chars > self._budget and known:
+            self._chars -= _weight(known.popitem(last=False)[1])
         return turns
+
+
+def _weight(turn: Turn) -> int:
+    return len(turn.text) + len(turn.input) + 200  # and the objects around them
