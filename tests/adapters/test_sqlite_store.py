@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from typing import TYPE_CHECKING
 
 from narrator_server.core.models import (
@@ -213,14 +214,106 @@ async def test_the_recent_turns_kept_decoded_fit_a_memory_budget(tmp_path: Path)
 
         def decodes(recent: RecentTurns) -> list[int]:
             counts = []
-            for _ in range(2):
+            for version in (1, 1, 2):  # the same window twice, then a changed one
                 decoded.clear()
-                assert len(recent.read(store.db, "s1", 10, decode)) == 3
+                assert len(recent.read(store.db, "s1", 10, version, decode)) == 3
                 counts.append(len(decoded))
             return counts
 
         weight = 100 + len("What now?") + 200
-        assert decodes(RecentTurns()) == [3, 0]  # kept: the second read decodes nothing
-        assert decodes(RecentTurns(budget=2 * weight)) == [3, 1]  # two fit: one is read again
+        assert decodes(RecentTurns()) == [3, 0, 0]  # kept, and reused when listed again
+        assert decodes(RecentTurns(budget=2 * weight)) == [3, 3, 3]  # does not fit: not kept
+    finally:
+        await store.close()
+
+
+def _listings(store: SqliteStore) -> list[str]:
+    """The statements on the store's connection that list a session's recent turns."""
+    seen: list[str] = []
+    store.db.set_trace_callback(lambda sql: seen.append(sql) if "json_group_array" in sql else 0)
+    return seen
+
+
+async def test_a_saved_turn_enters_the_kept_window_so_the_next_read_lists_nothing(
+    tmp_path: Path,
+) -> None:
+    store = await SqliteStore.open(tmp_path / "narrator.sqlite3")
+    try:
+        await store.create_session(SESSION)
+        for i, at in enumerate((1.0, 2.0, 4.0)):
+            await store.save_turn(turn(f"t{i}", at=at))
+        listings = _listings(store)
+        found = await store.recall("s1", 3, 0)
+        assert found is not None
+        assert len(listings) == 1
+        # A new turn, then one that started before the newest (two producers at once), then
+        # a failed one (not in the window): each save keeps the window current.
+        await store.save_turn(dataclasses.replace(turn("t3", at=5.0), text="Fourth."))
+        await store.save_turn(turn("t4", at=3.0))
+        await store.save_turn(turn("t5", TurnStatus.FAILED, at=6.0))
+        found = await store.recall("s1", 3, 0)
+        assert found is not None
+        assert [t.turn_id for t in found.turns] == ["t3", "t2", "t4"]
+        assert found.turns[0].text == "Fourth."
+        assert found.turns[0].delta_lengths == ()  # as the listing reads it
+        assert len(listings) == 1  # no second listing
+        store._recent = RecentTurns()  # what a read of the file alone gives
+        again = await store.recall("s1", 3, 0)
+        assert again is not None
+        assert again.turns == found.turns
+        assert len(listings) == 2
+    finally:
+        await store.close()
+
+
+async def test_a_change_the_kept_window_did_not_see_is_read_from_the_file(
+    tmp_path: Path,
+) -> None:
+    """Written by another connection (the window's version moved on without this store):
+    the next read lists the window again and sees the change."""
+    path = tmp_path / "narrator.sqlite3"
+    store = await SqliteStore.open(path)
+    try:
+        await store.create_session(SESSION)
+        for i in range(3):
+            await store.save_turn(turn(f"t{i}", at=float(i)))
+        assert await store.recall("s1", 10, 0) is not None
+        listings = _listings(store)
+        with sqlite3.connect(path) as other:
+            other.execute("UPDATE turns SET text = 'Edited.' WHERE id = 't1'")
+        found = await store.recall("s1", 10, 0)
+        assert found is not None
+        assert [(t.turn_id, t.text) for t in found.turns] == [
+            ("t2", "Because."), ("t1", "Edited."), ("t0", "Because."),
+        ]  # fmt: skip
+        assert len(listings) == 1
+        with sqlite3.connect(path) as other:  # a turn's row gone, then a save here
+            other.execute("DELETE FROM turns WHERE id = 't0'")
+        await store.save_turn(turn("t3", at=3.0))
+        found = await store.recall("s1", 10, 0)
+        assert found is not None
+        assert [t.turn_id for t in found.turns] == ["t3", "t2", "t1"]
+        assert len(listings) == 2
+    finally:
+        await store.close()
+
+
+async def test_a_session_deleted_and_imported_again_does_not_get_its_old_window(
+    tmp_path: Path,
+) -> None:
+    store = await SqliteStore.open(tmp_path / "narrator.sqlite3")
+    try:
+        await store.create_session(SESSION)
+        await store.save_turn(dataclasses.replace(turn("t0", at=1.0), text="Deleted."))
+        saved = await store.export_session("s1")
+        assert saved is not None
+        assert await store.recall("s1", 10, 0) is not None  # kept
+        assert await store.delete_session("s1")
+        # The same id again, its window at the same version: only a new read tells them apart.
+        other = dataclasses.replace(saved.turns[0], text="Imported.")
+        await store.import_session(dataclasses.replace(saved, turns=(other,)))
+        found = await store.recall("s1", 10, 0)
+        assert found is not None
+        assert [t.text for t in found.turns] == ["Imported."]
     finally:
         await store.close()

@@ -9,12 +9,10 @@ saying what is wrong and what to do.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import sqlite3
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.errors import SessionNotFound, StoreUnavailable
@@ -30,6 +28,7 @@ from .codec import (
     turn_row,
 )
 from .memory_codec import sections_blob
+from .serial_worker import SerialWorker
 from .sqlite_faults import DAMAGED, DataDirLock, check_whole_pages, explain, is_damage
 from .sqlite_keys import SqliteKeyStore
 from .sqlite_memory import SqliteMemoryMixin
@@ -37,6 +36,7 @@ from .sqlite_recent import RecentTurns
 from .sqlite_schema import migrate
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
@@ -63,7 +63,7 @@ class SqliteStore(SqliteMemoryMixin):
 
     def __init__(self, path: Path, *, server: bool = False) -> None:
         self.path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._worker = SerialWorker("sqlite")
         self._db: sqlite3.Connection | None = None
         # One server per data dir (tools such as the keys CLI may open it alongside).
         self._lock = DataDirLock(path.with_name(path.name + ".lock")) if server else None
@@ -119,11 +119,11 @@ class SqliteStore(SqliteMemoryMixin):
             ) from None
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, self._guarded, fn, args)
-        except RuntimeError as error:  # the executor was shut down: the store is closed
+            answer: asyncio.Future[T] = self._worker.call(self._guarded, fn, args)
+        except RuntimeError as error:  # the worker was closed: so is the store
             raise StoreUnavailable("the store is closed") from error
+        return await answer
 
     def _guarded(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         try:
@@ -190,10 +190,11 @@ class SqliteStore(SqliteMemoryMixin):
         return self._decoded(session_from_row, row[:-1], row[-1], tuple(reversed(turns)))
 
     async def delete_session(self, session_id: str) -> bool:
-        cursor = await self._call(
-            self.db.execute, "DELETE FROM sessions WHERE id = ?", (session_id,)
-        )
-        return cursor.rowcount > 0
+        return await self._call(self._delete_session, session_id)
+
+    def _delete_session(self, session_id: str) -> bool:
+        self._recent.forget(session_id)  # an import may bring the same id back
+        return self.db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
 
     async def get_turn(self, session_id: str, turn_id: str) -> Turn | None:
         turns = await self._call(self._turns, "session_id = ? AND id = ?", (session_id, turn_id), 1)
@@ -272,13 +273,13 @@ class SqliteStore(SqliteMemoryMixin):
         # Only into an existing session: nothing is stored when it was deleted mid-turn. An
         # INTERRUPTED mark only replaces a RUNNING row, never how the turn really ended.
         row = (*turn_row(turn), turn.session_id, _INTERRUPTED, _RUNNING)
-        if record is None:
-            self.db.execute(_SAVE_TURN, row)
-            return
-        blob = sections_blob(record.sections)  # here, off the event loop
+        blob = sections_blob(record.sections) if record else None  # here, off the event loop
         with self._transaction("BEGIN IMMEDIATE") as db:
-            db.execute(_SAVE_TURN, row)
-            self._write_context(turn.session_id, turn.turn_id, blob, record.keep)
+            wrote = db.execute(_SAVE_TURN, row).rowcount
+            if wrote and turn.status is TurnStatus.COMPLETED:
+                self._recent.saved(db, turn.session_id, turn.turn_id, self._decoded_turn)
+            if record is not None and blob is not None:
+                self._write_context(turn.session_id, turn.turn_id, blob, record.keep)
 
     async def supersede_turn(self, session_id: str, turn_id: str) -> None:
         await self._call(
@@ -306,7 +307,7 @@ class SqliteStore(SqliteMemoryMixin):
         if self._db is not None:
             db, self._db = self._db, None
             with contextlib.suppress(sqlite3.Error, RuntimeError):
-                await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
-        self._executor.shutdown(wait=True)
+                await self._worker.call(db.close)
+        self._worker.close()
         if self._lock is not None:
             self._lock.release()

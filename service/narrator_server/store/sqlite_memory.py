@@ -41,7 +41,10 @@ if TYPE_CHECKING:
     from ..core.models import Turn
 
 _LORE_ORDER = "ORDER BY priority DESC, updated_at DESC, id"
-_SESSION = f"SELECT {SESSION_COLUMNS}, lore_revision, turn_total FROM sessions WHERE id = ?"
+_SESSION = (
+    f"SELECT {SESSION_COLUMNS}, window_version, lore_revision, turn_total FROM sessions"
+    " WHERE id = ?"
+)
 
 
 class SqliteMemoryMixin:
@@ -72,11 +75,11 @@ class SqliteMemoryMixin:
             found = db.execute(_SESSION, (session_id,)).fetchone()
             if found is None:
                 return None
-            revision = int(found[-2])
-            turns = self._recent.read(db, session_id, limit, self._decoded_turn)
+            window, revision = found[-3:-1]
+            turns = self._recent.read(db, session_id, limit, window, self._decoded_turn)
             summary = self._latest_summary(session_id)
             lore = None if revision == known else tuple(self._lore(session_id))
-        session = self._decoded(session_from_row, found[:-2], found[-1], ())
+        session = self._decoded(session_from_row, found[:-3], found[-1], ())
         return Recollection(tuple(turns), summary, revision, lore, session)
 
     def _latest_summary(self, session_id: str) -> Summary | None:

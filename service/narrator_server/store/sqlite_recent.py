@@ -1,18 +1,21 @@
-"""A session's recent completed turns, read in two small steps instead of one row at a time.
+"""A session's recent completed turns, kept decoded between its turns and checked in one read.
 
-Every turn reads the last ~54 completed turns of its session. Fetching them as rows costs a
-step (and a hand-over of the GIL between the store's thread and the event loop) per row and a
-Python tuple of every column; most of them were decoded the turn before. Here one query
-returns the window's keys as a single JSON value, and only the turns not already known are
-fetched and decoded. A key holds the row's identity and what an overwrite of a completed turn
-would change (its rowid, text length, token counts and start time), so a turn rewritten by
-another producer is read again; superseded turns leave the window by the query itself.
+Every turn reads the last ~54 completed, current turns of its session. The session's row
+carries `window_version`, which the schema's triggers bump whenever a turn enters that set,
+leaves it or changes in it (a completed turn inserted; an update of a row that was or becomes
+completed, superseding included; a completed turn deleted). A read whose session row shows
+the version of the window kept here takes that window as it is, without a query of the turns.
+Otherwise one query lists the window's keys as a single JSON value (fetching rows one at a time
+costs a GIL hand-over a row) and only the turns not already decoded are fetched. A turn this
+server saves enters its kept window inside the save's own transaction (`saved`), so the next
+turn's read finds the window current instead of listing it again.
 """
 
 from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core.models import TurnStatus
@@ -24,7 +27,9 @@ if TYPE_CHECKING:
 
     from ..core.models import Turn
 
-CURRENT = f"status = '{TurnStatus.COMPLETED.value}' AND superseded = 0"
+_COMPLETED = TurnStatus.COMPLETED.value
+CURRENT = f"status = '{_COMPLETED}' AND superseded = 0"
+_KEY = "json_array(rowid, id, length(text), input_tokens, output_tokens, created_at)"
 _KEYS = (
     "SELECT json_group_array(json_array(place, rowid, id, length(text), input_tokens,"
     " output_tokens, created_at)) FROM (SELECT row_number() OVER (ORDER BY created_at DESC,"
@@ -33,50 +38,119 @@ _KEYS = (
     " ORDER BY created_at DESC, rowid DESC LIMIT ?)"
 )
 _ROWS = f"SELECT rowid, {RECALLED_TURN_COLUMNS} FROM turns WHERE rowid IN ({{}})"
+_SAVED = (
+    f"SELECT (SELECT window_version FROM sessions WHERE id = ?), {_KEY}, {CURRENT},"
+    f" {RECALLED_TURN_COLUMNS} FROM turns WHERE session_id = ? AND id = ?"
+)
+
+# The schema's part (SQLite migration 6): the version the kept windows are checked against.
+WINDOW_TRIGGERS = f"""
+CREATE TRIGGER window_entered AFTER INSERT ON turns WHEN NEW.status = '{_COMPLETED}' BEGIN
+    UPDATE sessions SET window_version = window_version + 1 WHERE id = NEW.session_id;
+END;
+CREATE TRIGGER window_changed AFTER UPDATE ON turns
+WHEN OLD.status = '{_COMPLETED}' OR NEW.status = '{_COMPLETED}' BEGIN
+    UPDATE sessions SET window_version = window_version + 1
+    WHERE id IN (OLD.session_id, NEW.session_id);
+END;
+CREATE TRIGGER window_left AFTER DELETE ON turns WHEN OLD.status = '{_COMPLETED}' BEGIN
+    UPDATE sessions SET window_version = window_version + 1 WHERE id = OLD.session_id;
+END;
+"""
+
+
+@dataclass(frozen=True)
+class _Window:
+    version: int
+    limit: int
+    keys: tuple[tuple[Any, ...], ...]  # newest first, like `turns`
+    turns: tuple[Turn, ...]
+    chars: int
 
 
 class RecentTurns:
-    """The decoded turns of sessions' windows, by key; the least recently used go first once
-    their texts pass `budget` characters (about that many bytes: a memory budget, whatever
-    the turns' length). Used on the store's worker thread only."""
+    """Sessions' windows of decoded turns; the least recently read go first once their texts
+    pass `budget` characters (about that many bytes: a memory budget, whatever the turns'
+    length). Used on the store's worker thread only."""
 
     def __init__(self, budget: int = 1_000_000) -> None:
         self._budget = budget
         self._chars = 0
-        self._known: OrderedDict[tuple[Any, ...], Turn] = OrderedDict()
+        self._windows: OrderedDict[str, _Window] = OrderedDict()
 
     def read(
         self,
         db: sqlite3.Connection,
         session_id: str,
         limit: int,
+        version: int,
         decode: Callable[[tuple[Any, ...]], Turn],
     ) -> list[Turn]:
         """Up to `limit` completed, current turns of the session, newest first (call inside
-        the read's transaction)."""
+        the read's transaction, with the `window_version` its session row holds)."""
+        kept = self._windows.get(session_id)
+        if kept is not None and kept.version == version and kept.limit == limit:
+            self._windows.move_to_end(session_id)
+            return list(kept.turns)
         listed = db.execute(_KEYS, (session_id, limit)).fetchone()[0]
         # The aggregate's order is not promised: each key says its place in the window.
         keys = [(session_id, *k[1:]) for k in sorted(json.loads(listed))]
-        known = self._known
+        known = dict(zip(kept.keys, kept.turns, strict=True)) if kept is not None else {}
         missing = [k[1] for k in keys if k not in known]
         if missing:
+            by_rowid = {k[1]: k for k in keys}
             marks = ",".join("?" * len(missing))
-            fetched = {r[0]: r[1:] for r in db.execute(_ROWS.format(marks), missing)}
-            for key in keys:
-                row = fetched.get(key[1])
-                if key not in known and row is not None:
-                    fresh = known[key] = decode(row)
-                    self._chars += _weight(fresh)
-        turns = []
-        for key in keys:
-            turn = known.get(key)
-            if turn is None:  # gone between the two reads: not possible in one transaction
-                continue
-            known.move_to_end(key)
-            turns.append(turn)
-        while self._chars > self._budget and known:
-            self._chars -= _weight(known.popitem(last=False)[1])
-        return turns
+            for row in db.execute(_ROWS.format(marks), missing).fetchall():
+                known[by_rowid[row[0]]] = decode(row[1:])
+        window = [(k, known[k]) for k in keys if k in known]
+        self._keep(session_id, version, limit, window)
+        return [turn for _, turn in window]
+
+    def saved(
+        self,
+        db: sqlite3.Connection,
+        session_id: str,
+        turn_id: str,
+        decode: Callable[[tuple[Any, ...]], Turn],
+    ) -> None:
+        """A completed turn was just written (call in its transaction, after the write): it
+        enters the session's kept window, which stays current. Anything but that one change
+        since the window was read (another write of the session's turns) drops the window."""
+        kept = self._windows.get(session_id)
+        if kept is None:
+            return
+        row = db.execute(_SAVED, (session_id, session_id, turn_id)).fetchone()
+        if row is None or row[0] is None:  # the session (or the turn) is gone
+            self.forget(session_id)
+            return
+        version, key, current = row[0], json.loads(row[1]), row[2]
+        if version == kept.version:
+            return  # nothing written that changes the window
+        if version != kept.version + 1 or not current:
+            self.forget(session_id)
+            return
+        saved = decode(row[3:])
+        window = [(k, t) for k, t in zip(kept.keys, kept.turns, strict=True) if k[2] != turn_id]
+        window.append(((session_id, *key), saved))
+        window.sort(key=lambda kt: (kt[1].created_at, kt[0][1]), reverse=True)
+        self._keep(session_id, version, kept.limit, window[: kept.limit])
+
+    def forget(self, session_id: str) -> None:
+        """Drops the session's kept window (its next read lists the turns again)."""
+        kept = self._windows.pop(session_id, None)
+        if kept is not None:
+            self._chars -= kept.chars
+
+    def _keep(
+        self, session_id: str, version: int, limit: int, window: list[tuple[Any, Turn]]
+    ) -> None:
+        self.forget(session_id)
+        chars = sum(_weight(turn) for _, turn in window)
+        keys, turns = tuple(k for k, _ in window), tuple(t for _, t in window)
+        self._windows[session_id] = _Window(version, limit, keys, turns, chars)
+        self._chars += chars
+        while self._chars > self._budget and self._windows:
+            self.forget(next(iter(self._windows)))
 
 
 def _weight(turn: Turn) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .sqlite_recent import WINDOW_TRIGGERS
+
 if TYPE_CHECKING:
     import sqlite3
 
@@ -160,7 +162,14 @@ END;
 UPDATE sessions SET turn_total = (SELECT COUNT(*) FROM turns WHERE session_id = sessions.id);
 """
 
-MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5}
+# Version 6: a version of each session's window of recent turns, bumped by triggers, so the
+# memory's read checks the window it keeps decoded with the session's row (`sqlite_recent`).
+_V6 = f"""
+ALTER TABLE sessions ADD COLUMN window_version INTEGER NOT NULL DEFAULT 0;
+{WINDOW_TRIGGERS}
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 VERSION = max(MIGRATIONS)
 
 
