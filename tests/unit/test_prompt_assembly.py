@@ -51,7 +51,7 @@ def test_history_messages_share_the_turns_text_and_read_as_the_sections_say() ->
     got = assemble(
         SESSION, TurnKind.NARRATION, "I go", SCENE, (), recent, None, matcher(), Budgets()
     )  # fmt: skip
-    shared = prompt.messages_of(got.sections, got.window)
+    shared = prompt.messages_of(got.sections, got.texts)
     assert shared == prompt.messages_of(got.sections)  # the same prompt either way
     said = [m.content for m in shared if m.role == "assistant"]
     assert said[0] is got.window[0].text  # not a copy: one string per turn in memory

@@ -8,7 +8,7 @@ function of its inputs: the same memory gives the same prompt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .memory_models import Section, SectionKind
@@ -24,6 +24,8 @@ from .prompt import (
 from .prompt_budget import check_mandatory
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .lore import ChosenLore, LoreMatcher
     from .memory_models import Summary
     from .models import DecisionOption, Scene, Session, Turn
@@ -50,6 +52,9 @@ class Assembled:
     window: tuple[Turn, ...]
     # The session's completed, current turns before this one that were read, newest first.
     recent: tuple[Turn, ...] = ()
+    # Each window turn's (input, what was said) as the model reads them, by turn id: its
+    # chat messages (`prompt.messages_of`) take them as they are.
+    texts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _section(kind: SectionKind, title: str, text: str, **extra: str) -> Section:
@@ -126,6 +131,7 @@ def assemble(
     history_left = min(budgets.history, left)
     window: list[Turn] = []
     history: list[Section] = []
+    texts: dict[str, tuple[str, str]] = {}
     for turn in recent[: budgets.history_max_turns]:
         asked, said = history_texts(turn)
         cost = estimate_tokens(asked) + estimate_tokens(said)
@@ -133,6 +139,7 @@ def assemble(
             break
         history_left -= cost
         window.append(turn)
+        texts[turn.turn_id] = (asked, said)
         history.append(
             Section(
                 SectionKind.HISTORY, f"turn {turn.turn_id}", f"{asked}\n{said}", cost,
@@ -142,4 +149,4 @@ def assemble(
     history.reverse()
     window.reverse()
     tail = [*(_lore_section(c) for c in keyed), scene_section, turn_input]
-    return Assembled((*head, *history, *tail), tuple(window), tuple(recent))
+    return Assembled((*head, *history, *tail), tuple(window), tuple(recent), texts)

@@ -15,6 +15,8 @@ from .models import ContentRating, TurnKind, Usage
 from .ports import ChatMessage
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .models import DecisionOption, Scene, Session, Turn
 
 SYSTEM_PROMPT = (
@@ -131,14 +133,14 @@ SCENE_HEADER = "Scene now:"
 
 
 def messages_of(
-    sections: tuple[Section, ...], window: tuple[Turn, ...] = ()
+    sections: tuple[Section, ...], texts: Mapping[str, tuple[str, str]] | None = None
 ) -> tuple[ChatMessage, ...]:
     """The chat messages of a prompt's sections, in order. The stable part comes first
     (system, campaign, summary, always-on lore), then the history as user/assistant pairs,
     then one last user message with the lore keyed to this turn, the scene and the input.
-    `window`: the history's turns, when at hand; their messages then share the turns' text
-    instead of copying it out of the sections."""
-    turns = {t.turn_id: t for t in window}
+    `texts`: the history turns' (input, said) by turn id, when at hand (`Assembled.texts`);
+    their messages then share the turns' text instead of copying it out of the sections."""
+    texts = texts or {}
     out: list[ChatMessage] = []
     always: list[str] = []
     last: list[str] = []
@@ -160,9 +162,9 @@ def messages_of(
             (keyed if s.matched_key else always).append(f"- {s.text}")
         elif s.kind is SectionKind.HISTORY:
             flush_always()
-            turn = turns.get(s.turn_id)
-            if turn is not None:
-                asked, said = history_texts(turn)
+            pair = texts.get(s.turn_id)
+            if pair is not None:
+                asked, said = pair
             else:
                 asked, said = s.text.split("\n", 1) if "\n" in s.text else (s.text, "")
             out += [ChatMessage("user", asked), ChatMessage("assistant", said)]

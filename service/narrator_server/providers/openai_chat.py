@@ -14,7 +14,6 @@ This module is the one place where the upstream is called.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from ..core.ports import StreamFinished, StreamOpened, TextChunk
 from ..core.prompt import estimated_usage
 from ..telemetry import Telemetry
 from .attempt import Attempt
+from .chat_body import chat_body
 from .openai_errors import to_domain
 from .retry import BudgetStop, RetryPolicy, retrying
 from .sse import ChunkParser
@@ -119,20 +119,18 @@ class OpenAIProvider:
 
     def body(self, request: ChatRequest) -> bytes:
         """The request's JSON, built once for every attempt."""
-        body: dict[str, Any] = {
-            "model": self._model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        fields: dict[str, Any] = {
             "stream": True,
             "stream_options": {"include_usage": True},
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
         }
         if request.response_schema is not None:
-            body["response_format"] = {
+            fields["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "decision", "schema": request.response_schema},
             }
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        return chat_body(self._model, request.messages, fields)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         async with AsyncExitStack() as stack:
