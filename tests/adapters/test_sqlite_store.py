@@ -6,6 +6,10 @@ import dataclasses
 import sqlite3
 from typing import TYPE_CHECKING
 
+import pytest
+
+from narrator_server.core.errors import StoreUnavailable
+from narrator_server.core.memory_models import TurnRecord
 from narrator_server.core.models import (
     Character,
     Decision,
@@ -315,5 +319,61 @@ async def test_a_session_deleted_and_imported_again_does_not_get_its_old_window(
         found = await store.recall("s1", 10, 0)
         assert found is not None
         assert [t.text for t in found.turns] == ["Imported."]
+    finally:
+        await store.close()
+
+
+async def test_a_listing_after_a_change_decodes_only_the_changed_turn(tmp_path: Path) -> None:
+    """Turns that entered the kept window with their save are known to the next listing."""
+    path = tmp_path / "narrator.sqlite3"
+    store = await SqliteStore.open(path)
+    try:
+        await store.create_session(SESSION)
+        await store.save_turn(turn("t0", at=1764567890.1234567))
+        assert await store.recall("s1", 10, 0) is not None
+        for i in (1, 2):  # precise start times, as time.time() gives
+            await store.save_turn(turn(f"t{i}", at=1764567890.1234567 + i / 3))
+        decoded: list[str] = []
+        fresh = store._rows.fresh
+
+        def decode(row: tuple[object, ...]) -> Turn:
+            decoded.append(str(row[0]))
+            return fresh(row)
+
+        store._decoded_turn = decode  # type: ignore[method-assign]
+        with sqlite3.connect(path) as other:
+            other.execute("UPDATE turns SET text = 'Edited.' WHERE id = 't0'")
+        found = await store.recall("s1", 10, 0)
+        assert found is not None
+        assert [(t.turn_id, t.text) for t in found.turns] == [
+            ("t2", "Because."), ("t1", "Because."), ("t0", "Edited."),
+        ]  # fmt: skip
+        assert decoded == ["t0"]
+    finally:
+        await store.close()
+
+
+async def test_a_save_that_rolls_back_leaves_the_kept_window_as_the_file_has_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "narrator.sqlite3"
+    store = await SqliteStore.open(path)
+    try:
+        await store.create_session(SESSION)
+        await store.save_turn(turn("t0", at=1.0))
+        assert await store.recall("s1", 10, 0) is not None
+
+        def fails(*_: object) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(store, "_write_context", fails)
+        with pytest.raises(StoreUnavailable):
+            await store.save_turn(turn("t1", at=2.0), TurnRecord((), 10))
+        monkeypatch.undo()
+        with sqlite3.connect(path) as other:  # one change the window did not see
+            other.execute("UPDATE turns SET text = 'Edited.' WHERE id = 't0'")
+        found = await store.recall("s1", 10, 0)
+        assert found is not None
+        assert [(t.turn_id, t.text) for t in found.turns] == [("t0", "Edited.")]
     finally:
         await store.close()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core.models import TurnStatus
-from .codec import RECALLED_TURN_COLUMNS
+from .codec import RECALLED_TURN_COLUMNS, TURN_COLUMNS
 
 if TYPE_CHECKING:
     import sqlite3
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 _COMPLETED = TurnStatus.COMPLETED.value
 CURRENT = f"status = '{_COMPLETED}' AND superseded = 0"
-_KEY = "json_array(rowid, id, length(text), input_tokens, output_tokens, created_at)"
 _KEYS = (
     "SELECT json_group_array(json_array(place, rowid, id, length(text), input_tokens,"
     " output_tokens, created_at)) FROM (SELECT row_number() OVER (ORDER BY created_at DESC,"
@@ -38,10 +37,8 @@ _KEYS = (
     " ORDER BY created_at DESC, rowid DESC LIMIT ?)"
 )
 _ROWS = f"SELECT rowid, {RECALLED_TURN_COLUMNS} FROM turns WHERE rowid IN ({{}})"
-_SAVED = (
-    f"SELECT (SELECT window_version FROM sessions WHERE id = ?), {_KEY}, {CURRENT},"
-    f" {RECALLED_TURN_COLUMNS} FROM turns WHERE session_id = ? AND id = ?"
-)
+# Where a row's delta lengths are: the memory's turns go without them (`RECALLED_TURN_COLUMNS`).
+_LENGTHS = [c.strip() for c in TURN_COLUMNS.split(",")].index("delta_lengths")
 
 # The schema's part (SQLite migration 6): the version the kept windows are checked against.
 WINDOW_TRIGGERS = f"""
@@ -102,38 +99,58 @@ class RecentTurns:
             marks = ",".join("?" * len(missing))
             for row in db.execute(_ROWS.format(marks), missing).fetchall():
                 known[by_rowid[row[0]]] = decode(row[1:])
-        window = [(k, known[k]) for k in keys if k in known]
-        self._keep(session_id, version, limit, window)
-        return [turn for _, turn in window]
+        listed = [k for k in keys if k in known]
+        turns = tuple(known[k] for k in listed)
+        chars = sum(_weight(turn) for turn in turns)
+        self._keep(session_id, _Window(version, limit, tuple(listed), turns, chars))
+        return list(turns)
 
     def saved(
         self,
-        db: sqlite3.Connection,
         session_id: str,
-        turn_id: str,
+        rowid: int,
+        row: tuple[Any, ...],
         decode: Callable[[tuple[Any, ...]], Turn],
     ) -> None:
-        """A completed turn was just written (call in its transaction, after the write): it
-        enters the session's kept window, which stays current. Anything but that one change
-        since the window was read (another write of the session's turns) drops the window."""
+        """A completed turn was just written as `row` (`codec.turn_row`, in the columns of
+        `TURN_COLUMNS`) at `rowid`, in the transaction still open: it enters the session's
+        kept window, which stays current. That one write bumped the window's version by one
+        (a trigger); any other write since the window was read bumped it too, so the next
+        read finds the kept version behind and lists the window again."""
         kept = self._windows.get(session_id)
         if kept is None:
             return
-        row = db.execute(_SAVED, (session_id, session_id, turn_id)).fetchone()
-        if row is None or row[0] is None:  # the session (or the turn) is gone
+        saved = decode((*row[:_LENGTHS], "[]", *row[_LENGTHS + 1 :]))
+        if saved.superseded:
             self.forget(session_id)
             return
-        version, key, current = row[0], json.loads(row[1]), row[2]
-        if version == kept.version:
-            return  # nothing written that changes the window
-        if version != kept.version + 1 or not current:
-            self.forget(session_id)
-            return
-        saved = decode(row[3:])
-        window = [(k, t) for k, t in zip(kept.keys, kept.turns, strict=True) if k[2] != turn_id]
-        window.append(((session_id, *key), saved))
-        window.sort(key=lambda kt: (kt[1].created_at, kt[0][1]), reverse=True)
-        self._keep(session_id, version, kept.limit, window[: kept.limit])
+        turn_id, created_at = saved.turn_id, saved.created_at
+        usage = saved.usage
+        # The key as the listing will show it, so that a later listing reuses this turn:
+        # SQLite's JSON writes a REAL with 15 significant digits.
+        key = (session_id, rowid, turn_id, len(saved.text), usage.input_tokens,
+               usage.output_tokens, float(f"{created_at:.15g}"))  # fmt: skip
+        keys, turns, chars = list(kept.keys), list(kept.turns), kept.chars
+        for i, old in enumerate(turns):
+            if old.turn_id == turn_id:  # written over: its place may change
+                chars -= _weight(old)
+                del keys[i], turns[i]
+                break
+        # Newest first, as the listing orders them: mostly at the front.
+        place = 0
+        while place < len(turns) and (turns[place].created_at, keys[place][1]) > (
+            created_at,
+            rowid,
+        ):
+            place += 1
+        keys.insert(place, key)
+        turns.insert(place, saved)
+        chars += _weight(saved)
+        while len(turns) > kept.limit:
+            keys.pop()
+            chars -= _weight(turns.pop())
+        window = _Window(kept.version + 1, kept.limit, tuple(keys), tuple(turns), chars)
+        self._keep(session_id, window)
 
     def forget(self, session_id: str) -> None:
         """Drops the session's kept window (its next read lists the turns again)."""
@@ -141,14 +158,10 @@ class RecentTurns:
         if kept is not None:
             self._chars -= kept.chars
 
-    def _keep(
-        self, session_id: str, version: int, limit: int, window: list[tuple[Any, Turn]]
-    ) -> None:
+    def _keep(self, session_id: str, window: _Window) -> None:
         self.forget(session_id)
-        chars = sum(_weight(turn) for _, turn in window)
-        keys, turns = tuple(k for k, _ in window), tuple(t for _, t in window)
-        self._windows[session_id] = _Window(version, limit, keys, turns, chars)
-        self._chars += chars
+        self._windows[session_id] = window
+        self._chars += window.chars
         while self._chars > self._budget and self._windows:
             self.forget(next(iter(self._windows)))
 
