@@ -161,6 +161,19 @@ async def test_turns_that_leave_the_window_are_folded_by_the_model_in_the_backgr
     assert not set(history) & set(covered)  # nothing both summarized and in the window
 
 
+async def test_a_summary_budget_that_holds_no_text_asks_for_no_summaries() -> None:
+    provider = Summaries()
+    budgets = Budgets(history=60, history_max_turns=50, summary=0)
+    cfg = NarratorConfig(memory=MemoryConfig(budgets=budgets, fold_after=3))
+    narrator, store, sid = await setup(provider, cfg)
+    await play(narrator, sid, *(f"action {i}" for i in range(8)))
+    await narrator.memory.summarizer.wait_idle()
+    assert narrator.memory.summarizer.folded == 0
+    assert not [r for r in provider.requests if r.background]
+    assert not store.summaries.get(sid)
+    assert len(provider.requests) == 8  # the turns themselves
+
+
 async def test_without_a_model_the_offline_summarizer_keeps_the_promise() -> None:
     provider = Summaries(fail=True)
     narrator, store, sid = await setup(provider, config(history=60, fold_after=3))

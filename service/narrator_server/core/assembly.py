@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from .models import DecisionOption, Scene, Session, Turn
 
 
+# The least a summary can cost (`estimate_tokens` of one word): a smaller budget holds none.
+MIN_SUMMARY_TOKENS = 5
+
+
 @dataclass(frozen=True)
 class Budgets:
     """Token budgets of the prompt (estimated tokens), from settings."""
@@ -109,7 +113,7 @@ def assemble(
     left = budgets.prompt - mandatory
 
     head: list[Section] = [system, campaign]
-    if summary is not None and summary.text and min(budgets.summary, left) > 4:
+    if summary is not None and summary.text and min(budgets.summary, left) >= MIN_SUMMARY_TOKENS:
         summary_text = _cut(summary.text, min(budgets.summary, left))
         head.append(
             _section(

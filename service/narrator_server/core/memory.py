@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from .assembly import Assembled, Budgets, assemble
+from .assembly import MIN_SUMMARY_TOKENS, Assembled, Budgets, assemble
 from .errors import SessionNotFound, StoreUnavailable
 from .lore import LoreLimits, MatcherCache
 from .memory_models import TurnRecord
@@ -144,7 +144,9 @@ class CampaignMemory:
             matcher, b,
         )  # fmt: skip
         if not preview:
-            fold = self._fold_due(recent, assembled.window, found.summary)
+            fold = None  # a summary budget that holds no text: no summaries to write
+            if b.summary >= MIN_SUMMARY_TOKENS:
+                fold = self._fold_due(recent, assembled.window, found.summary)
             self._pending[(sid, turn_id)] = _Pending(
                 assembled.sections, session, found.summary, fold
             )
