@@ -31,6 +31,7 @@ from narrator_server.store.sqlite_recent import RecentTurns
 from .store_contract.builders import full_turn
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from pathlib import Path
 
 SESSION = Session("s1", Setting("world", "grim"), PlayerCharacter("Ash", "knight"), 99, 1.5)
@@ -231,6 +232,18 @@ async def test_the_recent_turns_kept_decoded_fit_a_memory_budget(tmp_path: Path)
         await store.close()
 
 
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "narrator.sqlite3"
+
+
+@pytest.fixture
+async def store(path: Path) -> AsyncIterator[SqliteStore]:
+    opened = await SqliteStore.open(path)
+    yield opened
+    await opened.close()
+
+
 def _listings(store: SqliteStore) -> list[str]:
     """The statements on the store's connection that list a session's recent turns."""
     seen: list[str] = []
@@ -239,141 +252,120 @@ def _listings(store: SqliteStore) -> list[str]:
 
 
 async def test_a_saved_turn_enters_the_kept_window_so_the_next_read_lists_nothing(
-    tmp_path: Path,
+    store: SqliteStore,
 ) -> None:
-    store = await SqliteStore.open(tmp_path / "narrator.sqlite3")
-    try:
-        await store.create_session(SESSION)
-        for i, at in enumerate((1.0, 2.0, 4.0)):
-            await store.save_turn(turn(f"t{i}", at=at))
-        listings = _listings(store)
-        found = await store.recall("s1", 3, 0)
-        assert found is not None
-        assert len(listings) == 1
-        # A new turn, then one that started before the newest (two producers at once), then
-        # a failed one (not in the window): each save keeps the window current.
-        await store.save_turn(dataclasses.replace(turn("t3", at=5.0), text="Fourth."))
-        await store.save_turn(turn("t4", at=3.0))
-        await store.save_turn(turn("t5", TurnStatus.FAILED, at=6.0))
-        found = await store.recall("s1", 3, 0)
-        assert found is not None
-        assert [t.turn_id for t in found.turns] == ["t3", "t2", "t4"]
-        assert found.turns[0].text == "Fourth."
-        assert found.turns[0].delta_lengths == ()  # as the listing reads it
-        assert len(listings) == 1  # no second listing
-        store._recent = RecentTurns()  # what a read of the file alone gives
-        again = await store.recall("s1", 3, 0)
-        assert again is not None
-        assert again.turns == found.turns
-        assert len(listings) == 2
-    finally:
-        await store.close()
+    await store.create_session(SESSION)
+    for i, at in enumerate((1.0, 2.0, 4.0)):
+        await store.save_turn(turn(f"t{i}", at=at))
+    listings = _listings(store)
+    found = await store.recall("s1", 3, 0)
+    assert found is not None
+    assert len(listings) == 1
+    # A new turn, then one that started before the newest (two producers at once), then
+    # a failed one (not in the window): each save keeps the window current.
+    await store.save_turn(dataclasses.replace(turn("t3", at=5.0), text="Fourth."))
+    await store.save_turn(turn("t4", at=3.0))
+    await store.save_turn(turn("t5", TurnStatus.FAILED, at=6.0))
+    found = await store.recall("s1", 3, 0)
+    assert found is not None
+    assert [t.turn_id for t in found.turns] == ["t3", "t2", "t4"]
+    assert found.turns[0].text == "Fourth."
+    assert found.turns[0].delta_lengths == ()  # as the listing reads it
+    assert len(listings) == 1  # no second listing
+    store._recent = RecentTurns()  # what a read of the file alone gives
+    again = await store.recall("s1", 3, 0)
+    assert again is not None
+    assert again.turns == found.turns
+    assert len(listings) == 2
 
 
 async def test_a_change_the_kept_window_did_not_see_is_read_from_the_file(
-    tmp_path: Path,
+    store: SqliteStore, path: Path
 ) -> None:
     """Written by another connection (the window's version moved on without this store):
     the next read lists the window again and sees the change."""
-    path = tmp_path / "narrator.sqlite3"
-    store = await SqliteStore.open(path)
-    try:
-        await store.create_session(SESSION)
-        for i in range(3):
-            await store.save_turn(turn(f"t{i}", at=float(i)))
-        assert await store.recall("s1", 10, 0) is not None
-        listings = _listings(store)
-        with sqlite3.connect(path) as other:
-            other.execute("UPDATE turns SET text = 'Edited.' WHERE id = 't1'")
-        found = await store.recall("s1", 10, 0)
-        assert found is not None
-        assert [(t.turn_id, t.text) for t in found.turns] == [
-            ("t2", "Because."), ("t1", "Edited."), ("t0", "Because."),
-        ]  # fmt: skip
-        assert len(listings) == 1
-        with sqlite3.connect(path) as other:  # a turn's row gone, then a save here
-            other.execute("DELETE FROM turns WHERE id = 't0'")
-        await store.save_turn(turn("t3", at=3.0))
-        found = await store.recall("s1", 10, 0)
-        assert found is not None
-        assert [t.turn_id for t in found.turns] == ["t3", "t2", "t1"]
-        assert len(listings) == 2
-    finally:
-        await store.close()
+    await store.create_session(SESSION)
+    for i in range(3):
+        await store.save_turn(turn(f"t{i}", at=float(i)))
+    assert await store.recall("s1", 10, 0) is not None
+    listings = _listings(store)
+    with sqlite3.connect(path) as other:
+        other.execute("UPDATE turns SET text = 'Edited.' WHERE id = 't1'")
+    found = await store.recall("s1", 10, 0)
+    assert found is not None
+    assert [(t.turn_id, t.text) for t in found.turns] == [
+        ("t2", "Because."), ("t1", "Edited."), ("t0", "Because."),
+    ]  # fmt: skip
+    assert len(listings) == 1
+    with sqlite3.connect(path) as other:  # a turn's row gone, then a save here
+        other.execute("DELETE FROM turns WHERE id = 't0'")
+    await store.save_turn(turn("t3", at=3.0))
+    found = await store.recall("s1", 10, 0)
+    assert found is not None
+    assert [t.turn_id for t in found.turns] == ["t3", "t2", "t1"]
+    assert len(listings) == 2
 
 
 async def test_a_session_deleted_and_imported_again_does_not_get_its_old_window(
-    tmp_path: Path,
+    store: SqliteStore,
 ) -> None:
-    store = await SqliteStore.open(tmp_path / "narrator.sqlite3")
-    try:
-        await store.create_session(SESSION)
-        await store.save_turn(dataclasses.replace(turn("t0", at=1.0), text="Deleted."))
-        saved = await store.export_session("s1")
-        assert saved is not None
-        assert await store.recall("s1", 10, 0) is not None  # kept
-        assert await store.delete_session("s1")
-        # The same id again, its window at the same version: only a new read tells them apart.
-        other = dataclasses.replace(saved.turns[0], text="Imported.")
-        await store.import_session(dataclasses.replace(saved, turns=(other,)))
-        found = await store.recall("s1", 10, 0)
-        assert found is not None
-        assert [t.text for t in found.turns] == ["Imported."]
-    finally:
-        await store.close()
+    await store.create_session(SESSION)
+    await store.save_turn(dataclasses.replace(turn("t0", at=1.0), text="Deleted."))
+    saved = await store.export_session("s1")
+    assert saved is not None
+    assert await store.recall("s1", 10, 0) is not None  # kept
+    assert await store.delete_session("s1")
+    # The same id again, its window at the same version: only a new read tells them apart.
+    other = dataclasses.replace(saved.turns[0], text="Imported.")
+    await store.import_session(dataclasses.replace(saved, turns=(other,)))
+    found = await store.recall("s1", 10, 0)
+    assert found is not None
+    assert [t.text for t in found.turns] == ["Imported."]
 
 
-async def test_a_listing_after_a_change_decodes_only_the_changed_turn(tmp_path: Path) -> None:
+async def test_a_listing_after_a_change_decodes_only_the_changed_turn(
+    store: SqliteStore, path: Path
+) -> None:
     """Turns that entered the kept window with their save are known to the next listing."""
-    path = tmp_path / "narrator.sqlite3"
-    store = await SqliteStore.open(path)
-    try:
-        await store.create_session(SESSION)
-        await store.save_turn(turn("t0", at=1764567890.1234567))
-        assert await store.recall("s1", 10, 0) is not None
-        for i in (1, 2):  # precise start times, as time.time() gives
-            await store.save_turn(turn(f"t{i}", at=1764567890.1234567 + i / 3))
-        decoded: list[str] = []
-        fresh = store._rows.fresh
+    await store.create_session(SESSION)
+    await store.save_turn(turn("t0", at=1764567890.1234567))
+    assert await store.recall("s1", 10, 0) is not None
+    for i in (1, 2):  # precise start times, as time.time() gives
+        await store.save_turn(turn(f"t{i}", at=1764567890.1234567 + i / 3))
+    decoded: list[str] = []
+    fresh = store._rows.fresh
 
-        def decode(row: tuple[object, ...]) -> Turn:
-            decoded.append(str(row[0]))
-            return fresh(row)
+    def decode(row: tuple[object, ...]) -> Turn:
+        decoded.append(str(row[0]))
+        return fresh(row)
 
-        store._decoded_turn = decode  # type: ignore[method-assign]
-        with sqlite3.connect(path) as other:
-            other.execute("UPDATE turns SET text = 'Edited.' WHERE id = 't0'")
-        found = await store.recall("s1", 10, 0)
-        assert found is not None
-        assert [(t.turn_id, t.text) for t in found.turns] == [
-            ("t2", "Because."), ("t1", "Because."), ("t0", "Edited."),
-        ]  # fmt: skip
-        assert decoded == ["t0"]
-    finally:
-        await store.close()
+    store._decoded_turn = decode  # type: ignore[method-assign]
+    with sqlite3.connect(path) as other:
+        other.execute("UPDATE turns SET text = 'Edited.' WHERE id = 't0'")
+    found = await store.recall("s1", 10, 0)
+    assert found is not None
+    assert [(t.turn_id, t.text) for t in found.turns] == [
+        ("t2", "Because."), ("t1", "Because."), ("t0", "Edited."),
+    ]  # fmt: skip
+    assert decoded == ["t0"]
 
 
 async def test_a_save_that_rolls_back_leaves_the_kept_window_as_the_file_has_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: SqliteStore, path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "narrator.sqlite3"
-    store = await SqliteStore.open(path)
-    try:
-        await store.create_session(SESSION)
-        await store.save_turn(turn("t0", at=1.0))
-        assert await store.recall("s1", 10, 0) is not None
+    await store.create_session(SESSION)
+    await store.save_turn(turn("t0", at=1.0))
+    assert await store.recall("s1", 10, 0) is not None
 
-        def fails(*_: object) -> None:
-            raise sqlite3.OperationalError("disk I/O error")
+    def fails(*_: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
 
-        monkeypatch.setattr(store, "_write_context", fails)
-        with pytest.raises(StoreUnavailable):
-            await store.save_turn(turn("t1", at=2.0), TurnRecord((), 10))
-        monkeypatch.undo()
-        with sqlite3.connect(path) as other:  # one change the window did not see
-            other.execute("UPDATE turns SET text = 'Edited.' WHERE id = 't0'")
-        found = await store.recall("s1", 10, 0)
-        assert found is not None
-        assert [(t.turn_id, t.text) for t in found.turns] == [("t0", "Edited.")]
-    finally:
-        await store.close()
+    monkeypatch.setattr(store, "_write_context", fails)
+    with pytest.raises(StoreUnavailable):
+        await store.save_turn(turn("t1", at=2.0), TurnRecord((), 10))
+    monkeypatch.undo()
+    with sqlite3.connect(path) as other:  # one change the window did not see
+        other.execute("UPDATE turns SET text = 'Edited.' WHERE id = 't0'")
+    found = await store.recall("s1", 10, 0)
+    assert found is not None
+    assert [(t.turn_id, t.text) for t in found.turns] == [("t0", "Edited.")]
