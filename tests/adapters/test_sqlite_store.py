@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sqlite3
 from typing import TYPE_CHECKING
@@ -244,6 +245,19 @@ async def store(path: Path) -> AsyncIterator[SqliteStore]:
     await opened.close()
 
 
+async def texts(store: SqliteStore, limit: int = 10) -> list[tuple[str, str]]:
+    """The memory's read of session s1: its window's (turn id, text), newest first."""
+    found = await store.recall("s1", limit, 0)
+    assert found is not None
+    return [(t.turn_id, t.text) for t in found.turns]
+
+
+def elsewhere(path: Path, sql: str) -> None:
+    """A write by another connection to the file (the store does not see it happen)."""
+    with contextlib.closing(sqlite3.connect(path)) as other, other:
+        other.execute(sql)
+
+
 def _listings(store: SqliteStore) -> list[str]:
     """The statements on the store's connection that list a session's recent turns."""
     seen: list[str] = []
@@ -289,20 +303,12 @@ async def test_a_change_the_kept_window_did_not_see_is_read_from_the_file(
         await store.save_turn(turn(f"t{i}", at=float(i)))
     assert await store.recall("s1", 10, 0) is not None
     listings = _listings(store)
-    with sqlite3.connect(path) as other:
-        other.execute("UPDATE turns SET text = 'Edited.' WHERE id = 't1'")
-    found = await store.recall("s1", 10, 0)
-    assert found is not None
-    assert [(t.turn_id, t.text) for t in found.turns] == [
-        ("t2", "Because."), ("t1", "Edited."), ("t0", "Because."),
-    ]  # fmt: skip
+    elsewhere(path, "UPDATE turns SET text = 'Edited.' WHERE id = 't1'")
+    assert await texts(store) == [("t2", "Because."), ("t1", "Edited."), ("t0", "Because.")]
     assert len(listings) == 1
-    with sqlite3.connect(path) as other:  # a turn's row gone, then a save here
-        other.execute("DELETE FROM turns WHERE id = 't0'")
+    elsewhere(path, "DELETE FROM turns WHERE id = 't0'")  # a row gone, then a save here
     await store.save_turn(turn("t3", at=3.0))
-    found = await store.recall("s1", 10, 0)
-    assert found is not None
-    assert [t.turn_id for t in found.turns] == ["t3", "t2", "t1"]
+    assert [tid for tid, _ in await texts(store)] == ["t3", "t2", "t1"]
     assert len(listings) == 2
 
 
@@ -318,9 +324,7 @@ async def test_a_session_deleted_and_imported_again_does_not_get_its_old_window(
     # The same id again, its window at the same version: only a new read tells them apart.
     other = dataclasses.replace(saved.turns[0], text="Imported.")
     await store.import_session(dataclasses.replace(saved, turns=(other,)))
-    found = await store.recall("s1", 10, 0)
-    assert found is not None
-    assert [t.text for t in found.turns] == ["Imported."]
+    assert await texts(store) == [("t0", "Imported.")]
 
 
 async def test_a_listing_after_a_change_decodes_only_the_changed_turn(
@@ -340,13 +344,8 @@ async def test_a_listing_after_a_change_decodes_only_the_changed_turn(
         return fresh(row)
 
     store._decoded_turn = decode  # type: ignore[method-assign]
-    with sqlite3.connect(path) as other:
-        other.execute("UPDATE turns SET text = 'Edited.' WHERE id = 't0'")
-    found = await store.recall("s1", 10, 0)
-    assert found is not None
-    assert [(t.turn_id, t.text) for t in found.turns] == [
-        ("t2", "Because."), ("t1", "Because."), ("t0", "Edited."),
-    ]  # fmt: skip
+    elsewhere(path, "UPDATE turns SET text = 'Edited.' WHERE id = 't0'")
+    assert await texts(store) == [("t2", "Because."), ("t1", "Because."), ("t0", "Edited.")]
     assert decoded == ["t0"]
 
 
@@ -364,8 +363,5 @@ async def test_a_save_that_rolls_back_leaves_the_kept_window_as_the_file_has_it(
     with pytest.raises(StoreUnavailable):
         await store.save_turn(turn("t1", at=2.0), TurnRecord((), 10))
     monkeypatch.undo()
-    with sqlite3.connect(path) as other:  # one change the window did not see
-        other.execute("UPDATE turns SET text = 'Edited.' WHERE id = 't0'")
-    found = await store.recall("s1", 10, 0)
-    assert found is not None
-    assert [(t.turn_id, t.text) for t in found.turns] == [("t0", "Edited.")]
+    elsewhere(path, "UPDATE turns SET text = 'Edited.' WHERE id = 't0'")  # unseen here
+    assert await texts(store) == [("t0", "Edited.")]
