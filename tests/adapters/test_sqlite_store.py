@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from narrator_server.core.errors import StoreUnavailable
-from narrator_server.core.memory_models import TurnRecord
+from narrator_server.core.memory_models import Summary, SummarySource, TurnRecord
 from narrator_server.core.models import (
     Character,
     Decision,
@@ -365,3 +365,27 @@ async def test_a_save_that_rolls_back_leaves_the_kept_window_as_the_file_has_it(
     monkeypatch.undo()
     elsewhere(path, "UPDATE turns SET text = 'Edited.' WHERE id = 't0'")  # unseen here
     assert await texts(store) == [("t0", "Edited.")]
+
+
+async def test_only_what_cannot_be_rebuilt_waits_for_the_disk(store: SqliteStore) -> None:
+    """Claims, recorded contexts and summaries commit without an fsync (a power cut costs a
+    claim the sweep marks anyway, a context, or a summary folded again); an ended turn waits."""
+    await store.create_session(SESSION)
+    seen: list[str] = []
+    store.db.set_trace_callback(seen.append)
+
+    def unsynced() -> bool:
+        found = "PRAGMA synchronous=NORMAL" in seen
+        seen.clear()
+        return found
+
+    assert await store.claim_turn(turn("t0", TurnStatus.RUNNING)) is None
+    assert unsynced()
+    await store.save_context("s1", "t0", (), 10)
+    assert unsynced()
+    await store.save_summary(
+        "s1", Summary("Ash came.", "t0", "t0", 2.0, 1, SummarySource.MODEL, 3.0), 5
+    )
+    assert unsynced()
+    await store.save_turn(turn("t0"))
+    assert not unsynced()

@@ -50,10 +50,13 @@ class MemoryStorage(Protocol):
         self, session_id: str, after: float, before: float, limit: int
     ) -> list[Turn]:
         """Completed, current turns that started after `after` and before `before`, oldest
-        first, at most `limit`."""
+        first, at most `limit` (as the memory reads turns: their delta lengths may be left
+        out, see `Recollection`)."""
 
     async def save_summary(self, session_id: str, summary: Summary, keep: int) -> None:
-        """Stores a new summary (keeping the newest `keep`); nothing when the session is gone."""
+        """Stores a new summary (keeping the newest `keep`); nothing when the session is gone.
+        A summary is folded from stored turns: a store may commit it without waiting for the
+        disk (one lost to a power cut is folded again)."""
 
     async def save_context(
         self, session_id: str, turn_id: str, sections: tuple[Section, ...], keep: int

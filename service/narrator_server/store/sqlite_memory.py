@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 from ..core.memory_models import Recollection, SavedSession
 from ..core.memory_storage import LoreFull
 from .codec import (
+    RECALLED_TURN_COLUMNS,
     SESSION_COLUMNS,
     TURN_COLUMNS,
     session_from_row,
     session_row,
-    turn_from_row,
     turn_row,
 )
 from .memory_codec import (
@@ -168,17 +168,17 @@ class SqliteMemoryMixin:
         self, session_id: str, after: float, before: float, limit: int
     ) -> list[Turn]:
         rows = self.db.execute(
-            f"SELECT {TURN_COLUMNS} FROM turns WHERE session_id = ? AND {_CURRENT}"
+            f"SELECT {RECALLED_TURN_COLUMNS} FROM turns WHERE session_id = ? AND {_CURRENT}"
             " AND created_at > ? AND created_at < ? ORDER BY created_at, rowid LIMIT ?",
             (session_id, after, before, limit),
         ).fetchall()
-        return [turn_from_row(r) for r in rows]
+        return [self._decoded_turn(r) for r in rows]
 
     async def save_summary(self, session_id: str, summary: Summary, keep: int) -> None:
         await self._call(self._save_summary, session_id, summary, keep)
 
     def _save_summary(self, session_id: str, summary: Summary, keep: int) -> None:
-        with self._transaction("BEGIN IMMEDIATE") as db:
+        with self._transaction("BEGIN IMMEDIATE", durable=False) as db:  # see the port
             marks = ", ".join("?" * (SUMMARY_COLUMNS.count(",") + 1))
             db.execute(
                 f"INSERT INTO summaries (session_id, {SUMMARY_COLUMNS})"
