@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench bench-floor bench-memory bench-store bench-auth bench-cluster \
+	node-test cpp-test clients-test bench bench-turns bench-floor bench-memory bench-store bench-auth bench-cluster \
 	bench-hostile soak fuzz prose traces postgres cluster clean
 
 $(STAMP): pyproject.toml
@@ -61,6 +61,9 @@ cluster: $(STAMP) engines ## PostgreSQL, Redis, NARRATOR_REPLICAS replicas and n
 
 bench: $(STAMP) ## Narrator vs the model called directly (bench/compare.py --help; ARGS="--litellm VENV")
 	$(PY) bench/compare.py $(ARGS)
+
+bench-turns: $(STAMP) ## per-turn CPU of trees side by side, interleaved (ARGS="--narrator before=/tmp/b --narrator after=.")
+	$(PY) bench/per_turn_ab.py $(ARGS)
 
 bench-floor: $(STAMP) ## what a turn costs at the least on this stack: bare grpc.aio stream, one upstream request
 	$(PY) bench/floor.py $(ARGS)

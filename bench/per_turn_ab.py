@@ -1,0 +1,78 @@
+"""Per-turn server CPU of several Narrator servers, interleaved: one batch of turns on each in
+turn, so that what else the machine does weighs on every arm alike (the full runs of
+`compare.py` measure each arm's per-turn CPU at a different time, and this machine's speed
+moves by tens of percent within minutes).
+
+Each arm's session first plays 50 turns of 20-token answers; then every batch is `--batch`
+turns of 1-token answers, 20 ms apart (what `compare.py` calls the whole turn). Prints the
+median and mean of the batches' CPU per turn. Two arms of the same tree show the noise.
+
+    .venv/bin/python bench/per_turn_ab.py --turns 600 \\
+        --narrator before=/tmp/before --narrator after=. [--narrator off=.,NARRATOR_TELEMETRY=false]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import tempfile
+
+from arms import Measure, NarratorArm, start_fake, start_narrator
+from compare import ArmSpec, fake_set, narrator_spec
+
+
+async def run(specs: list[ArmSpec], turns: int, batch: int) -> dict[str, list[float]]:
+    fake, upstream = await start_fake()
+    per_turn: dict[str, list[float]] = {spec.name: [] for spec in specs}
+    try:
+        with contextlib.ExitStack() as dirs:
+            arms = []
+            for spec in specs:
+                assert spec.root is not None
+                data = dirs.enter_context(tempfile.TemporaryDirectory(prefix="narrator-ab-"))
+                server, address = await start_narrator(spec.root, upstream, data, dict(spec.env))
+                arms.append((spec.name, server, NarratorArm(address)))
+            try:
+                await fake_set(upstream, tokens=[20, 20], pace=0.0)
+                sessions = []
+                for _, _, arm in arms:
+                    session, scratch = await arm.worker(), Measure()
+                    for _ in range(50):
+                        await arm.turn(session, scratch)
+                    sessions.append((session, scratch))
+                await fake_set(upstream, tokens=[1, 1], pace=0.0)
+                for _ in range(max(1, turns // batch)):
+                    for (name, server, arm), (session, scratch) in zip(arms, sessions, strict=True):
+                        await asyncio.sleep(0.05)
+                        start = server.cpu()
+                        for _ in range(batch):
+                            await arm.turn(session, scratch)
+                            await asyncio.sleep(0.02)
+                        per_turn[name].append((server.cpu() - start) / batch * 1e6)
+            finally:
+                for _, server, arm in arms:
+                    await arm.close()
+                    await server.stop()
+    finally:
+        await fake.stop()
+    return per_turn
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--narrator", action="append", type=narrator_spec, required=True,
+                        help="NAME=ROOT[,VAR=VALUE...], as compare.py takes it")  # fmt: skip
+    parser.add_argument("--turns", type=int, default=600, help="turns per arm")
+    parser.add_argument("--batch", type=int, default=20, help="turns per batch")
+    args = parser.parse_args()
+    results = asyncio.run(run(args.narrator, args.turns, args.batch))
+    print("| arm | CPU per turn, median of batches | mean | batches |\n|---|---|---|---|")
+    for name, values in results.items():
+        median, mean = statistics.median(values), statistics.mean(values)
+        print(f"| {name} | {median / 1e3:.2f} ms | {mean / 1e3:.2f} ms | {len(values)} |")
+
+
+if __name__ == "__main__":
+    main()
