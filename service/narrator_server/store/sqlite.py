@@ -52,7 +52,7 @@ _SAVE_TURN = (
     f"INSERT INTO turns ({TURN_COLUMNS}) SELECT {_PLACEHOLDERS}"
     " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
     f" ON CONFLICT (session_id, id) DO UPDATE SET {TURN_UPDATE}"
-    " WHERE excluded.status != ? OR turns.status = ? RETURNING rowid"
+    " WHERE excluded.status != ? OR turns.status = ?"
 )
 _INTERRUPTED, _RUNNING = TurnStatus.INTERRUPTED.value, TurnStatus.RUNNING.value
 
@@ -276,13 +276,11 @@ class SqliteStore(SqliteMemoryMixin):
         row = (*turn_row(turn), turn.session_id, _INTERRUPTED, _RUNNING)
         blob = sections_blob(record.sections) if record else None  # here, off the event loop
         with self._transaction("BEGIN IMMEDIATE") as db:
-            wrote = db.execute(_SAVE_TURN, row).fetchall()  # [(rowid,)] once written
+            wrote = db.execute(_SAVE_TURN, row).rowcount
             if record is not None and blob is not None:
                 self._write_context(turn.session_id, turn.turn_id, blob, record.keep)
         if wrote and turn.status is TurnStatus.COMPLETED:  # committed: into the kept window
-            self._recent.saved(
-                turn.session_id, wrote[0][0], row[:TURN_COLUMN_COUNT], self._decoded_turn
-            )
+            self._recent.saved(db, row[:TURN_COLUMN_COUNT], self._decoded_turn)
 
     async def supersede_turn(self, session_id: str, turn_id: str) -> None:
         await self._call(

@@ -37,8 +37,10 @@ _KEYS = (
     " ORDER BY created_at DESC, rowid DESC LIMIT ?)"
 )
 _ROWS = f"SELECT rowid, {RECALLED_TURN_COLUMNS} FROM turns WHERE rowid IN ({{}})"
-# Where a row's delta lengths are: the memory's turns go without them (`RECALLED_TURN_COLUMNS`).
-_LENGTHS = [c.strip() for c in TURN_COLUMNS.split(",")].index("delta_lengths")
+_ROWID = "SELECT rowid FROM turns WHERE session_id = ? AND id = ?"
+# Where a row's columns are; the memory's turns go without delta lengths (`RECALLED_TURN_COLUMNS`).
+_COLUMNS = [c.strip() for c in TURN_COLUMNS.split(",")]
+_ID, _SESSION, _LENGTHS = (_COLUMNS.index(c) for c in ("id", "session_id", "delta_lengths"))
 
 # The schema's part (SQLite migration 6): the version the kept windows are checked against.
 WINDOW_TRIGGERS = f"""
@@ -107,25 +109,29 @@ class RecentTurns:
 
     def saved(
         self,
-        session_id: str,
-        rowid: int,
+        db: sqlite3.Connection,
         row: tuple[Any, ...],
         decode: Callable[[tuple[Any, ...]], Turn],
     ) -> None:
-        """A completed turn was just written as `row` (`codec.turn_row`, in the columns of
-        `TURN_COLUMNS`) at `rowid`, in the transaction still open: it enters the session's
-        kept window, which stays current. That one write bumped the window's version by one
-        (a trigger); any other write since the window was read bumped it too, so the next
-        read finds the kept version behind and lists the window again."""
+        """A completed turn was just written and committed as `row` (`codec.turn_row`, in the
+        columns of `TURN_COLUMNS`): it enters its session's kept window, which stays current.
+        That one write bumped the window's version by one (a trigger); any other write since
+        the window was read bumped it too, so the next read finds the kept version behind and
+        lists the window again."""
+        session_id, turn_id = row[_SESSION], row[_ID]
         kept = self._windows.get(session_id)
         if kept is None:
             return
+        found = db.execute(_ROWID, (session_id, turn_id)).fetchone()
+        if found is None:  # gone already (not by this server: it writes on this thread)
+            self.forget(session_id)
+            return
+        rowid = found[0]
         saved = decode((*row[:_LENGTHS], "[]", *row[_LENGTHS + 1 :]))
         if saved.superseded:
             self.forget(session_id)
             return
-        turn_id, created_at = saved.turn_id, saved.created_at
-        usage = saved.usage
+        created_at, usage = saved.created_at, saved.usage
         # The key as the listing will show it, so that a later listing reuses this turn:
         # SQLite's JSON writes a REAL with 15 significant digits.
         key = (session_id, rowid, turn_id, len(saved.text), usage.input_tokens,
