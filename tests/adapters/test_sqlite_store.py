@@ -389,3 +389,19 @@ async def test_only_what_cannot_be_rebuilt_waits_for_the_disk(store: SqliteStore
     assert unsynced()
     await store.save_turn(turn("t0"))
     assert not unsynced()
+
+
+async def test_a_stored_turn_the_kept_window_cannot_take_is_still_stored(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.create_session(SESSION)
+    await store.save_turn(turn("t0", at=1.0))
+    assert await texts(store) == [("t0", "Because.")]
+
+    def unreadable(row: tuple[object, ...]) -> Turn:
+        raise StoreUnavailable("storage unavailable: a row this server cannot read")
+
+    monkeypatch.setattr(store, "_decoded_turn", unreadable)
+    await store.save_turn(dataclasses.replace(turn("t1", at=2.0), text="Stored."))
+    monkeypatch.undo()
+    assert await texts(store) == [("t1", "Stored."), ("t0", "Because.")]

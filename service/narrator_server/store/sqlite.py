@@ -280,7 +280,10 @@ class SqliteStore(SqliteMemoryMixin):
             if record is not None and blob is not None:
                 self._write_context(turn.session_id, turn.turn_id, blob, record.keep)
         if wrote and turn.status is TurnStatus.COMPLETED:  # committed: into the kept window
-            self._recent.saved(db, row[:TURN_COLUMN_COUNT], self._decoded_turn)
+            try:
+                self._recent.saved(db, row[:TURN_COLUMN_COUNT], self._decoded_turn)
+            except (sqlite3.Error, StoreUnavailable):  # stored all the same: read it next time
+                self._recent.forget(turn.session_id)
 
     async def supersede_turn(self, session_id: str, turn_id: str) -> None:
         await self._call(
