@@ -101,10 +101,10 @@ class RecentTurns:
             marks = ",".join("?" * len(missing))
             for row in db.execute(_ROWS.format(marks), missing).fetchall():
                 known[by_rowid[row[0]]] = decode(row[1:])
-        listed = [k for k in keys if k in known]
-        turns = tuple(known[k] for k in listed)
+        present = tuple(k for k in keys if k in known)
+        turns = tuple(known[k] for k in present)
         chars = sum(_weight(turn) for turn in turns)
-        self._keep(session_id, _Window(version, limit, tuple(listed), turns, chars))
+        self._keep(session_id, _Window(version, limit, present, turns, chars))
         return list(turns)
 
     def saved(
