@@ -206,31 +206,27 @@ async def test_the_memory_read_leaves_the_delta_lengths_to_replays(tmp_path: Pat
         await store.close()
 
 
-async def test_the_recent_turns_kept_decoded_fit_a_memory_budget(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path / "narrator.sqlite3")
-    try:
-        await store.create_session(SESSION)
-        for i in range(3):
-            await store.save_turn(dataclasses.replace(turn(f"t{i}", at=i), text="x" * 100))
-        decoded: list[str] = []
+async def test_the_recent_turns_kept_decoded_fit_a_memory_budget(store: SqliteStore) -> None:
+    await store.create_session(SESSION)
+    for i in range(3):
+        await store.save_turn(dataclasses.replace(turn(f"t{i}", at=i), text="x" * 100))
+    decoded: list[str] = []
 
-        def decode(row: tuple[object, ...]) -> Turn:
-            decoded.append(str(row[0]))
-            return turn_from_row(row)
+    def decode(row: tuple[object, ...]) -> Turn:
+        decoded.append(str(row[0]))
+        return turn_from_row(row)
 
-        def decodes(recent: RecentTurns) -> list[int]:
-            counts = []
-            for version in (1, 1, 2):  # the same window twice, then a changed one
-                decoded.clear()
-                assert len(recent.read(store.db, "s1", 10, version, decode)) == 3
-                counts.append(len(decoded))
-            return counts
+    def decodes(recent: RecentTurns) -> list[int]:
+        counts = []
+        for version in (1, 1, 2):  # the same window twice, then a changed one
+            decoded.clear()
+            assert len(recent.read(store.db, "s1", 10, version, decode)) == 3
+            counts.append(len(decoded))
+        return counts
 
-        weight = 100 + len("What now?") + 200
-        assert decodes(RecentTurns()) == [3, 0, 0]  # kept, and reused when listed again
-        assert decodes(RecentTurns(budget=2 * weight)) == [3, 3, 3]  # does not fit: not kept
-    finally:
-        await store.close()
+    weight = 100 + len("What now?") + 200
+    assert decodes(RecentTurns()) == [3, 0, 0]  # kept, and reused when listed again
+    assert decodes(RecentTurns(budget=2 * weight)) == [3, 3, 3]  # does not fit: not kept
 
 
 @pytest.fixture
