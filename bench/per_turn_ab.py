@@ -3,7 +3,8 @@ turn, so that what else the machine does weighs on every arm alike (the full run
 `compare.py` measure each arm's per-turn CPU at a different time, and this machine's speed
 moves by tens of percent within minutes).
 
-Each arm's session first plays 50 turns of 20-token answers; then every batch is `--batch`
+Each arm's session first plays 50 turns of `--history-tokens`-token answers (20; a real model's
+run 100-300); then every batch is `--batch`
 turns of 1-token answers, 20 ms apart (what `compare.py` calls the whole turn). Prints the
 median and mean of the batches' CPU per turn. Two arms of the same tree show the noise.
 
@@ -23,7 +24,9 @@ from arms import Measure, NarratorArm, start_fake, start_narrator
 from compare import ArmSpec, fake_set, narrator_spec
 
 
-async def run(specs: list[ArmSpec], turns: int, batch: int) -> dict[str, list[float]]:
+async def run(
+    specs: list[ArmSpec], turns: int, batch: int, history_tokens: int
+) -> dict[str, list[float]]:
     fake, upstream = await start_fake()
     per_turn: dict[str, list[float]] = {spec.name: [] for spec in specs}
     try:
@@ -35,7 +38,7 @@ async def run(specs: list[ArmSpec], turns: int, batch: int) -> dict[str, list[fl
                 server, address = await start_narrator(spec.root, upstream, data, dict(spec.env))
                 arms.append((spec.name, server, NarratorArm(address)))
             try:
-                await fake_set(upstream, tokens=[20, 20], pace=0.0)
+                await fake_set(upstream, tokens=[history_tokens, history_tokens], pace=0.0)
                 sessions = []
                 for _, _, arm in arms:
                     session, scratch = await arm.worker(), Measure()
@@ -66,8 +69,10 @@ def main() -> None:
                         help="NAME=ROOT[,VAR=VALUE...], as compare.py takes it")  # fmt: skip
     parser.add_argument("--turns", type=int, default=600, help="turns per arm")
     parser.add_argument("--batch", type=int, default=20, help="turns per batch")
+    parser.add_argument("--history-tokens", type=int, default=20,
+                        help="tokens of each of the 50 history turns' answers")  # fmt: skip
     args = parser.parse_args()
-    results = asyncio.run(run(args.narrator, args.turns, args.batch))
+    results = asyncio.run(run(args.narrator, args.turns, args.batch, args.history_tokens))
     print("| arm | CPU per turn, median of batches | mean | batches |\n|---|---|---|---|")
     for name, values in results.items():
         median, mean = statistics.median(values), statistics.mean(values)

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import sqlite3
+import zlib
 from typing import TYPE_CHECKING
 
 import pytest
 
 from narrator_server.core.errors import StoreUnavailable
-from narrator_server.core.memory_models import Summary, SummarySource, TurnRecord
+from narrator_server.core.memory_models import (
+    Section,
+    SectionKind,
+    Summary,
+    SummarySource,
+    TurnRecord,
+)
 from narrator_server.core.models import (
     Character,
     Decision,
@@ -25,6 +33,7 @@ from narrator_server.core.models import (
     TurnStatus,
     Usage,
 )
+from narrator_server.core.prompt import history_text, history_texts
 from narrator_server.store.codec import TurnRows, turn_from_row, turn_row
 from narrator_server.store.sqlite import SqliteStore
 from narrator_server.store.sqlite_recent import RecentTurns
@@ -401,3 +410,28 @@ async def test_a_stored_turn_the_kept_window_cannot_take_is_still_stored(
     await store.save_turn(dataclasses.replace(turn("t1", at=2.0), text="Stored."))
     monkeypatch.undo()
     assert await texts(store) == [("t1", "Stored."), ("t0", "Because.")]
+
+
+async def test_a_context_keeps_its_history_by_reference_and_reads_older_records(
+    store: SqliteStore, path: Path
+) -> None:
+    await store.create_session(SESSION)
+    said = "The crypt breathes out. " * 40
+    stored = dataclasses.replace(turn("t1"), text=said)
+    await store.save_turn(stored)
+    asked, shown = history_texts(stored)
+    held = (
+        Section(SectionKind.INPUT, "action", "I go", 2),
+        Section(SectionKind.HISTORY, "turn t1", history_text(asked, shown), 9, turn_id="t1"),
+    )
+    await store.save_turn(turn("t2", at=3.0), TurnRecord(held, 5))
+    assert await store.turn_context("s1", "t2") == held
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        (blob,) = db.execute("SELECT sections FROM turn_contexts WHERE turn_id = 't2'").fetchone()
+    assert said not in zlib.decompress(blob).decode()  # the turn's text is not copied
+    # A record of an older release holds every text itself: read as it is.
+    inline = [["history", "turn t1", "as it was then", 9, "", "", "t1"]]
+    old = zlib.compress(json.dumps(inline).encode())
+    elsewhere(path, f"UPDATE turn_contexts SET sections = x'{old.hex()}' WHERE turn_id = 't2'")
+    got = await store.turn_context("s1", "t2")
+    assert got == (Section(SectionKind.HISTORY, "turn t1", "as it was then", 9, turn_id="t1"),)

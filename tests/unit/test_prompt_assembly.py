@@ -51,7 +51,7 @@ def test_history_messages_share_the_turns_text_and_read_as_the_sections_say() ->
     got = assemble(
         SESSION, TurnKind.NARRATION, "I go", SCENE, (), recent, None, matcher(), Budgets()
     )  # fmt: skip
-    shared = prompt.messages_of(got.sections, got.texts)
+    shared = prompt.messages_of(got.sections, got.history)
     assert shared == prompt.messages_of(got.sections)  # the same prompt either way
     said = [m.content for m in shared if m.role == "assistant"]
     assert said[0] is got.window[0].text  # not a copy: one string per turn in memory
@@ -171,3 +171,24 @@ def test_a_multiline_action_stays_one_history_input() -> None:
     messages = prompt.messages_of(got.sections)
     assert ("user", "Player action: I push the door") in [(m.role, m.content) for m in messages]
     assert ("assistant", "It opens.") in [(m.role, m.content) for m in messages]
+
+
+def test_a_window_turn_s_section_and_messages_are_worked_out_once() -> None:
+    recent = newest_first(5)
+    first, second = (
+        assemble(SESSION, TurnKind.NARRATION, text, SCENE, (), recent, None, matcher(), Budgets())
+        for text in ("I go", "I stay")
+    )
+    held = [s for s in first.sections if s.kind is SectionKind.HISTORY]
+    again = [s for s in second.sections if s.kind is SectionKind.HISTORY]
+    assert len(held) == 5
+    assert all(a is b for a, b in zip(held, again, strict=True))
+    assert all(first.history[t] is second.history[t] for t in first.history)
+    # A turn equal to one seen but another object (read again) is worked out again, alike.
+    copy = [dataclasses.replace(t) for t in recent]
+    third = assemble(
+        SESSION, TurnKind.NARRATION, "I go", SCENE, (), copy, None, matcher(), Budgets()
+    )
+    assert third.sections == first.sections
+    fresh = [s for s in third.sections if s.kind is SectionKind.HISTORY]
+    assert not any(a is b for a, b in zip(held, fresh, strict=True))

@@ -11,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .identity_memo import IdentityMemo
 from .memory_models import Section, SectionKind
 from .models import TurnKind
+from .ports import ChatMessage
 from .prompt import (
     campaign_brief,
     describe_scene,
     estimate_tokens,
+    history_text,
     history_texts,
     input_text,
     system_text,
@@ -56,9 +59,36 @@ class Assembled:
     window: tuple[Turn, ...]
     # The session's completed, current turns before this one that were read, newest first.
     recent: tuple[Turn, ...] = ()
-    # Each window turn's (input, what was said) as the model reads them, by turn id: its
-    # chat messages (`prompt.messages_of`) take them as they are.
-    texts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Each window turn's chat messages (input, what was said), by turn id: the prompt's
+    # messages (`prompt.messages_of`) take them as they are.
+    history: Mapping[str, tuple[ChatMessage, ChatMessage]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """An earlier turn as the prompt holds it: its section and its two chat messages."""
+
+    section: Section
+    messages: tuple[ChatMessage, ChatMessage]
+
+
+def _history_entry(turn: Turn) -> HistoryEntry:
+    asked, said = history_texts(turn)
+    cost = estimate_tokens(asked) + estimate_tokens(said)
+    text = history_text(asked, said)
+    section = Section(SectionKind.HISTORY, f"turn {turn.turn_id}", text, cost, turn_id=turn.turn_id)
+    return HistoryEntry(section, (ChatMessage("user", asked), ChatMessage("assistant", said)))
+
+
+# A window turn is the same object from one turn to the next (the stores keep it decoded): its
+# entry is worked out when it enters the window, not once per prompt. What an entry holds is
+# about twice its turn's text; the budget is in characters.
+HISTORY_MEMO_CHARS = 2_000_000
+history_entry = IdentityMemo(
+    _history_entry,
+    lambda turn, entry: len(turn.text) + len(entry.section.text) + len(turn.input),
+    HISTORY_MEMO_CHARS,
+)
 
 
 def _section(kind: SectionKind, title: str, text: str, **extra: str) -> Section:
@@ -135,22 +165,17 @@ def assemble(
     history_left = min(budgets.history, left)
     window: list[Turn] = []
     history: list[Section] = []
-    texts: dict[str, tuple[str, str]] = {}
+    messages: dict[str, tuple[ChatMessage, ChatMessage]] = {}
     for turn in recent[: budgets.history_max_turns]:
-        asked, said = history_texts(turn)
-        cost = estimate_tokens(asked) + estimate_tokens(said)
+        entry = history_entry(turn)
+        cost = entry.section.tokens
         if cost > history_left:
             break
         history_left -= cost
         window.append(turn)
-        texts[turn.turn_id] = (asked, said)
-        history.append(
-            Section(
-                SectionKind.HISTORY, f"turn {turn.turn_id}", f"{asked}\n{said}", cost,
-                turn_id=turn.turn_id,
-            )
-        )  # fmt: skip
+        messages[turn.turn_id] = entry.messages
+        history.append(entry.section)
     history.reverse()
     window.reverse()
     tail = [*(_lore_section(c) for c in keyed), scene_section, turn_input]
-    return Assembled((*head, *history, *tail), tuple(window), tuple(recent), texts)
+    return Assembled((*head, *history, *tail), tuple(window), tuple(recent), messages)

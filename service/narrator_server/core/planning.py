@@ -115,7 +115,7 @@ class MemoryPlanner:
     ) -> tuple[ChatRequest, DecisionRules | None]:
         asked = TurnInput(spec.kind, spec.input, spec.scene, spec.options, spec.replaces_turn_id)
         assembled = await self.memory.recall(session, asked, turn_id, found=found)
-        messages = prompt.messages_of(assembled.sections, assembled.texts)
+        messages = prompt.messages_of(assembled.sections, assembled.history)
         ctx = TurnContext(
             session,
             turn_id,

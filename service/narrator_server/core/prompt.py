@@ -113,6 +113,11 @@ def history_texts(turn: Turn) -> tuple[str, str]:
     return f"Player action: {asked}", turn.text
 
 
+def history_text(asked: str, said: str) -> str:
+    """A history section's text: the input on its first line, then what was said."""
+    return f"{asked}\n{said}"
+
+
 def input_text(kind: TurnKind, text: str, options: tuple[DecisionOption, ...]) -> str:
     """The turn's own input: the action, or the question with its options and the rules of
     the answer."""
@@ -133,14 +138,15 @@ SCENE_HEADER = "Scene now:"
 
 
 def messages_of(
-    sections: tuple[Section, ...], texts: Mapping[str, tuple[str, str]] | None = None
+    sections: tuple[Section, ...],
+    history: Mapping[str, tuple[ChatMessage, ChatMessage]] | None = None,
 ) -> tuple[ChatMessage, ...]:
     """The chat messages of a prompt's sections, in order. The stable part comes first
     (system, campaign, summary, always-on lore), then the history as user/assistant pairs,
     then one last user message with the lore keyed to this turn, the scene and the input.
-    `texts`: the history turns' (input, said) by turn id, when at hand (`Assembled.texts`);
-    their messages then share the turns' text instead of copying it out of the sections."""
-    texts = texts or {}
+    `history`: the history turns' messages by turn id, when at hand (`Assembled.history`):
+    they are taken as they are instead of being copied out of the sections."""
+    history = history or {}
     out: list[ChatMessage] = []
     always: list[str] = []
     last: list[str] = []
@@ -162,12 +168,11 @@ def messages_of(
             (keyed if s.matched_key else always).append(f"- {s.text}")
         elif s.kind is SectionKind.HISTORY:
             flush_always()
-            pair = texts.get(s.turn_id)
-            if pair is not None:
-                asked, said = pair
-            else:
+            pair = history.get(s.turn_id)
+            if pair is None:
                 asked, said = s.text.split("\n", 1) if "\n" in s.text else (s.text, "")
-            out += [ChatMessage("user", asked), ChatMessage("assistant", said)]
+                pair = (ChatMessage("user", asked), ChatMessage("assistant", said))
+            out += pair
         elif s.kind is SectionKind.SCENE:
             flush_always()
             if keyed:

@@ -1,15 +1,27 @@
 """Rows of lore entries, summaries and recorded prompt contexts: one codec for SQL adapters.
 
-A recorded context is zlib-compressed JSON (a prompt repeats much of the previous one's text).
+A recorded context is zlib-compressed JSON, one row per section. A history section's text is
+its stored turn's, as the prompt renders it (`prompt.history_text`), and completed turns are
+never rewritten: the row holds the text's length and CRC-32 instead of the text, and the text is
+rendered from the turn again when the context is read (`read_context`, `context_sections`).
+A context then weighs a tenth of the prompt it records, and writing one encodes no history.
+Rows written with the text (older releases) are read as they are.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..core.memory_models import LoreEntry, Section, SectionKind, Summary, SummarySource
+from ..core.prompt import history_text, history_texts
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..core.models import Turn
 
 LORE_COLUMNS = "id, keys, content, priority, always_on, updated_at"
 SUMMARY_COLUMNS = "text, first_turn_id, last_turn_id, through, turn_count, source, created_at"
@@ -54,15 +66,48 @@ def summary_from_row(r: tuple[Any, ...]) -> Summary:
     )
 
 
+# What a history section reads when its turn is gone or renders differently now.
+UNREADABLE_HISTORY = "(this turn is no longer stored as the request read it)"
+
+
+def _check(text: str) -> list[int]:
+    return [len(text), zlib.crc32(text.encode())]
+
+
 def sections_blob(sections: tuple[Section, ...]) -> bytes:
     rows = [
-        [s.kind.value, s.title, s.text, s.tokens, s.lore_entry_id, s.matched_key, s.turn_id]
+        [s.kind.value, s.title,
+         _check(s.text) if s.kind is SectionKind.HISTORY and s.turn_id else s.text,
+         s.tokens, s.lore_entry_id, s.matched_key, s.turn_id]
         for s in sections
-    ]
+    ]  # fmt: skip
     # Level 1: a context is written every turn and read only when someone asks for it.
     return zlib.compress(_dumps(rows).encode(), 1)
 
 
-def sections_from_blob(blob: bytes) -> tuple[Section, ...]:
+@dataclass(frozen=True)
+class StoredContext:
+    """A recorded context as read, before its history texts are rendered from `turn_ids`."""
+
+    rows: list[list[Any]]
+    turn_ids: tuple[str, ...]
+
+
+def read_context(blob: bytes) -> StoredContext:
     rows = json.loads(zlib.decompress(blob).decode())
-    return tuple(Section(SectionKind(r[0]), r[1], r[2], int(r[3]), r[4], r[5], r[6]) for r in rows)
+    return StoredContext(rows, tuple(r[6] for r in rows if isinstance(r[2], list)))
+
+
+def context_sections(context: StoredContext, turns: Mapping[str, Turn]) -> tuple[Section, ...]:
+    """The context's sections, each history text rendered from its turn in `turns` (by id)
+    and checked against what the request held."""
+    sections = []
+    for r in context.rows:
+        text = r[2]
+        if isinstance(text, list):
+            turn = turns.get(r[6])
+            text = history_text(*history_texts(turn)) if turn is not None else ""
+            if turn is None or _check(text) != r[2]:
+                text = UNREADABLE_HISTORY
+        sections.append(Section(SectionKind(r[0]), r[1], text, int(r[3]), r[4], r[5], r[6]))
+    return tuple(sections)

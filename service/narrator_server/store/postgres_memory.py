@@ -29,10 +29,11 @@ from .codec import (
 from .memory_codec import (
     LORE_COLUMNS,
     SUMMARY_COLUMNS,
+    context_sections,
     lore_from_row,
     lore_row,
+    read_context,
     sections_blob,
-    sections_from_blob,
     summary_from_row,
     summary_row,
 )
@@ -237,7 +238,13 @@ class PostgresMemoryMixin:
                 (session_id, turn_id),
             )
             row = await cursor.fetchone()
-        return sections_from_blob(bytes(row[0])) if row else None
+            if row is None:
+                return None
+            context = read_context(bytes(row[0]))
+            ids = sorted(set(context.turn_ids))
+            found = await self._turns(conn, "session_id = %s AND id = ANY(%s)", (session_id, ids),
+                                      len(ids)) if ids else []  # fmt: skip
+        return context_sections(context, {t.turn_id: t for t in found})
 
     async def export_session(self, session_id: str) -> SavedSession | None:
         async with self._conn() as conn, conn.transaction():

@@ -22,10 +22,11 @@ from .codec import (
 from .memory_codec import (
     LORE_COLUMNS,
     SUMMARY_COLUMNS,
+    context_sections,
     lore_from_row,
     lore_row,
+    read_context,
     sections_blob,
-    sections_from_blob,
     summary_from_row,
     summary_row,
 )
@@ -220,13 +221,27 @@ class SqliteMemoryMixin:
         )
 
     async def turn_context(self, session_id: str, turn_id: str) -> tuple[Section, ...] | None:
-        row = await self._call(
-            lambda: self.db.execute(
+        result: tuple[Section, ...] | None = await self._call(
+            self._turn_context, session_id, turn_id
+        )
+        return result
+
+    def _turn_context(self, session_id: str, turn_id: str) -> tuple[Section, ...] | None:
+        with self._transaction("BEGIN") as db:
+            row = db.execute(
                 "SELECT sections FROM turn_contexts WHERE session_id = ? AND turn_id = ?",
                 (session_id, turn_id),
             ).fetchone()
-        )
-        return sections_from_blob(row[0]) if row else None
+            if row is None:
+                return None
+            context = self._decoded(read_context, row[0])
+            ids = sorted(set(context.turn_ids))
+            turns: dict[str, Turn] = {}
+            for at in range(0, len(ids), 500):  # SQLite binds at most 999 values
+                part = ids[at : at + 500]
+                where = f"session_id = ? AND id IN ({', '.join('?' * len(part))})"
+                turns |= {t.turn_id: t for t in self._turns(where, (session_id, *part), len(part))}
+        return context_sections(context, turns)
 
     async def export_session(self, session_id: str) -> SavedSession | None:
         result: SavedSession | None = await self._call(self._export, session_id)

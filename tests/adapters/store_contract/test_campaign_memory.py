@@ -29,9 +29,12 @@ from narrator_server.core.models import (
     TurnStatus,
     Usage,
 )
+from narrator_server.core.prompt import history_text, history_texts
+from narrator_server.store.memory_codec import UNREADABLE_HISTORY
 from narrator_server.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
     from pathlib import Path
 
     from narrator_server.core.memory_storage import CampaignStore
@@ -163,6 +166,52 @@ async def test_a_turn_saved_with_its_record_keeps_both_in_one_write(
     await store.save_turn(turn(4, sid="nope"), TurnRecord(one, 2))
     assert await store.get_turn("nope", "t4") is None
     assert await store.turn_context("nope", "t4") is None
+
+
+def history(t: Turn, text: str = "") -> Section:
+    """A history section as the assembly writes it for `t` (or with another text)."""
+    rendered = history_text(*history_texts(t))
+    return Section(SectionKind.HISTORY, f"turn {t.turn_id}", text or rendered, 7, turn_id=t.turn_id)
+
+
+async def test_a_context_s_history_reads_back_as_the_request_held_it(
+    store: CampaignStore,
+) -> None:
+    decided = dataclasses.replace(
+        turn(1), kind=TurnKind.DECISION, input="Which  door?\nLeft or right", text="Left ✨\nSure."
+    )
+    for t in (turn(0), decided):
+        await store.save_turn(t)
+    sections = (
+        Section(SectionKind.SYSTEM, "system", "rules", 1),
+        history(turn(0)),
+        history(decided),
+        Section(SectionKind.INPUT, "action", "I go", 2),
+    )
+    await store.save_turn(turn(2), TurnRecord(sections, 5))
+    assert await store.turn_context("s1", "t2") == sections
+
+
+async def test_a_stored_context_s_history_that_no_longer_renders_the_same_says_so(
+    reopen: Callable[[], Awaitable[SessionStore]],
+) -> None:
+    # The durable stores keep a history section as a reference to its turn, checked when read.
+    store = cast("CampaignStore", await reopen())
+    try:
+        await store.create_session(SESSION)
+        await store.save_turn(turn(0))
+        sections = (
+            history(turn(0), text="what an older release wrote\nsaid 0"),
+            history(turn(7)),  # never stored
+            history(turn(0)),
+        )
+        await store.save_context("s1", "t1", sections, keep=5)
+        got = await store.turn_context("s1", "t1")
+    finally:
+        await store.close()
+    assert got is not None
+    assert [s.text for s in got] == [UNREADABLE_HISTORY, UNREADABLE_HISTORY, sections[2].text]
+    assert [(s.turn_id, s.tokens) for s in got] == [(s.turn_id, s.tokens) for s in sections]
 
 
 async def test_export_and_import_round_trip_and_delete_cascades(store: CampaignStore) -> None:
