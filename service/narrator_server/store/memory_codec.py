@@ -1,9 +1,10 @@
 """Rows of lore entries, summaries and recorded prompt contexts: one codec for SQL adapters.
 
 A recorded context is zlib-compressed JSON, one row per section. A history section's text is
-its stored turn's, as the prompt renders it (`prompt.history_text`), and completed turns are
-never rewritten: the row holds the text's length and CRC-32 instead of the text, and the text is
-rendered from the turn again when the context is read (`read_context`, `context_sections`).
+its stored turn's, as the prompt renders it (`prompt.history_text`): the row holds the text's
+length and CRC-32 instead of the text, and the text is rendered from the turn again when the
+context is read (`read_context`, `context_sections`); a turn that no longer renders the same
+reads as `UNREADABLE_HISTORY`.
 A context then weighs a tenth of the prompt it records, and writing one encodes no history.
 Rows written with the text (older releases) are read as they are.
 """
