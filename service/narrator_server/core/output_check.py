@@ -19,14 +19,14 @@ before the error goes on (the failed turn keeps all it said that is allowed).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
 import time
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .event_pump import EventPump
 from .models import DecisionMade, FinishReason, TurnCompleted
 from .moderation import Direction, Verdict
 from .windows import Windows
@@ -186,37 +186,47 @@ class OutputCheck:
     ) -> AsyncGenerator[TurnEvent | str]:
         deciding = fallback is not None
         async with aclosing(source) as events:
-            # While words are held, the next event is awaited in a task with the hold's
-            # deadline (they go out when it passes); otherwise it is awaited directly.
-            pending: asyncio.Future[TurnEvent | str] | None = None
+            # Once words are held, a pump task reads the events, so that the next one can be
+            # awaited with the hold's deadline (they go out when it passes); until then, and
+            # with nothing held, each is awaited directly.
+            pump: EventPump | None = None
             try:
                 while True:
                     due = self.windows.due() if self.refusal is None else None
-                    try:
-                        if pending is None and due is None:
+                    takeovers: int | None = None  # made before the event (None: now)
+                    if pump is None and due is None:
+                        try:
                             event = await anext(events)
-                        else:
-                            if pending is None:
-                                pending = asyncio.ensure_future(anext(events))
-                            if due is not None and not await _within(pending, due - self.clock()):
-                                ready = await self._allowed(self.windows.expired(self.clock()), p)
-                                if ready:
-                                    yield ready
-                                    self.settle(p)
-                                if self.refusal is not None and not deciding:
-                                    break
-                                continue
-                            done, pending = pending, None
-                            event = await done
-                    except StopAsyncIteration:
-                        break
-                    except Exception:  # what the failed source said is checked and sent first
-                        if self.refusal is None and (ready := await self._allowed([], p, True)):
-                            yield ready
-                        raise
+                        except StopAsyncIteration:
+                            break
+                        except Exception:  # what the failed source said is checked and sent
+                            if self.refusal is None and (ready := await self._allowed([], p, True)):
+                                yield ready
+                            raise
+                    else:
+                        if pump is None:
+                            pump = EventPump(events, lambda: len(p.recoveries))
+                            pump.start()
+                        kind, event, takeovers = await pump.next(due, self.clock)
+                        if kind == "due":
+                            ready = await self._allowed(self.windows.expired(self.clock()), p)
+                            if ready:
+                                yield ready
+                                self.settle(p)
+                            if self.refusal is not None and not deciding:
+                                break
+                            continue
+                        if kind == "end":
+                            break
+                        if kind == "failed":
+                            if self.refusal is None and (ready := await self._allowed([], p, True)):
+                                yield ready
+                            raise event
                     if isinstance(event, str):
                         if self.refusal is None:
-                            if self.took_over(p) and (ready := await self._allowed([], p, True)):
+                            if self.took_over(p, takeovers) and (
+                                ready := await self._allowed([], p, True)
+                            ):
                                 yield ready
                                 self.settle(p)
                             if self.refusal is None:
@@ -228,7 +238,7 @@ class OutputCheck:
                                 break  # closing the source ends the upstream request
                         continue
                     if isinstance(event, DecisionMade | TurnCompleted) and self.refusal is None:
-                        self.took_over(p)  # a decision's repair: no text after its takeover
+                        self.took_over(p, takeovers)  # a decision's repair: no text after it
                         ready = await self._allowed([], p, True)
                         if ready:
                             yield ready
@@ -240,9 +250,8 @@ class OutputCheck:
                     else:
                         yield event
             finally:
-                if pending is not None:
-                    pending.cancel()
-                    await asyncio.wait([pending])
+                if pump is not None:
+                    await pump.close()
         if self.refusal is not None and not deciding:
             yield self.cut_short(p)
 
@@ -259,29 +268,6 @@ class OutputCheck:
                 break
             ready.append(window)
         return self.release("".join(ready)) if ready else ""
-
-
-async def _within(future: asyncio.Future[Any], seconds: float) -> bool:
-    """Whether `future` is done within `seconds` (it is never cancelled here)."""
-    if future.done():
-        return True
-    if seconds <= 0:
-        return False
-    loop = asyncio.get_running_loop()
-    waiter = loop.create_future()
-
-    def wake(_: object = None) -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    future.add_done_callback(wake)
-    timer = loop.call_later(seconds, wake)
-    try:
-        await waiter
-    finally:
-        timer.cancel()
-        future.remove_done_callback(wake)
-    return future.done()
 
 
 def _strings(arguments_json: str) -> list[str]:

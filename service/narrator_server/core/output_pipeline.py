@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import deque
-from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .event_pump import EventPump
 from .models import DecisionMade, TurnCompleted
 
 if TYPE_CHECKING:
@@ -35,16 +35,17 @@ async def pipelined(
     fallback: Callable[[], Awaitable[Decision]] | None,
 ) -> AsyncGenerator[TurnEvent | str]:
     deciding = fallback is not None
-    wake: asyncio.Queue[tuple[str, Any, int]] = asyncio.Queue()
     # Each event goes with the takeovers made before it (the pump runs ahead of the checks).
-    pump = asyncio.ensure_future(_pump(source, lambda e: wake.put_nowait((*e, len(p.recoveries)))))
+    pump = EventPump(source, lambda: len(p.recoveries))
+    pump.start()
     checks: deque[_Pending] = deque()
     closed: list[str] = []  # windows closed but not sent to a check yet
     ending: list[TurnEvent] = []
     finished = False  # the source ended
     try:
         while True:
-            kind, item, takeovers = await _woken(c, wake)
+            due = c.windows.due() if c.refusal is None else None
+            kind, item, takeovers = await pump.next(due, c.clock)
             if kind == "failed":  # what the source said is checked and sent, then its error
                 if c.refusal is None and (rest := c.windows.rest()):
                     closed.append(rest)
@@ -68,7 +69,7 @@ async def pipelined(
                     ending.append(item)
                 else:
                     yield item  # TurnStarted: before any text
-            closed = _dispatch(c, checks, closed, wake)
+            closed = _dispatch(c, checks, closed, pump)
             while checks and checks[0].task.done():
                 done = checks.popleft()
                 verdict = done.task.result()
@@ -82,9 +83,9 @@ async def pipelined(
                     break
                 yield c.release("".join(done.windows))
                 c.settle(p)
-                closed = _dispatch(c, checks, closed, wake)
+                closed = _dispatch(c, checks, closed, pump)
             if c.refusal is not None and not deciding:
-                await _stop(pump)  # the upstream request ends; its usage is counted
+                await pump.close()  # the upstream request ends; its usage is counted
                 yield c.cut_short(p)
                 return
             if ending and not checks and not closed:
@@ -99,23 +100,11 @@ async def pipelined(
                 return  # a source that ended without its completion (it never does)
     finally:
         _drop(checks)
-        await _stop(pump)
-
-
-async def _woken(c: OutputCheck, wake: asyncio.Queue[tuple[str, Any, int]]) -> tuple[str, Any, int]:
-    """The next wake-up; ("due", None, -) when held words are due before one comes."""
-    due = c.windows.due() if c.refusal is None else None
-    if due is None or not wake.empty():
-        return await wake.get()
-    try:
-        async with asyncio.timeout(max(0.0, due - c.clock())):
-            return await wake.get()  # a cancelled get leaves its item in the queue
-    except TimeoutError:
-        return "due", None, 0
+        await pump.close()
 
 
 def _dispatch(
-    c: OutputCheck, checks: deque[_Pending], closed: list[str], wake: asyncio.Queue[Any]
+    c: OutputCheck, checks: deque[_Pending], closed: list[str], pump: EventPump
 ) -> list[str]:
     """Sends what closed (up to a takeover's boundary) to a check when one may start;
     returns what still waits."""
@@ -132,7 +121,7 @@ def _dispatch(
     batch, rest = closed[:take], closed[take:]
     text = "".join(batch)
     task = asyncio.ensure_future(c.check(text, c.context_of(text)))
-    task.add_done_callback(lambda _: wake.put_nowait(("checked", None, 0)))
+    task.add_done_callback(lambda _: pump.post("checked"))
     checks.append(_Pending(batch, task))
     return rest
 
@@ -169,25 +158,6 @@ async def _drain(
             return
         yield c.release("".join(batch.windows))
         c.settle(p)
-
-
-async def _pump(
-    source: AsyncGenerator[TurnEvent | str], put: Callable[[tuple[str, Any]], None]
-) -> None:
-    """Reads the runner's events as they come (until cancelled)."""
-    try:
-        async with aclosing(source) as events:
-            async for event in events:
-                put(("event", event))
-        put(("end", None))
-    except Exception as error:
-        put(("failed", error))
-
-
-async def _stop(pump: asyncio.Future[None]) -> None:
-    if not pump.done():
-        pump.cancel()
-    await asyncio.wait([pump])
 
 
 def _drop(checks: deque[_Pending]) -> list[str]:

@@ -28,7 +28,7 @@ class StallPolicy:
 
 
 class StallTimer:
-    """One stream's read timer. Per read it costs two float assignments; one timer handle is
+    """One stream's read timer. Per read it costs a few assignments; one timer handle is
     re-armed lazily. On a stall it cancels the reading task; `stalled(...)` tells the reader
     that the cancellation was the timer's (and takes it back)."""
 
@@ -52,8 +52,10 @@ class StallTimer:
         now = self._loop.time()
         self._started = now
         self._deadline = now + self.limit
+        # The task reading now is the one a stall cancels: a consumer may read the stream
+        # from one task and then from another (the output check's pump).
+        self._task = asyncio.current_task()
         if self._handle is None:
-            self._task = asyncio.current_task()
             self._handle = self._loop.call_at(self._deadline, self._check)
 
     def read(self, carried_text: bool) -> None:

@@ -1,0 +1,120 @@
+"""A turn's events read ahead by a task of their own, so the output check can wait for the next
+one with a deadline (held words go out when it passes) at the cost of a plain wait.
+
+Waiting on the source itself with a deadline needs a task per event (the source must not be
+cancelled mid-read) and a timer per wait: ~20 µs an event, most of a one-token chunk's cost.
+Here one task reads the source for the whole turn and queues what it reads (each event with
+`stamp()` taken as it is read: the takeovers made before it); a wait is one future, and the
+deadline's timer is kept while the deadline stays the same. At most `ahead` events wait to be
+taken; the pump reads on once there is room, so a slow reader still holds the upstream back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, Callable
+
+    from .models import TurnEvent
+
+Kind = Literal["event", "end", "failed", "due", "checked"]
+Woken = tuple[Kind, Any, int]
+_DUE: Woken = ("due", None, 0)
+
+
+class EventPump:
+    """Reads `source` in its own task from `start()` until `close()`."""
+
+    def __init__(
+        self,
+        source: AsyncGenerator[TurnEvent | str],
+        stamp: Callable[[], int] = lambda: 0,
+        ahead: int = 64,
+    ) -> None:
+        self._source = source
+        self._stamp = stamp
+        self._ahead = ahead
+        self._queue: deque[Woken] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._room: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._due: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def post(self, kind: Kind, item: Any = None, stamp: int = 0) -> None:
+        """Queues a wake-up of the reader's own (e.g. a check that finished)."""
+        self._queue.append((kind, item, stamp))
+        self._wake()
+
+    async def next(
+        self, due: float | None = None, clock: Callable[[], float] = lambda: 0.0
+    ) -> Woken:
+        """The next event, end or failure of the source, or a posted wake-up; `("due", None,
+        0)` when `due` (on `clock`) passes first."""
+        while not self._queue:
+            if due is not None:
+                left = due - clock()
+                if left <= 0:
+                    return _DUE
+                self._arm(due, left)
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+            if due is not None and not self._queue and due - clock() <= 0:
+                return _DUE
+        woken = self._queue.popleft()
+        room = self._room
+        if room is not None and not room.done() and len(self._queue) < self._ahead:
+            room.set_result(None)
+        return woken
+
+    async def close(self) -> None:
+        """Stops reading (closing the source) and waits until it is closed."""
+        if self._timer is not None:
+            self._timer.cancel()
+        task = self._task
+        if task is None:
+            await self._source.aclose()
+            return
+        if not task.done():
+            task.cancel()
+        await asyncio.wait([task])
+
+    def _arm(self, due: float, left: float) -> None:
+        if self._due == due and self._timer is not None:
+            return  # the same deadline as the last wait: its timer still runs
+        if self._timer is not None:
+            self._timer.cancel()
+        self._due = due
+        self._timer = asyncio.get_running_loop().call_later(left, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = self._due = None
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _run(self) -> None:
+        try:
+            async with aclosing(self._source) as events:
+                async for event in events:
+                    self.post("event", event, self._stamp())
+                    if len(self._queue) >= self._ahead:
+                        self._room = asyncio.get_running_loop().create_future()
+                        await self._room
+            self.post("end")
+        except Exception as error:  # handed to the reader, in order
+            self.post("failed", error)

@@ -1,0 +1,117 @@
+"""The output check's event pump: read ahead in order, waits with a deadline, bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+from narrator_server.core.event_pump import EventPump
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+
+async def test_events_come_in_order_with_their_stamps_then_the_end() -> None:
+    stamps = iter(range(10, 20))
+
+    async def source() -> AsyncGenerator[str]:
+        for word in ("a", "b", "c"):
+            yield word
+
+    pump = EventPump(source(), lambda: next(stamps))
+    pump.start()
+    got = [await pump.next() for _ in range(4)]
+    assert got == [("event", "a", 10), ("event", "b", 11), ("event", "c", 12), ("end", None, 0)]
+    await pump.close()
+
+
+async def test_a_failure_comes_after_what_the_source_said_before_it() -> None:
+    async def source() -> AsyncGenerator[str]:
+        yield "a"
+        raise ValueError("upstream broke")
+
+    pump = EventPump(source())
+    pump.start()
+    assert await pump.next() == ("event", "a", 0)
+    kind, error, _ = await pump.next()
+    assert kind == "failed"
+    assert isinstance(error, ValueError)
+    await pump.close()
+
+
+async def test_a_deadline_that_passes_first_says_due_and_loses_nothing() -> None:
+    release = asyncio.Event()
+
+    async def source() -> AsyncGenerator[str]:
+        await release.wait()
+        yield "late"
+
+    pump = EventPump(source())
+    pump.start()
+    due = time.monotonic() + 0.01
+    assert await pump.next(due, time.monotonic) == ("due", None, 0)
+    assert await pump.next(due, time.monotonic) == ("due", None, 0)  # already past: at once
+    release.set()
+    assert await pump.next(time.monotonic() + 60, time.monotonic) == ("event", "late", 0)
+    await pump.close()
+
+
+async def test_a_posted_wake_up_ends_a_wait() -> None:
+    async def silent() -> AsyncGenerator[str]:
+        await asyncio.Event().wait()
+        yield "never"
+
+    pump = EventPump(silent())
+    pump.start()
+    waiting = asyncio.ensure_future(pump.next(time.monotonic() + 60, time.monotonic))
+    await asyncio.sleep(0)
+    pump.post("checked")
+    assert await waiting == ("checked", None, 0)
+    await pump.close()
+
+
+async def test_the_pump_reads_at_most_ahead_events_before_they_are_taken() -> None:
+    read = 0
+
+    async def endless() -> AsyncGenerator[str]:
+        nonlocal read
+        while True:
+            read += 1
+            yield f"w{read}"
+
+    pump = EventPump(endless(), ahead=3)
+    pump.start()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert read == 3
+    assert await pump.next() == ("event", "w1", 0)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert read == 4
+    await pump.close()
+
+
+@pytest.mark.parametrize("started", [True, False])
+async def test_closing_closes_the_source(started: bool) -> None:
+    closed = asyncio.Event()
+
+    async def source() -> AsyncGenerator[str]:
+        try:
+            yield "a"
+            await asyncio.Event().wait()
+            yield "never"
+        finally:
+            closed.set()
+
+    events = source()
+    pump = EventPump(events)
+    if started:
+        pump.start()
+        assert await pump.next() == ("event", "a", 0)
+    else:
+        await anext(events)  # read directly before any pump was needed
+    await pump.close()
+    assert closed.is_set()
