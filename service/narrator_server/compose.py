@@ -40,6 +40,7 @@ def narrator_config(s: Settings) -> NarratorConfig:
             ),
             summary=SummaryConfig(budget_tokens=s.summary_token_budget),
             lore=LoreLimits(max_entries=s.lore_max_entries),
+            fold_after=s.summary_fold_turns,
         ),
         model_summaries=s.uses_upstream,
         max_streams=s.max_streams,

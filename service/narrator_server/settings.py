@@ -137,6 +137,8 @@ class Settings(BaseModel):
     history_token_budget: int = Field(3000, alias="NARRATOR_HISTORY_TOKENS", ge=0)
     lore_token_budget: int = Field(1000, alias="NARRATOR_LORE_TOKENS", ge=0)
     summary_token_budget: int = Field(500, alias="NARRATOR_SUMMARY_TOKENS", ge=0)
+    # Turns out of the history window before a fold: each fold is a model request.
+    summary_fold_turns: int = Field(4, alias="NARRATOR_SUMMARY_FOLD_TURNS", ge=1, le=50)
     lore_max_entries: Positive = Field(500, alias="NARRATOR_LORE_MAX_ENTRIES", le=10_000)
 
     # Content.

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from narrator_server.compose import narrator_config
 from narrator_server.settings import Settings, SettingsError, UpstreamSettings
 
 
@@ -78,3 +79,12 @@ def test_span_batches_are_small_and_soon_unless_the_standard_variables_say() -> 
         Settings.from_env(
             {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "600", "OTEL_BSP_MAX_QUEUE_SIZE": "500"}
         )
+
+
+def test_the_summary_fold_setting_reaches_the_memory() -> None:
+    assert narrator_config(Settings.from_env({})).memory.fold_after == 4
+    s = Settings.from_env({"NARRATOR_SUMMARY_FOLD_TURNS": "8"})
+    assert narrator_config(s).memory.fold_after == 8
+    for wrong in ("0", "51"):
+        with pytest.raises(SettingsError, match="NARRATOR_SUMMARY_FOLD_TURNS"):
+            Settings.from_env({"NARRATOR_SUMMARY_FOLD_TURNS": wrong})
