@@ -115,3 +115,40 @@ async def test_closing_closes_the_source(started: bool) -> None:
         await anext(events)  # read directly before any pump was needed
     await pump.close()
     assert closed.is_set()
+
+
+async def test_a_sift_takes_the_events_a_waiting_reader_would_get_and_wakes_it_for_less() -> None:
+    seen: list[str] = []
+
+    def sift(event: object, stamp: int) -> tuple[str, object, int] | None:
+        seen.append(str(event))
+        return None if event in ("a", "b") else ("windows", list(seen), stamp)
+
+    async def source() -> AsyncGenerator[str]:
+        for word in ("a", "b", "c"):
+            yield word
+        await asyncio.Event().wait()  # the turn goes on: no end
+
+    pump = EventPump(source(), lambda: 7, sift=sift)  # type: ignore[arg-type]
+    pump.start()
+    # One wake-up, for what the sift handed over: "a" and "b" were taken without one.
+    assert await pump.next() == ("windows", ["a", "b", "c"], 7)
+    await pump.close()
+
+
+async def test_events_read_while_the_reader_is_busy_are_queued_as_they_are() -> None:
+    read_all = asyncio.Event()
+    sifted: list[object] = []
+
+    async def source() -> AsyncGenerator[str]:
+        for word in ("a", "b"):
+            yield word
+        read_all.set()
+        await asyncio.Event().wait()
+
+    pump = EventPump(source(), sift=lambda event, _: sifted.append(event))  # type: ignore[arg-type,func-returns-value]
+    pump.start()
+    await read_all.wait()  # the reader was not waiting: nothing may be taken in its stead
+    assert [await pump.next() for _ in range(2)] == [("event", "a", 0), ("event", "b", 0)]
+    assert sifted == []
+    await pump.close()

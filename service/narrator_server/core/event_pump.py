@@ -7,6 +7,12 @@ Here one task reads the source for the whole turn and queues what it reads (each
 `stamp()` taken as it is read: the takeovers made before it); a wait is one future, and the
 deadline's timer is kept while the deadline stays the same. At most `ahead` events wait to be
 taken; the pump reads on once there is room, so a slow reader still holds the upstream back.
+
+A `sift` lets the pump take an event in the reader's stead while the reader waits with nothing
+queued (every event before it handled): it returns what to queue instead, or None when there
+is nothing to wake the reader for. With one-token chunks most tokens only add to held words,
+and a wake-up of the reader (a future, a task step through its generators) costs more than
+the token's own work.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ if TYPE_CHECKING:
 
     from .models import TurnEvent
 
-Kind = Literal["event", "end", "failed", "due", "checked"]
+Kind = Literal["event", "end", "failed", "due", "checked", "windows"]
 Woken = tuple[Kind, Any, int]
 _DUE: Woken = ("due", None, 0)
 
@@ -34,8 +40,10 @@ class EventPump:
         source: AsyncGenerator[TurnEvent | str],
         stamp: Callable[[], int] = lambda: 0,
         ahead: int = 64,
+        sift: Callable[[TurnEvent | str, int], Woken | None] | None = None,
     ) -> None:
         self._source = source
+        self._sift = sift
         self._stamp = stamp
         self._ahead = ahead
         self._queue: deque[Woken] = deque()
@@ -111,7 +119,12 @@ class EventPump:
         try:
             async with aclosing(self._source) as events:
                 async for event in events:
-                    self.post("event", event, self._stamp())
+                    stamp = self._stamp()
+                    waiter = self._waiter
+                    if self._sift is None or waiter is None or waiter.done() or self._queue:
+                        self.post("event", event, stamp)
+                    elif (woken := self._sift(event, stamp)) is not None:
+                        self.post(*woken)
                     if len(self._queue) >= self._ahead:
                         self._room = asyncio.get_running_loop().create_future()
                         await self._room

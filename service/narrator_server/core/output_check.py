@@ -26,7 +26,7 @@ import time
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
-from .event_pump import EventPump
+from .event_pump import EventPump, Woken
 from .models import DecisionMade, FinishReason, TurnCompleted
 from .moderation import Direction, Verdict
 from .windows import Windows
@@ -205,11 +205,14 @@ class OutputCheck:
                             raise
                     else:
                         if pump is None:
-                            pump = EventPump(events, lambda: len(p.recoveries))
+                            pump = EventPump(events, lambda: len(p.recoveries), sift=self._sift)
                             pump.start()
                         kind, event, takeovers = await pump.next(due, self.clock)
-                        if kind == "due":
-                            ready = await self._allowed(self.windows.expired(self.clock()), p)
+                        if kind == "due" or kind == "windows":
+                            closed = (
+                                event if kind == "windows" else self.windows.expired(self.clock())
+                            )
+                            ready = await self._allowed(closed, p)
                             if ready:
                                 yield ready
                                 self.settle(p)
@@ -254,6 +257,18 @@ class OutputCheck:
                     await pump.close()
         if self.refusal is not None and not deciding:
             yield self.cut_short(p)
+
+    def _sift(self, event: TurnEvent | str, takeovers: int) -> Woken | None:
+        """In the pump, while `_inline` waits with every event before this one handled: text
+        with no takeover before it is fed at once. `_inline` is woken only for the windows it
+        closed, or to wait for the deadline of words newly held."""
+        if not isinstance(event, str) or self.refusal is not None or takeovers != self._recoveries:
+            return ("event", event, takeovers)
+        due = self.windows.due()
+        closed = self.feed(event)
+        if closed:
+            return ("windows", closed, takeovers)
+        return None if self.windows.due() == due else ("due", None, 0)
 
     async def _allowed(self, windows: list[str], p: Progress, rest: bool = False) -> str:
         """The windows' text (with `rest`, then all text held) up to the first refused
