@@ -11,7 +11,6 @@ narrator traces [--session ID] [--trace ID] [--limit N]
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from . import keys_cli
@@ -60,13 +59,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "keys":
         keys_cli.run(settings, args)
         return
+    from . import event_loop
     from .app import App, StartupError
     from .telemetry import logs
 
     logs.configure(settings.log_level, json_lines=settings.log_json)
     try:
-        asyncio.run(App(settings).serve())
-    except StartupError as error:
+        event_loop.run(App(settings).serve(), settings.event_loop)
+    except (StartupError, event_loop.LoopUnavailable) as error:
         sys.exit(f"narrator: {error}")
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
         sys.exit(130)

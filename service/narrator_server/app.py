@@ -16,7 +16,7 @@ from grpc_reflection.v1alpha import reflection
 
 from narrator.v1 import narrator_service_pb2_grpc
 
-from . import access, heap, listening
+from . import access, event_loop, heap, listening
 from .api.auth import AuthInterceptor, AuthMode
 from .api.decoding import DecodingInterceptor
 from .api.interceptor import TelemetryInterceptor
@@ -312,18 +312,19 @@ class App:
         metrics = self.telemetry.metrics_port if self.telemetry else None
         upstreams = [{"name": u.name, "host": u.host, "model": u.model} for u in s.upstreams]
         mode = "upstreams" if upstreams else "offline narrator"
+        loop = asyncio.get_running_loop()
         log.info(
             "serving",
             extra={
                 "port": port,
                 "mode": mode,
+                "event_loop": event_loop.name(loop),
                 "upstreams": upstreams,
                 "metrics_port": metrics,
                 "moderation": moderation_summary(s),
             },
         )
         stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
         await stopping.wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
     ]
 
 
-async def start(data_dir: Path, **env: str) -> tuple[asyncio.subprocess.Process, str]:
+async def start(
+    data_dir: Path, stderr: int | None = None, **env: str
+) -> tuple[asyncio.subprocess.Process, str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "NARRATOR_"))}
     environ |= {
         "NARRATOR_PORT": "0",
@@ -35,8 +38,9 @@ async def start(data_dir: Path, **env: str) -> tuple[asyncio.subprocess.Process,
         **env,
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "narrator_server", env=environ, stdout=asyncio.subprocess.PIPE
-    )
+        sys.executable, "-m", "narrator_server", env=environ, stdout=asyncio.subprocess.PIPE,
+        stderr=stderr,
+    )  # fmt: skip
     assert process.stdout is not None
     line = (await process.stdout.readline()).decode()
     assert line.startswith("narrator listening on "), line
@@ -106,3 +110,32 @@ async def test_a_bad_setting_stops_the_process_with_a_clear_message(tmp_path: Pa
     assert process.returncode == 1
     assert b"narrator: NARRATOR_FALLBACK: input should be a valid boolean" in err
     assert b"Traceback" not in err
+
+
+@pytest.mark.parametrize(("choice", "runs_on"), [("auto", "uvloop"), ("asyncio", "asyncio")])
+async def test_the_server_serves_on_the_event_loop_it_is_set_to(
+    tmp_path: Path, choice: str, runs_on: str
+) -> None:
+    process, address = await start(
+        tmp_path,
+        asyncio.subprocess.PIPE,
+        NARRATOR_EVENT_LOOP=choice,
+        NARRATOR_LOG_FORMAT="json",
+        NARRATOR_OFFLINE_PACE_MS="0",
+    )
+    assert process.stderr is not None
+    while b'"serving"' not in (line := await process.stderr.readline()):
+        assert line, "the server ended before it said it was serving"
+    assert json.loads(line)["event_loop"] == runs_on
+    drain = asyncio.ensure_future(process.stderr.read())  # the pipe must not fill up
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = pb_grpc.NarratorServiceStub(channel)
+        _, call = await turn_under_way(stub)
+        kinds = []
+        while (message := await call.read()) is not grpc.aio.EOF:
+            kinds.append(message.WhichOneof("event"))
+    assert kinds[-1] == "completed"
+    assert "delta" in kinds
+    process.send_signal(signal.SIGTERM)
+    assert await process.wait() == 0
+    await drain
