@@ -333,6 +333,30 @@ async def test_a_takeover_releases_the_held_text_first(instant: bool) -> None:
     assert store.turns[sid][0].recoveries == completed.recoveries
 
 
+async def test_a_takeover_between_paced_words_is_handled_in_order() -> None:
+    """Words one at a time, the output check waiting for each: the pump feeds them for it,
+    but a takeover's words are handed over, so the held words still go out first."""
+    broken = Script(
+        ["The ", "lid ", "groans ", "as ", "-"], fail_after=4, fail_with=StreamInterrupted("x"),
+        pause=0.002,
+    )  # fmt: skip
+    primary = ScriptedProvider(
+        "up", broken, Script(["it ", "opens. ", "Dust ", "falls."], pause=0.002)
+    )
+    moderator = Recording(instant=True)
+    narrator, _, sid = await setup(chain(primary, ScriptedProvider("offline")), moderator)
+    events = await watched(moderator, narrator.narrate(LOCAL, sid, "I push", Scene()))
+    completed = events[-1]
+    assert isinstance(completed, TurnCompleted)
+    assert completed.text == "The lid groans as it opens. Dust falls."
+    (recovery,) = completed.recoveries
+    sent = [e for e in events if isinstance(e, TextDelta)]
+    assert "".join(d.text for d in sent if d.seq <= recovery.after_seq) == "The lid groans as "
+    assert "".join(deltas(events)) == completed.text
+    # The words held at the takeover were checked and sent as a window of their own.
+    assert moderator.windows == ["The ", "lid groans as ", "it opens.", " Dust falls."]
+
+
 @pytest.mark.parametrize("instant", [True, False])
 async def test_a_failed_turn_keeps_its_checked_text(instant: bool) -> None:
     broken = Script(["One ", "two ", "thr", "-"], fail_after=3, fail_with=StreamInterrupted("x"))
