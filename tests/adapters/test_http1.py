@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import httpx2
 import pytest
 
-from narrator_server.providers.http1 import Http1Transport
+from narrator_server.providers.http1 import Http1Transport, body_of
 
 from ..certs import make_pki
 
@@ -164,3 +164,24 @@ async def test_https_is_served_over_tls_with_the_servers_certificate_checked(
         for task in script.tasks:
             task.cancel()
         await asyncio.gather(*script.tasks, return_exceptions=True)
+
+
+@pytest.mark.parametrize(("coding", "direct"), [(b"", True), (b"identity", True), (b"gzip", False)])
+async def test_a_body_with_no_content_coding_is_read_directly_and_the_connection_kept(
+    server: Server, coding: bytes, direct: bool
+) -> None:
+    head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n"
+    head += b"content-encoding: " + coding + b"\r\n\r\n" if coding else b"\r\n"
+    server.answers = [[head, b"2\r\nab\r\n", b"2\r\ncd\r\n0\r\n\r\n"]] * 2
+    transport = Http1Transport()  # called as the chat provider calls it
+    url = f"http://127.0.0.1:{server.port}/v1/x"
+    for _ in range(2 if direct else 1):
+        response = await transport.handle_async_request(httpx2.Request("POST", url, content=b"{}"))
+        reads = body_of(response)
+        assert (reads is not None) is direct  # with a coding, httpx2 must decode it
+        if reads is not None:
+            assert [piece async for piece in reads] == [b"ab", b"cd"]
+            assert response.is_stream_consumed  # nothing else may read it now
+        await response.aclose()
+    assert server.connections == 1  # read to its end directly, the connection was reused
+    await transport.aclose()

@@ -172,6 +172,18 @@ async def test_the_provider_reads_a_compressed_refusal_as_the_sdks_error(
     assert cause.message.endswith("- no such model")  # the body was decoded
 
 
+async def test_the_provider_decodes_a_compressed_stream(
+    server: Server,  # noqa: F811
+    transport: Transport,
+) -> None:
+    """The fast transport's body is read directly only when it has no content coding."""
+    server.answers = [
+        answer(b"200 OK", gzip.compress(SSE), b"content-encoding: gzip",
+               b"content-type: text/event-stream")
+    ]  # fmt: skip
+    assert await texts(provider_for(f"http://127.0.0.1:{server.port}/v1", transport)) == "Hello"
+
+
 async def test_the_provider_goes_through_a_proxy_in_the_environment(
     proxy: Server, transport: Transport
 ) -> None:

@@ -23,7 +23,7 @@ import httpx2
 from .http1_connection import Connection
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
     from ssl import SSLContext
 
 _READ_SIZE = 64 * 1024  # at most one read's bytes
@@ -37,7 +37,7 @@ class _Body(httpx2.AsyncByteStream):
         self._request, self._timeout = request, timeout
         self._released = False
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def __aiter__(self) -> AsyncGenerator[bytes]:
         conn = self._conn
         while True:
             if conn.pieces:
@@ -60,6 +60,19 @@ class _Body(httpx2.AsyncByteStream):
         if not self._released:
             self._released = True
             self._transport.release(self._origin, self._conn)
+
+
+def body_of(response: httpx2.Response) -> AsyncGenerator[bytes] | None:
+    """The body of a response this transport gave, as each read delivers it, when it has no
+    content coding; None otherwise (`response.aiter_bytes()` decodes it). Reading it here
+    skips httpx2's two generators and two decoders a read: ~7% of a one-token chunk's CPU.
+    Closing the response still releases the connection (to the pool when read to its end)."""
+    stream = response.stream
+    coding = response.headers.get("content-encoding", "").strip().lower()
+    if not isinstance(stream, _Body) or coding not in ("", "identity"):
+        return None
+    response.is_stream_consumed = True  # as `aiter_raw` marks it: nothing else reads it
+    return stream.__aiter__()
 
 
 class Http1Transport(httpx2.AsyncBaseTransport):

@@ -33,6 +33,7 @@ from ..core.models import FinishReason
 from ..core.ports import StreamFinished, StreamOpened, TextChunk
 from ..core.prompt import estimated_usage
 from ..telemetry import Telemetry
+from . import http1
 from .attempt import Attempt
 from .chat_body import chat_body
 from .openai_errors import to_domain
@@ -232,7 +233,7 @@ class OpenAIProvider:
             async with asyncio.timeout(limit):
                 response = await self._send(body, timeout)
                 exits.push_async_callback(response.aclose)
-                reads = response.aiter_bytes()
+                reads = http1.body_of(response) or response.aiter_bytes()
                 exits.push_async_callback(reads.aclose)
                 parser, first = ChunkParser(), ""
                 async for data in reads:
