@@ -53,3 +53,24 @@ def test_crlf_lines_comments_and_nothing_after_done() -> None:
     wire = b": keep-alive\r\n\r\n" + event("Hi").replace(b"\n", b"\r\n") + b"data: [DONE]\n\n"
     assert parser.feed(wire + event(" ignored")) == "Hi"
     assert parser.done
+
+
+def test_text_is_utf8_split_anywhere_and_a_lone_surrogate_is_replaced() -> None:
+    wire = (
+        "data: " + json.dumps({"choices": [{"delta": {"content": "Ça brûle 🔥"}}]}, ensure_ascii=False)
+        + '\n\ndata: {"choices": [{"delta": {"content": "\\ud800!"}}]}\n\n'
+    ).encode()  # fmt: skip
+    parser = ChunkParser()
+    # One byte a read: a character's bytes arrive apart (a line is decoded once it is whole).
+    text = "".join(parser.feed(wire[i : i + 1]) for i in range(len(wire)))
+    assert text == "Ça brûle 🔥\ufffd!"
+
+
+def test_a_line_that_is_not_utf8_is_a_bad_line() -> None:
+    parser = ChunkParser()
+    assert (
+        parser.feed(event("ok") + b'data: {"choices": [{"delta": {"content": "\xff"}}]}\n\n')
+        == "ok"
+    )
+    assert isinstance(parser.failed, UpstreamUnavailable)
+    assert "not JSON" in str(parser.failed)
