@@ -3,7 +3,7 @@
 `auto` (the default) takes uvloop where it is installed (a dependency everywhere it builds:
 not on Windows) and asyncio's own loop otherwise; `uvloop` insists on it; `asyncio` never
 uses it. uvloop runs the loop, its timers and its sockets in C over libuv: the same server
-spends ~10% less CPU on a streamed token and ~4% less on a turn (docs/operations.md). gRPC's
+spends ~10% less CPU on a streamed token and on a turn (docs/operations.md). gRPC's
 asyncio stack runs on any asyncio loop; nothing in the service depends on which.
 """
 
