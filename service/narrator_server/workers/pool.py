@@ -2,7 +2,8 @@
 overruns.
 
 Workers start on first need (up to `size`) as `python -m narrator_server.workers.child` with
-pipes for stdin/stdout, so the event loop only ever waits on pipes. A call takes one idle
+pipes for stdin/stdout (`spawn.py`: started the same way on any event loop), so the event
+loop only ever waits on pipes. A call takes one idle
 worker; past `size` busy workers, up to `queue_limit` calls wait and the next is refused
 (`Overloaded`). The child interrupts an item at its budget by itself; a child that has not
 answered `grace` seconds after the call's total budget is killed, its missing items reported
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..core.errors import Overloaded
 from ..core.offload import WorkFailed
 from . import frames
+from .spawn import Child, spawn
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -30,10 +32,8 @@ START_TIMEOUT_S = 30.0
 
 
 class _Worker:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: Child) -> None:
         self.process = process
-        assert process.stdin is not None
-        assert process.stdout is not None
         self.stdin = process.stdin
         self.stdout = process.stdout
         self.alive = True
@@ -174,11 +174,8 @@ class WorkerPool:
     async def _start(self) -> _Worker:
         self._starting += 1
         try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "narrator_server.workers.child", *self._preload,
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            worker = _Worker(process)
+            argv = [sys.executable, "-m", "narrator_server.workers.child", *self._preload]
+            worker = _Worker(await spawn(argv))
             try:
                 ready = await asyncio.wait_for(worker.read(), START_TIMEOUT_S)
             except (TimeoutError, asyncio.IncompleteReadError) as error:
