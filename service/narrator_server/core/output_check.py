@@ -264,11 +264,13 @@ class OutputCheck:
         closed, or to wait for the deadline of words newly held."""
         if not isinstance(event, str) or self.refusal is not None or takeovers != self._recoveries:
             return ("event", event, takeovers)
-        due = self.windows.due()
+        held = self.windows.due() is not None
         closed = self.feed(event)
         if closed:
             return ("windows", closed, takeovers)
-        return None if self.windows.due() == due else ("due", None, 0)
+        # Words were held already: their deadline stands (should a long word have moved it
+        # later, the wait ends early, finds nothing due and waits again).
+        return None if held or self.windows.due() is None else ("due", None, 0)
 
     async def _allowed(self, windows: list[str], p: Progress, rest: bool = False) -> str:
         """The windows' text (with `rest`, then all text held) up to the first refused

@@ -1,0 +1,41 @@
+"""Where a window may cut held text: after the last whitespace that follows some word."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from narrator_server.core.windows import Windows, _last_word_end
+
+
+def _walked(text: str) -> int:
+    """The definition, a character at a time."""
+    i = len(text) - 1
+    while i > 0 and not text[i].isspace():
+        i -= 1
+    return i + 1 if i > 0 and text[:i].strip() else 0
+
+
+SPACES = " \t\n\r\x0b\x0c\x1c\x85\xa0\u1680\u2000\u2028\u3000"
+
+
+@given(st.text(alphabet=st.sampled_from("ab.é🔥" + SPACES), max_size=40))
+def test_the_cut_is_after_the_last_whitespace_of_any_kind_after_a_word(text: str) -> None:
+    assert _last_word_end(text) == _walked(text)
+
+
+def test_cuts_in_examples() -> None:
+    assert _last_word_end("") == _last_word_end("word") == _last_word_end(" word") == 0
+    assert _last_word_end("  \u3000x") == 0  # whitespace, but no word before it
+    assert _last_word_end("The cat") == 4
+    assert _last_word_end("The cat\u00a0sat") == 8  # a no-break space is whitespace too
+    assert _last_word_end("The cat ") == 8
+
+
+def test_one_token_at_a_time_the_held_words_go_out_at_the_hold() -> None:
+    windows = Windows(max_chars=160, hold_s=1.0, first_words=False)
+    for t, token in enumerate(["The", " cat", " sat", " on"]):
+        assert windows.feed(token, float(t) / 10) == []
+    assert windows.due() == 1.0  # from the first word held
+    assert windows.expired(1.0) == ["The cat sat "]
+    assert windows.held == "on"
