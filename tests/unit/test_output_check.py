@@ -314,22 +314,32 @@ def chain(primary: ScriptedProvider, backup: ScriptedProvider | None) -> Provide
     return ProviderChain([Upstream("up", primary, CircuitBreaker())], backup, UpstreamSlots(10))
 
 
+async def taken_over(
+    primary: ScriptedProvider, moderator: Recording, before: str
+) -> tuple[list[TurnEvent], MemoryStore, str]:
+    """A turn whose upstream breaks once (the offline narrator behind it): its events, checking
+    that the one recovery's `after_seq` ends the text `before` it."""
+    narrator, store, sid = await setup(chain(primary, ScriptedProvider("offline")), moderator)
+    events = await watched(moderator, narrator.narrate(LOCAL, sid, "I push", Scene()))
+    completed = events[-1]
+    assert isinstance(completed, TurnCompleted)
+    (recovery,) = completed.recoveries
+    sent = [e for e in events if isinstance(e, TextDelta)]
+    assert "".join(d.text for d in sent if d.seq <= recovery.after_seq) == before
+    return events, store, sid
+
+
 @pytest.mark.parametrize("instant", [True, False])
 async def test_a_takeover_releases_the_held_text_first(instant: bool) -> None:
     """The words held when the upstream broke are checked and sent before the continuation:
     the recovery's after_seq still ends the text of the provider that failed."""
     broken = Script(["The lid ", "groans as ", "-"], fail_after=2, fail_with=StreamInterrupted("x"))
     primary = ScriptedProvider("up", broken, Script(["it opens."]))
-    backup = ScriptedProvider("offline")
     moderator = Recording(instant, delay=0.001)
-    narrator, store, sid = await setup(chain(primary, backup), moderator)
-    events = await watched(moderator, narrator.narrate(LOCAL, sid, "I push", Scene()))
+    events, store, sid = await taken_over(primary, moderator, "The lid groans as ")
     completed = events[-1]
     assert isinstance(completed, TurnCompleted)
     assert completed.text == "The lid groans as it opens."
-    (recovery,) = completed.recoveries
-    sent = [e for e in events if isinstance(e, TextDelta)]
-    assert "".join(d.text for d in sent if d.seq <= recovery.after_seq) == "The lid groans as "
     assert store.turns[sid][0].recoveries == completed.recoveries
 
 
@@ -344,14 +354,10 @@ async def test_a_takeover_between_paced_words_is_handled_in_order() -> None:
         "up", broken, Script(["it ", "opens. ", "Dust ", "falls."], pause=0.002)
     )
     moderator = Recording(instant=True)
-    narrator, _, sid = await setup(chain(primary, ScriptedProvider("offline")), moderator)
-    events = await watched(moderator, narrator.narrate(LOCAL, sid, "I push", Scene()))
+    events, _, _ = await taken_over(primary, moderator, "The lid groans as ")
     completed = events[-1]
     assert isinstance(completed, TurnCompleted)
     assert completed.text == "The lid groans as it opens. Dust falls."
-    (recovery,) = completed.recoveries
-    sent = [e for e in events if isinstance(e, TextDelta)]
-    assert "".join(d.text for d in sent if d.seq <= recovery.after_seq) == "The lid groans as "
     assert "".join(deltas(events)) == completed.text
     # The words held at the takeover were checked and sent as a window of their own.
     assert moderator.windows == ["The ", "lid groans as ", "it opens.", " Dust falls."]
