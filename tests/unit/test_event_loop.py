@@ -9,6 +9,7 @@ import pytest
 import uvloop
 
 from narrator_server import event_loop
+from narrator_server.settings import Settings, SettingsError
 
 
 async def _running() -> str:
@@ -33,3 +34,10 @@ def test_without_uvloop_auto_falls_back_and_uvloop_says_what_is_missing(
     assert event_loop.factory("auto") is asyncio.new_event_loop
     with pytest.raises(event_loop.LoopUnavailable, match="uvloop is not installed"):
         event_loop.factory("uvloop")
+
+
+def test_the_setting_takes_only_the_loops_it_names() -> None:
+    assert Settings.from_env({}).event_loop == "auto"
+    assert Settings.from_env({"NARRATOR_EVENT_LOOP": "asyncio"}).event_loop == "asyncio"
+    with pytest.raises(SettingsError, match="NARRATOR_EVENT_LOOP"):
+        Settings.from_env({"NARRATOR_EVENT_LOOP": "libev"})
