@@ -27,6 +27,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .event_loop import Choice as LoopChoice  # noqa: TC001 (pydantic reads it at runtime)
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -87,8 +89,7 @@ class Settings(BaseModel):
     redis_timeout_s: float = Field(1.0, alias="NARRATOR_REDIS_TIMEOUT_S", gt=0, le=30)
     lease_s: float = Field(2.0, alias="NARRATOR_LEASE_S", ge=0.5, le=60)
     max_connection_age_s: Seconds = Field(0.0, alias="NARRATOR_MAX_CONNECTION_AGE_S")
-    # auto: uvloop where it is installed (see event_loop.py).
-    event_loop: Literal["auto", "uvloop", "asyncio"] = Field("auto", alias="NARRATOR_EVENT_LOOP")
+    event_loop: LoopChoice = Field("auto", alias="NARRATOR_EVENT_LOOP")  # see event_loop.py
 
     # Callers.
     auth: Literal["auto", "required", "off"] = Field("auto", alias="NARRATOR_AUTH")

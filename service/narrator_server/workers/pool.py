@@ -2,12 +2,12 @@
 overruns.
 
 Workers start on first need (up to `size`) as `python -m narrator_server.workers.child` with
-pipes for stdin/stdout (`spawn.py`: started the same way on any event loop), so the event
-loop only ever waits on pipes. A call takes one idle
-worker; past `size` busy workers, up to `queue_limit` calls wait and the next is refused
-(`Overloaded`). The child interrupts an item at its budget by itself; a child that has not
-answered `grace` seconds after the call's total budget is killed, its missing items reported
-as overrun, and a fresh worker starts for the next call.
+pipes for stdin/stdout (`spawn.py`: started the same way on any event loop), so the event loop
+only ever waits on pipes. A call takes one idle worker; past `size` busy workers, up to
+`queue_limit` calls wait and the next is refused (`Overloaded`). The child interrupts an item
+at its budget by itself; a child that has not answered `grace` seconds after the call's total
+budget is killed, its missing items reported as overrun, and a fresh worker starts for the next
+call.
 """
 
 from __future__ import annotations
