@@ -124,18 +124,23 @@ async def test_the_server_serves_on_the_event_loop_it_is_set_to(
         NARRATOR_OFFLINE_PACE_MS="0",
     )
     assert process.stderr is not None
-    while b'"serving"' not in (line := await process.stderr.readline()):
-        assert line, "the server ended before it said it was serving"
-    assert json.loads(line)["event_loop"] == runs_on
-    drain = asyncio.ensure_future(process.stderr.read())  # the pipe must not fill up
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = pb_grpc.NarratorServiceStub(channel)
-        _, call = await turn_under_way(stub)
-        kinds = []
-        while (message := await call.read()) is not grpc.aio.EOF:
-            kinds.append(message.WhichOneof("event"))
-    assert kinds[-1] == "completed"
-    assert "delta" in kinds
-    process.send_signal(signal.SIGTERM)
-    assert await process.wait() == 0
-    await drain
+    try:
+        while b'"serving"' not in (line := await process.stderr.readline()):
+            assert line, "the server ended before it said it was serving"
+        assert json.loads(line)["event_loop"] == runs_on
+        drain = asyncio.ensure_future(process.stderr.read())  # the pipe must not fill up
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = pb_grpc.NarratorServiceStub(channel)
+            _, call = await turn_under_way(stub)
+            kinds = []
+            while (message := await call.read()) is not grpc.aio.EOF:
+                kinds.append(message.WhichOneof("event"))
+        assert kinds[-1] == "completed"
+        assert "delta" in kinds
+        process.send_signal(signal.SIGTERM)
+        assert await process.wait() == 0
+        await drain
+    finally:
+        if process.returncode is None:  # a failed assertion leaves no server behind
+            process.kill()
+            await process.wait()
