@@ -396,6 +396,17 @@ async def test_only_what_cannot_be_rebuilt_waits_for_the_disk(store: SqliteStore
     assert not unsynced()
 
 
+async def test_a_session_s_older_contexts_are_pruned_every_keep_16th_write(
+    store: SqliteStore,
+) -> None:
+    await store.create_session(SESSION)
+    seen: list[str] = []
+    store.db.set_trace_callback(seen.append)
+    for i in range(27):
+        await store.save_context("s1", f"t{i}", (), 200)
+    assert sum(sql.startswith("DELETE FROM turn_contexts") for sql in seen) == 3  # 0, 13, 26
+
+
 async def test_a_stored_turn_the_kept_window_cannot_take_is_still_stored(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -62,7 +62,8 @@ class MemoryStorage(Protocol):
         self, session_id: str, turn_id: str, sections: tuple[Section, ...], keep: int
     ) -> None:
         """Records the prompt a turn's request held (the first record of a turn wins), keeping
-        those of the session's newest `keep` turns."""
+        those of the session's newest `keep` turns: older ones may stay until a later write
+        prunes them, at most `keep // 16` more (per server)."""
 
     async def turn_context(self, session_id: str, turn_id: str) -> tuple[Section, ...] | None:
         """The recorded prompt of a turn, or None."""

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..core.identity_memo import IdentityMemo
 from ..core.memory_models import LoreEntry, Section, SectionKind, Summary, SummarySource
 from ..core.prompt import history_text, history_texts
 
@@ -75,15 +77,45 @@ def _check(text: str) -> list[int]:
     return [len(text), zlib.crc32(text.encode())]
 
 
+def _row(s: Section) -> str:
+    history = s.kind is SectionKind.HISTORY and s.turn_id
+    text: Any = _check(s.text) if history else s.text
+    return _dumps(
+        [s.kind.value, s.title, text, s.tokens, s.lore_entry_id, s.matched_key, s.turn_id]
+    )
+
+
+# A history section is the same object from one turn to the next (`assembly.history_entry`):
+# its row is written once, not once per turn. Each entry holds its section; the budget is in
+# characters, as the history's own memo counts them.
+_history_row = IdentityMemo(_row, lambda s, row: len(s.text) + len(row), 2_000_000)
+
+
 def sections_blob(sections: tuple[Section, ...]) -> bytes:
-    rows = [
-        [s.kind.value, s.title,
-         _check(s.text) if s.kind is SectionKind.HISTORY and s.turn_id else s.text,
-         s.tokens, s.lore_entry_id, s.matched_key, s.turn_id]
-        for s in sections
-    ]  # fmt: skip
+    """The sections as a recorded context: zlib-compressed compact JSON, one row each."""
+    history = SectionKind.HISTORY
+    rows = [_history_row(s) if s.kind is history else _row(s) for s in sections]
     # Level 1: a context is written every turn and read only when someone asks for it.
-    return zlib.compress(_dumps(rows).encode(), 1)
+    return zlib.compress(("[" + ",".join(rows) + "]").encode(), 1)
+
+
+class Pruning:
+    """When a session's recorded contexts beyond its newest `keep` are deleted: at its first
+    write seen here, then once every `keep // 16 + 1` writes, so that a session holds at most
+    `keep // 16` more between two prunes (none more when `keep` < 16). The delete walks the
+    session's contexts in the index; every turn writes one. Used from one thread at a time."""
+
+    def __init__(self, max_sessions: int = 10_000) -> None:
+        self._max = max_sessions
+        self._writes: OrderedDict[str, int] = OrderedDict()
+
+    def due(self, session_id: str, keep: int) -> bool:
+        """Counts a write of the session's context: True when this one should prune."""
+        writes = self._writes.pop(session_id, 0)
+        self._writes[session_id] = writes + 1
+        if len(self._writes) > self._max:
+            self._writes.popitem(last=False)
+        return writes % (keep // 16 + 1) == 0
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from .codec import (
     session_row,
     turn_row,
 )
-from .memory_codec import sections_blob
+from .memory_codec import Pruning, sections_blob
 from .postgres_keys import PostgresKeyStore
 from .postgres_memory import PostgresMemoryMixin, strip_nul
 from .postgres_schema import SchemaError, migrate
@@ -103,6 +103,7 @@ class PostgresStore(PostgresMemoryMixin):
         self._down = False  # the last call could not reach the database
         self.keys = PostgresKeyStore(self)
         self._rows = TurnRows()
+        self._pruning = Pruning()
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 8, timeout: float = 5.0) -> PostgresStore:

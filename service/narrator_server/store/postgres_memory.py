@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from ..core.memory_models import LoreEntry, Section, Summary
     from ..core.models import Turn
+    from .memory_codec import Pruning
 
 _CURRENT = f"status = '{TurnStatus.COMPLETED.value}' AND NOT superseded"
 _LORE_ORDER = "ORDER BY priority DESC, updated_at DESC, id"
@@ -59,7 +60,9 @@ def _lore_args(session_id: str, entry: LoreEntry) -> tuple[Any, ...]:
 
 
 class PostgresMemoryMixin:
-    """Needs `_conn` and `_turns` of `PostgresStore`."""
+    """Needs `_conn`, `_turns` and `_pruning` of `PostgresStore`."""
+
+    _pruning: Pruning
 
     if TYPE_CHECKING:
 
@@ -213,17 +216,19 @@ class PostgresMemoryMixin:
                 async with conn.transaction():
                     await self._write_context(conn, session_id, turn_id, blob, keep)
 
-    @staticmethod
     async def _write_context(
-        conn: AsyncConnection[Any], session_id: str, turn_id: str, blob: bytes, keep: int
+        self, conn: AsyncConnection[Any], session_id: str, turn_id: str, blob: bytes, keep: int
     ) -> None:
         """Inside a transaction: the turn's recorded prompt (the first one stays), and only
-        the session's newest `keep` of them (`ForeignKeyViolation`: no such session)."""
+        the session's newest `keep` of them, `Pruning` (of this server) saying when
+        (`ForeignKeyViolation`: no such session)."""
         await conn.execute(
             "INSERT INTO turn_contexts (session_id, turn_id, sections, created_at)"
             " VALUES (%s, %s, %s, %s) ON CONFLICT (session_id, turn_id) DO NOTHING",
             (session_id, turn_id, blob, time.time()),
         )
+        if not self._pruning.due(session_id, keep):
+            return
         await conn.execute(
             "DELETE FROM turn_contexts WHERE session_id = %s AND turn_id NOT IN (SELECT"
             " turn_id FROM turn_contexts WHERE session_id = %s"

@@ -27,7 +27,7 @@ from .codec import (
     session_row,
     turn_row,
 )
-from .memory_codec import sections_blob
+from .memory_codec import Pruning, sections_blob
 from .serial_worker import SerialWorker
 from .sqlite_faults import DAMAGED, DataDirLock, check_whole_pages, explain, is_damage
 from .sqlite_keys import SqliteKeyStore
@@ -71,6 +71,7 @@ class SqliteStore(SqliteMemoryMixin):
         self.keys = SqliteKeyStore(self)
         self._rows = TurnRows()  # used on the worker thread only
         self._recent = RecentTurns()  # the same
+        self._pruning = Pruning()  # the same
 
     @classmethod
     async def open(cls, path: Path, *, server: bool = False) -> SqliteStore:

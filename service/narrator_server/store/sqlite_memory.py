@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from ..core.memory_models import LoreEntry, Section, Summary
     from ..core.models import Turn
+    from .memory_codec import Pruning
 
 _LORE_ORDER = "ORDER BY priority DESC, updated_at DESC, id"
 _SESSION = (
@@ -58,6 +59,7 @@ class SqliteMemoryMixin:
 
     _call: Callable[..., Any]
     _recent: RecentTurns
+    _pruning: Pruning
     _decoded_turn: Callable[[tuple[Any, ...]], Turn]
     _decoded: Callable[..., Any]
     _turns: Callable[[str, tuple[Any, ...], int], list[Turn]]
@@ -204,7 +206,7 @@ class SqliteMemoryMixin:
 
     def _write_context(self, session_id: str, turn_id: str, blob: bytes, keep: int) -> None:
         """Inside a write transaction: the turn's recorded prompt (the first one stays), and
-        only the session's newest `keep` of them."""
+        only the session's newest `keep` of them (`Pruning` says when)."""
         db = self.db
         db.execute(
             "INSERT INTO turn_contexts (session_id, turn_id, sections, created_at)"
@@ -212,6 +214,8 @@ class SqliteMemoryMixin:
             " ON CONFLICT (session_id, turn_id) DO NOTHING",
             (session_id, turn_id, blob, time.time(), session_id),
         )
+        if not self._pruning.due(session_id, keep):
+            return
         # Older than the `keep`-th newest: one walk down the index, no sort of them all.
         db.execute(
             "DELETE FROM turn_contexts WHERE session_id = ? AND created_at <= (SELECT"

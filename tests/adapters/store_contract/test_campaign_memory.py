@@ -148,6 +148,26 @@ async def test_contexts_first_record_wins_and_only_the_newest_are_kept(
     assert await store.turn_context("nope", "t1") is None
 
 
+async def test_older_contexts_go_by_the_next_prune_and_the_newest_keep_all_stay(
+    store: CampaignStore,
+) -> None:
+    one = (Section(SectionKind.INPUT, "action", "I look", 3),)
+    keep, written = 32, 40  # pruned at the first write, then every third: 2 more at most
+
+    async def kept() -> list[int]:
+        return [i for i in range(written) if await store.turn_context("s1", f"t{i}")]
+
+    for i in range(written):
+        await store.save_context("s1", f"t{i}", one, keep=keep)
+    found = await kept()
+    assert keep <= len(found) <= keep + keep // 16
+    assert found == list(range(written - len(found), written))  # only the newest
+    for i in range(written, written + 3):
+        await store.save_context("s1", f"t{i}", one, keep=keep)
+    written += 3
+    assert (await kept())[0] >= written - keep - keep // 16
+
+
 async def test_a_turn_saved_with_its_record_keeps_both_in_one_write(
     store: CampaignStore,
 ) -> None:
