@@ -179,7 +179,9 @@ class App:
             narrator_config(s),
             quotas=quotas,
             schema_work=schema_work,
-            moderator=moderator(s, self._clients, runtime.telemetry.meter),
+            moderator=moderator(
+                s, self._clients, runtime.telemetry.meter, runtime.telemetry.histograms
+            ),
         )
         observe_keys(runtime.telemetry.meter, self.keyring.usage)
         # Outermost first. Telemetry outside authentication: refused calls get a span and an

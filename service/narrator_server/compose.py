@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from .core.moderation import Moderator
     from .settings import Settings
+    from .telemetry.distribution import Histograms
 
 
 def narrator_config(s: Settings) -> NarratorConfig:
@@ -64,14 +65,17 @@ def moderation_summary(s: Settings) -> str:
 
 
 def moderator(
-    s: Settings, clients: list[openai.AsyncOpenAI], meter: Meter | None = None
+    s: Settings,
+    clients: list[openai.AsyncOpenAI],
+    meter: Meter | None = None,
+    histograms: Histograms | None = None,
 ) -> Moderator | None:
     """NARRATOR_MODERATION: `off` none; `local` the lexicon; `openai` (or `auto` when the
     first upstream is OpenAI's own API) the first upstream's /v1/moderations, the lexicon
     standing in while it fails. `clients` are the upstreams' clients, in order."""
     if s.moderation == "off":
         return None
-    metrics = ModerationMetrics(meter)
+    metrics = ModerationMetrics(meter, histograms)
     local = LexiconModerator()
     if s.moderation_upstream is None or not clients:
         return MeteredModerator(local, metrics)

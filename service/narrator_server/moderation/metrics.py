@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.metrics import NoOpMeterProvider
 
+from ..telemetry.distribution import Histograms
 from ..telemetry.tally import Tally
 
 if TYPE_CHECKING:
@@ -23,19 +24,20 @@ class ModerationMetrics:
     category), narrator.moderation.duration (seconds, by moderator) and
     narrator.moderation.fallbacks (by moderator and reason)."""
 
-    def __init__(self, meter: Meter | None = None) -> None:
+    def __init__(self, meter: Meter | None = None, histograms: Histograms | None = None) -> None:
         meter = meter or NoOpMeterProvider().get_meter("narrator")
+        histograms = histograms or Histograms("narrator", active=False)
         self._checks = Tally(
             meter,
             "narrator.moderation.checks",
             unit="{check}",
             description="Moderation checks, by direction, source and outcome.",
         )
-        self._duration = meter.create_histogram(
+        self._duration = histograms.create(
             "narrator.moderation.duration",
+            _BUCKETS,
             unit="s",
             description="Time one moderation check took, by moderator.",
-            explicit_bucket_boundaries_advisory=_BUCKETS,
         )
         self._fallbacks = Tally(
             meter,

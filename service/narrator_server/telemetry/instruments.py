@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import NoOpTracerProvider
 
+from .distribution import Distribution, Histograms
 from .tally import Tally
 
 if TYPE_CHECKING:
-    from opentelemetry.metrics import Histogram, Meter, MeterProvider
+    from opentelemetry.metrics import Meter, MeterProvider
     from opentelemetry.trace import Tracer, TracerProvider
 
 SCOPE = "narrator"
@@ -26,11 +27,13 @@ class Telemetry:
 
     tracer: Tracer
     meter: Meter
-    token_usage: Histogram
-    operation_duration: Histogram
-    time_to_first_chunk: Histogram
-    time_per_output_chunk: Histogram
-    rpc_duration: Histogram
+    # Histograms are distributions: summed here, written at each scrape (see distribution.py).
+    histograms: Histograms
+    token_usage: Distribution
+    operation_duration: Distribution
+    time_to_first_chunk: Distribution
+    time_per_output_chunk: Distribution
+    rpc_duration: Distribution
     # Counters are tallies: summed here, read at each scrape (see tally.py).
     active_streams: Tally
     retries: Tally
@@ -46,37 +49,43 @@ class Telemetry:
         meter_provider: MeterProvider,
         *,
         capture_content: bool = False,
+        record_histograms: bool = True,
     ) -> Telemetry:
         meter = meter_provider.get_meter(SCOPE)
-        seconds = {"unit": "s", "explicit_bucket_boundaries_advisory": DURATION_BUCKETS}
+        histograms = Histograms(SCOPE, active=record_histograms)
         return cls(
             tracer=tracer_provider.get_tracer(SCOPE),
             meter=meter,
-            token_usage=meter.create_histogram(
+            histograms=histograms,
+            token_usage=histograms.create(
                 "gen_ai.client.token.usage",
+                TOKEN_BUCKETS,
                 unit="{token}",
                 description="Tokens used per upstream operation, by gen_ai.token.type.",
-                explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
             ),
-            operation_duration=meter.create_histogram(
+            operation_duration=histograms.create(
                 "gen_ai.client.operation.duration",
+                DURATION_BUCKETS,
+                unit="s",
                 description="Duration of one model operation (one attempt), first byte to end.",
-                **seconds,  # type: ignore[arg-type]
             ),
-            time_to_first_chunk=meter.create_histogram(
+            time_to_first_chunk=histograms.create(
                 "gen_ai.client.operation.time_to_first_chunk",
+                DURATION_BUCKETS,
+                unit="s",
                 description="Time from sending the request to the first text chunk.",
-                **seconds,  # type: ignore[arg-type]
             ),
-            time_per_output_chunk=meter.create_histogram(
+            time_per_output_chunk=histograms.create(
                 "gen_ai.client.operation.time_per_output_chunk",
+                DURATION_BUCKETS,
+                unit="s",
                 description="Average time between text chunks after the first.",
-                **seconds,  # type: ignore[arg-type]
             ),
-            rpc_duration=meter.create_histogram(
+            rpc_duration=histograms.create(
                 "rpc.server.duration",
+                DURATION_BUCKETS,
+                unit="s",
                 description="Duration of an RPC, by rpc.method and rpc.grpc.status_code.",
-                **seconds,  # type: ignore[arg-type]
             ),
             active_streams=Tally(
                 meter,
@@ -108,4 +117,4 @@ class Telemetry:
 
     @classmethod
     def disabled(cls) -> Telemetry:
-        return cls.create(NoOpTracerProvider(), NoOpMeterProvider())
+        return cls.create(NoOpTracerProvider(), NoOpMeterProvider(), record_histograms=False)

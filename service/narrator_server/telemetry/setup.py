@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from prometheus_client import CollectorRegistry, start_http_server
 
+from .distribution import DistributionCollector
 from .instruments import Telemetry
 from .jsonl import JsonLinesExporter
 
@@ -70,6 +71,7 @@ class TelemetryRuntime:
             self._meter_provider,
             capture_content=settings.capture_content,
         )
+        registry.register(DistributionCollector(self.telemetry.histograms))
 
     @classmethod
     def span_processor(cls, settings: Settings) -> BatchSpanProcessor:
