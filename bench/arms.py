@@ -228,6 +228,9 @@ class Measure:
     errors: int = 0
     wall: float = 0.0
     ttft: list[float] = field(default_factory=list)
+    # The TTFT of each stream's turns after its first: the load's steady state, without the
+    # burst of every stream's first turn starting at once.
+    later_ttft: list[float] = field(default_factory=list)
     gaps: list[float] = field(default_factory=list)
     cpu: float | None = None
     rss_mb: float | None = None
@@ -406,20 +409,28 @@ async def _play_part(
         workers = [await arm.worker() for _ in range(streams)]
         await asyncio.sleep(max(0.0, start_at - time.monotonic()))
 
-        async def play(worker: Any) -> None:
+        async def play(worker: Any, own: Measure) -> None:
             while True:
                 try:
-                    await arm.turn(worker, measure)
+                    await arm.turn(worker, own)
                 except Exception:
-                    measure.errors += 1
+                    own.errors += 1
                     await asyncio.sleep(0.05)
 
-        tasks = [asyncio.ensure_future(play(w)) for w in workers]
+        streamed = [Measure() for _ in workers]  # one a stream: its first turn is known
+        tasks = [asyncio.ensure_future(play(w, m)) for w, m in zip(workers, streamed, strict=True)]
         await asyncio.sleep(max(0.0, start_at + seconds - time.monotonic()))
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await arm.close()
+    for own in streamed:
+        measure.tokens += own.tokens
+        measure.turns += own.turns
+        measure.errors += own.errors
+        measure.ttft += own.ttft
+        measure.later_ttft += own.ttft[1:]
+        measure.gaps += own.gaps
     measure.wall = seconds
     return measure

@@ -7,7 +7,9 @@ every client worker keeps one session, so prompts carry a growing history. This 
 the load generator. Loads: 1 stream unpaced, 100 streams at 20 ms/token, 100 streams unpaced;
 then per-turn fixed CPU (a 50-turn history, 1-token answers: until the first token reached
 the client, and the whole turn) and how long a client cancel takes to close the upstream
-request. Medians of `--rounds`; `spread` is (max-min)/median.
+request. Medians of `--rounds`; `spread` is (max-min)/median. Every stream of a load starts
+at once, so the TTFT columns include a burst of their first turns; "later turns" leaves each
+stream's first turn out (the steady state).
 
     .venv/bin/python bench/compare.py [--rounds 3] [--litellm /tmp/litellm-venv]
         [--narrator after=. --narrator before=/tmp/before ...] [--loads 1]
@@ -114,6 +116,7 @@ async def run_load(
         measure.turns += part.turns
         measure.errors += part.errors
         measure.ttft += part.ttft
+        measure.later_ttft += part.later_ttft
         measure.gaps += part.gaps
     return measure
 
@@ -239,7 +242,8 @@ def spread(values: list[float]) -> str:
 
 def report(specs: list[ArmSpec], rounds: list[dict[str, Any]], loads: int) -> None:
     head = ("| load | arm | tokens/s | × direct | TTFT p50 | TTFT p99 | +TTFT p50 | +TTFT p99 "
-            "| gap p99 | CPU/token | RSS | spread (tok/s, CPU) |")  # fmt: skip
+            "| +TTFT p99, later turns | gap p99 | CPU/token | RSS "
+            "| spread (tok/s, CPU) |")  # fmt: skip
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for i, load in enumerate(LOADS[:loads]):
@@ -255,6 +259,7 @@ def report(specs: list[ArmSpec], rounds: list[dict[str, Any]], loads: int) -> No
                     "p50": pct(m.ttft, 0.5) * 1e3, "p99": pct(m.ttft, 0.99) * 1e3,
                     "a50": (pct(m.ttft, 0.5) - pct(d.ttft, 0.5)) * 1e3,
                     "a99": (pct(m.ttft, 0.99) - pct(d.ttft, 0.99)) * 1e3,
+                    "l99": (pct(m.later_ttft, 0.99) - pct(d.later_ttft, 0.99)) * 1e3,
                     "gap": pct(m.gaps, 0.99) * 1e3,
                     "cpu": m.cpu / m.tokens * 1e6 if m.cpu is not None and m.tokens else nan,
                     "rss": m.rss_mb if m.rss_mb is not None else nan,
@@ -267,6 +272,7 @@ def report(specs: list[ArmSpec], rounds: list[dict[str, Any]], loads: int) -> No
                 load.name if spec is specs[0] else "", spec.name, f"{v['tps']:,.0f}",
                 f"{v['ratio']:.2f}", f"{v['p50']:.1f} ms", f"{v['p99']:.1f} ms",
                 f"{v['a50']:+.1f} ms" if server else "–", f"{v['a99']:+.1f} ms" if server else "–",
+                f"{v['l99']:+.1f} ms" if server else "–",
                 f"{v['gap']:.1f} ms", f"{v['cpu']:.0f} µs" if server else "–",
                 f"{v['rss']:.0f} MB" if server else "–",
                 f"{spread([r['tps'] for r in rows])}, {spread([r['cpu'] for r in rows])}"
