@@ -272,7 +272,7 @@ def report(specs: list[ArmSpec], rounds: list[dict[str, Any]], loads: int) -> No
                 load.name if spec is specs[0] else "", spec.name, f"{v['tps']:,.0f}",
                 f"{v['ratio']:.2f}", f"{v['p50']:.1f} ms", f"{v['p99']:.1f} ms",
                 f"{v['a50']:+.1f} ms" if server else "–", f"{v['a99']:+.1f} ms" if server else "–",
-                f"{v['l99']:+.1f} ms" if server else "–",
+                f"{v['l99']:+.1f} ms" if server and v["l99"] == v["l99"] else "–",  # NaN: none
                 f"{v['gap']:.1f} ms", f"{v['cpu']:.0f} µs" if server else "–",
                 f"{v['rss']:.0f} MB" if server else "–",
                 f"{spread([r['tps'] for r in rows])}, {spread([r['cpu'] for r in rows])}"
