@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from narrator_server.moderation.metrics import ModerationMetrics
 from narrator_server.telemetry.distribution import (
+    CARDINALITY_LIMIT,
     Distribution,
     DistributionCollector,
     Histograms,
@@ -96,6 +97,21 @@ def test_the_service_s_histograms_are_written_as_the_opentelemetry_exporter_writ
         if x.startswith("gen_ai_client_token_usage_count")
     ]
     assert any('gen_ai_token_type="input"' in x and x.endswith(" 2.0") for x in counts)
+
+
+def test_past_the_cardinality_limit_values_go_to_one_overflow_series_as_in_opentelemetry() -> None:
+    histograms = Histograms(SCOPE)
+    latency = histograms.create("latency", (0.1, 1.0), unit="s", description="Latency.")
+    # One attribute set a record, e.g. a model name an upstream made up for every answer.
+    records: Records = [
+        ("latency", 0.05 * (i % 30), {"gen_ai.response.model": f"m{i}"})
+        for i in range(CARDINALITY_LIMIT + 50)
+    ]
+    ours = exported_here(histograms, records)
+    assert ours == exported_by_opentelemetry([latency], records)
+    assert len(latency.snapshot()) == CARDINALITY_LIMIT + 1
+    overflow = [x for x in ours["latency_seconds"] if 'otel_metric_overflow="true"' in x]
+    assert any(x.startswith("latency_seconds_count") and x.endswith(" 50.0") for x in overflow)
 
 
 def test_series_are_by_attributes_whatever_their_order_and_nothing_is_written_unseen() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from narrator_server.telemetry.distribution import CARDINALITY_LIMIT
 from narrator_server.telemetry.tally import Tally
 
 
@@ -53,3 +54,18 @@ def test_sums_by_attributes_whatever_their_order_and_reports_them_at_collection(
     }
     checks.add(5, {"direction": "output", "outcome": "violence"})
     assert collected(reader)["checks"][1][(("direction", "output"), ("outcome", "violence"))] == 6
+
+
+def test_past_the_cardinality_limit_sums_go_to_one_overflow_entry() -> None:
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("test")
+    outcomes = Tally(meter, "checks")
+    # A moderation service that names a new category for every refusal.
+    for i in range(CARDINALITY_LIMIT + 50):
+        outcomes.add(1, {"outcome": f"category-{i}"})
+    outcomes.add(1, {"outcome": "category-7"})  # one already summed is still its own
+    assert outcomes.value({"outcome": "category-7"}) == 2
+    assert outcomes.value({"otel.metric.overflow": True}) == 50  # type: ignore[dict-item]
+    points = collected(reader)["checks"][1]
+    assert len(points) == CARDINALITY_LIMIT + 1
+    assert points[(("otel.metric.overflow", True),)] == 50

@@ -21,13 +21,18 @@ from opentelemetry.exporter.prometheus._mapping import (
     sanitize_attribute,
     sanitize_full_name,
 )
+from opentelemetry.util.types import AttributeValue
 from prometheus_client.core import HistogramMetricFamily
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
-Attributes = frozenset[tuple[str, object]]
+Attributes = frozenset[tuple[str, AttributeValue]]
 _NONE: Attributes = frozenset()
+# OpenTelemetry's default limit of attribute sets per metric: past it, values go to one more
+# series marked as the overflow (attribute values can come from an upstream, e.g. a model).
+CARDINALITY_LIMIT = 2000
+OVERFLOW: Attributes = frozenset({("otel.metric.overflow", True)})
 
 
 class Distribution:
@@ -51,13 +56,16 @@ class Distribution:
         self._series: dict[Attributes, tuple[list[int], list[float]]] = {}
         self._lock = threading.Lock()  # a scrape reads from the metrics server's thread
 
-    def record(self, amount: float, attributes: Mapping[str, object] | None = None) -> None:
+    def record(self, amount: float, attributes: Mapping[str, AttributeValue] | None = None) -> None:
         if not self._active or amount < 0:
             return
         key = frozenset(attributes.items()) if attributes else _NONE
         bucket = bisect.bisect_left(self.boundaries, amount)  # (lower, upper], as OpenTelemetry
         with self._lock:
             series = self._series.get(key)
+            if series is None and len(self._series) >= CARDINALITY_LIMIT:
+                key = OVERFLOW
+                series = self._series.get(key)
             if series is None:
                 series = self._series[key] = ([0] * (len(self.boundaries) + 1), [0.0])
             series[0][bucket] += 1

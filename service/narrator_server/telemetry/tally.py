@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from .distribution import CARDINALITY_LIMIT, OVERFLOW, Attributes
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from opentelemetry.metrics import Meter
-
-Attributes = frozenset[tuple[str, str]]
 
 
 class Tally:
@@ -42,6 +42,8 @@ class Tally:
     def add(self, amount: int | float, attributes: Mapping[str, str] | None = None) -> None:
         key: Attributes = frozenset(attributes.items()) if attributes else frozenset()
         sums = self._sums
+        if key not in sums and len(sums) >= CARDINALITY_LIMIT:
+            key = OVERFLOW  # as OpenTelemetry's limit does: the sums stay bounded
         sums[key] = sums.get(key, 0) + amount
 
     def value(self, attributes: Mapping[str, str] | None = None) -> int | float:
