@@ -106,6 +106,25 @@ async def test_chunks_of_one_read_come_as_one_piece(
     assert pieces == [b"abcd", b"ef"]
 
 
+async def test_reads_of_one_whole_chunk_and_reads_that_split_one_mix(
+    server: Server, client: httpx2.AsyncClient
+) -> None:
+    # A streaming upstream's usual read is one whole chunk (one SSE event); some are not.
+    reads = [b"5\r\nhello\r\n", b"7\r\n, world\r\n", b"3\r\n!!", b"!\r\n", b"2\r\n:)\r\n"]
+    server.answers = [[CHUNKED, *reads, b"1\r\n.\r\n0\r\n\r\n"]]
+    _, pieces = await fetch(client, server)
+    assert pieces == [b"hello", b", world", b"!!", b"!", b":)", b"."]
+
+
+@pytest.mark.parametrize("size", [b"-5", b"0x5", b"+5", b"5_0", b"", b"12345678901234567"])
+async def test_a_chunk_size_that_is_not_hex_digits_is_a_protocol_error(
+    server: Server, client: httpx2.AsyncClient, size: bytes
+) -> None:
+    server.answers = [[CHUNKED, size + b"\r\nhello\r\n", b"0\r\n\r\n"]]
+    with pytest.raises(httpx2.RemoteProtocolError, match="malformed"):
+        await fetch(client, server)
+
+
 async def test_content_length_bodies_informational_heads_and_close_delimited_bodies(
     server: Server, client: httpx2.AsyncClient
 ) -> None:

@@ -74,3 +74,29 @@ def test_a_line_that_is_not_utf8_is_a_bad_line() -> None:
     )
     assert isinstance(parser.failed, UpstreamUnavailable)
     assert "not JSON" in str(parser.failed)
+
+
+def test_one_event_a_read_is_parsed_like_any_other_read() -> None:
+    # The usual read of a streaming upstream: exactly one "data: {...}\n\n" event.
+    parser = ChunkParser()
+    reads = [event("The"), event(" torch", "stop"), b"data: [DONE]\n\n", event(" after")]
+    assert [parser.feed(r) for r in reads] == ["The", " torch", "", ""]
+    assert (parser.done, parser.finish_reason, parser.chunks) == (True, FinishReason.STOP, 2)
+    # A read that ends mid-line after a whole event keeps its tail for the next read.
+    parser = ChunkParser()
+    wire = event("One") + event(" two")
+    assert parser.feed(wire[:-5]) == "One"
+    assert parser.feed(wire[-5:]) == " two"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"choices": []} {"choices": []}', b'{"choices": []}x', b"[1,", b"", b"nul", b'{"a": [1,}'],
+)
+def test_a_bad_event_alone_in_its_read_fails_the_stream(payload: bytes) -> None:
+    parser = ChunkParser()
+    assert parser.feed(event("ok")) == "ok"
+    assert parser.feed(b"data: " + payload + b"\n\n") == ""
+    assert isinstance(parser.failed, UpstreamUnavailable)
+    with pytest.raises(UpstreamUnavailable, match="not JSON"):
+        parser.feed(event(" more"))

@@ -152,3 +152,71 @@ async def test_events_read_while_the_reader_is_busy_are_queued_as_they_are() -> 
     assert [await pump.next() for _ in range(2)] == [("event", "a", 0), ("event", "b", 0)]
     assert sifted == []
     await pump.close()
+
+
+async def test_a_sifts_hold_wakes_the_reader_once_the_deadline_passes_not_before() -> None:
+    now = [100.0]
+    words_in = asyncio.Event()
+
+    def sift(event: object, stamp: int) -> tuple[str, object, int] | None:
+        # "a" starts held words due at 100.05 (on the reader's clock); "b" only adds to them.
+        return ("hold", 100.05, 0) if event == "a" else None
+
+    async def source() -> AsyncGenerator[str]:
+        yield "a"
+        yield "b"
+        words_in.set()
+        await asyncio.Event().wait()
+
+    pump = EventPump(source(), sift=sift)  # type: ignore[arg-type]
+    reader = asyncio.ensure_future(pump.next(None, lambda: now[0]))
+    await asyncio.sleep(0)  # the reader waits before anything is read
+    pump.start()
+    await words_in.wait()
+    await asyncio.sleep(0.01)
+    assert not reader.done()  # a hold is not a wake-up
+    assert await reader == ("due", None, 0)  # the pump's timer, at the deadline
+    await pump.close()
+
+
+async def test_a_hold_already_due_wakes_the_reader_at_once() -> None:
+    async def source() -> AsyncGenerator[str]:
+        yield "a"
+        await asyncio.Event().wait()
+
+    pump = EventPump(source(), sift=lambda event, _: ("hold", 5.0, 0))  # type: ignore[arg-type,return-value]
+    reader = asyncio.ensure_future(pump.next(None, lambda: 9.0))
+    await asyncio.sleep(0)
+    pump.start()
+    assert await reader == ("due", None, 0)
+    await pump.close()
+
+
+async def test_once_the_reader_waits_with_a_deadline_of_its_own_a_hold_queues_nothing() -> None:
+    go_b, go_c = asyncio.Event(), asyncio.Event()
+
+    def sift(event: object, stamp: int) -> tuple[str, object, int] | None:
+        return ("hold", time.monotonic() + 0.02, 0) if event == "a" else ("event", event, 0)
+
+    async def source() -> AsyncGenerator[str]:
+        yield "a"
+        await go_b.wait()
+        yield "b"
+        await go_c.wait()
+        yield "c"
+        await asyncio.Event().wait()
+
+    pump = EventPump(source(), sift=sift)  # type: ignore[arg-type]
+    reader = asyncio.ensure_future(pump.next(None, time.monotonic))
+    await asyncio.sleep(0)
+    pump.start()
+    await asyncio.sleep(0.005)  # "a" is held
+    go_b.set()
+    assert await reader == ("event", "b", 0)
+    # The reader's own deadline (passed already) covers the held words from now on.
+    assert await pump.next(time.monotonic() - 1, time.monotonic) == ("due", None, 0)
+    await asyncio.sleep(0.03)  # the hold's timer goes off while the reader is busy
+    go_c.set()
+    await asyncio.sleep(0.005)
+    assert await pump.next(None, time.monotonic) == ("event", "c", 0)  # no stale "due" first
+    await pump.close()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from narrator_server.core.models import ContentRating
-from narrator_server.moderation.lexicon import default_lexicon, normalize
+from narrator_server.moderation import lexicon_words as words
+from narrator_server.moderation.lexicon import WORD_START, default_lexicon, normalize
 
 E, T, M = ContentRating.EVERYONE, ContentRating.TEEN, ContentRating.MATURE
 
@@ -83,3 +88,29 @@ def test_context_never_refuses_alone_but_completes_a_pair() -> None:
     assert refused("The end.", T, context="What the fuck. ") == ""
     # "how to" in the window before, the dangerous term in this one: the pair is complete.
     assert refused("a pipe bomb, step one.", M, context="Here is how to build ") == "illicit"
+
+
+_TERM_WORDS = sorted(
+    {w.strip("*").replace("_", " ") for t in words.TERMS for w in t.words.split()}
+    | {w.replace("_", " ") for w in words.ALLOWED.split()}
+)
+_PIECES = st.one_of(
+    st.sampled_from(_TERM_WORDS),
+    st.sampled_from(["the", "a", "x", "sss", "12", "4", "year old", "yo", "un", "ing"]),
+    st.text(alphabet="abcdefst 0123456789_-.,'\n", max_size=6),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=12), st.lists(st.sampled_from(" -_.,0a"), max_size=12))
+def test_the_word_start_in_front_of_the_matcher_changes_no_match(
+    pieces: list[str], glue: list[str]
+) -> None:
+    # Terms glued to letters, digits and separators in every way: the matcher with its
+    # leading word-start assertion finds exactly what the bare alternation finds.
+    text = "".join(p + (glue[i] if i < len(glue) else "") for i, p in enumerate(pieces))
+    matcher = default_lexicon()._matcher
+    assert matcher.pattern.startswith(WORD_START)
+    bare = re.compile(matcher.pattern.removeprefix(WORD_START))
+    found = [(m.span(), m.lastindex) for m in matcher.finditer(text)]
+    assert found == [(m.span(), m.lastindex) for m in bare.finditer(text)]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from narrator_server.core.windows import Windows, _last_word_end
+
+if TYPE_CHECKING:
+    import pytest
 
 
 def _walked(text: str) -> int:
@@ -39,3 +44,28 @@ def test_one_token_at_a_time_the_held_words_go_out_at_the_hold() -> None:
     assert windows.due() == 1.0  # from the first word held
     assert windows.expired(1.0) == ["The cat sat "]
     assert windows.held == "on"
+
+
+def test_a_token_works_out_where_held_words_may_be_cut_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The output check asks `due()` before and after each token it feeds: the held text's
+    # cut is worked out once for each text held, not at each question.
+    from narrator_server.core import windows as module
+
+    calls: list[str] = []
+
+    def counted(text: str) -> int:
+        calls.append(text)
+        return _last_word_end(text)
+
+    monkeypatch.setattr(module, "_last_word_end", counted)
+    w = Windows(max_chars=160, hold_s=10.0)
+    tokens = ["The", " torch", " gutters", " as", " you", " step", " into", " cold", " water"]
+    for t, token in enumerate(tokens):
+        w.due()
+        w.feed(token, float(t))
+        w.due()
+    assert w.held == "torch gutters as you step into cold water"
+    assert w.due() == 11.0  # held since " torch" came (1.0), "The " went out alone
+    assert len(calls) <= len(tokens) + 1

@@ -11,6 +11,8 @@ T = TypeVar("T")
 def encodable(text: str) -> str:
     """The text with each lone surrogate (from a JSON escape like \\ud800 without its pair)
     replaced by U+FFFD, so that protobuf, SQL drivers and logs can encode it as UTF-8."""
+    if text.isascii():  # a flag of the string: no copy, no scan
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

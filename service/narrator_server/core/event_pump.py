@@ -12,7 +12,8 @@ A `sift` lets the pump take an event in the reader's stead while the reader wait
 queued (every event before it handled): it returns what to queue instead, or None when there
 is nothing to wake the reader for. With one-token chunks most tokens only add to held words,
 and a wake-up of the reader (a future, a task step through its generators) costs more than
-the token's own work.
+the token's own work. A sift's `("hold", deadline, 0)` wakes the reader with `("due", None,
+0)` once `deadline` passes (on the clock of the reader's last `next`), not now.
 """
 
 from __future__ import annotations
@@ -27,9 +28,13 @@ if TYPE_CHECKING:
 
     from .models import TurnEvent
 
-Kind = Literal["event", "end", "failed", "due", "checked", "windows"]
+Kind = Literal["event", "end", "failed", "due", "checked", "windows", "hold"]
 Woken = tuple[Kind, Any, int]
 _DUE: Woken = ("due", None, 0)
+
+
+def _no_clock() -> float:
+    return 0.0
 
 
 class EventPump:
@@ -51,6 +56,8 @@ class EventPump:
         self._room: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._due: float | None = None
+        self._post_due = False  # the timer is a sift's hold: it queues a "due" when it fires
+        self._clock: Callable[[], float] = _no_clock
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -67,6 +74,9 @@ class EventPump:
     ) -> Woken:
         """The next event, end or failure of the source, or a posted wake-up; `("due", None,
         0)` when `due` (on `clock`) passes first."""
+        self._clock = clock
+        if due is not None:
+            self._post_due = False  # the reader's own deadline covers what a hold was for
         while not self._queue:
             if due is not None:
                 left = due - clock()
@@ -106,8 +116,19 @@ class EventPump:
         self._due = due
         self._timer = asyncio.get_running_loop().call_later(left, self._fire)
 
+    def _hold(self, due: float) -> None:
+        left = due - self._clock()
+        if left <= 0:
+            self.post(*_DUE)
+            return
+        self._arm(due, left)
+        self._post_due = True
+
     def _fire(self) -> None:
         self._timer = self._due = None
+        if self._post_due:
+            self._post_due = False
+            self._queue.append(_DUE)
         self._wake()
 
     def _wake(self) -> None:
@@ -124,7 +145,10 @@ class EventPump:
                     if self._sift is None or waiter is None or waiter.done() or self._queue:
                         self.post("event", event, stamp)
                     elif (woken := self._sift(event, stamp)) is not None:
-                        self.post(*woken)
+                        if woken[0] == "hold":
+                            self._hold(woken[1])
+                        else:
+                            self.post(*woken)
                     if len(self._queue) >= self._ahead:
                         self._room = asyncio.get_running_loop().create_future()
                         await self._room

@@ -261,7 +261,7 @@ class OutputCheck:
     def _sift(self, event: TurnEvent | str, takeovers: int) -> Woken | None:
         """In the pump, while `_inline` waits with every event before this one handled: text
         with no takeover before it is fed at once. `_inline` is woken only for the windows it
-        closed, or to wait for the deadline of words newly held."""
+        closed, or (by the pump's timer) once words newly held are due."""
         if not isinstance(event, str) or self.refusal is not None or takeovers != self._recoveries:
             return ("event", event, takeovers)
         held = self.windows.due() is not None
@@ -269,8 +269,11 @@ class OutputCheck:
         if closed:
             return ("windows", closed, takeovers)
         # Words were held already: their deadline stands (should a long word have moved it
-        # later, the wait ends early, finds nothing due and waits again).
-        return None if held or self.windows.due() is None else ("due", None, 0)
+        # later, the wait ends early, finds nothing due and waits again). Words newly held:
+        # the pump wakes `_inline` once they are due.
+        if held or (due := self.windows.due()) is None:
+            return None
+        return ("hold", due, 0)
 
     async def _allowed(self, windows: list[str], p: Progress, rest: bool = False) -> str:
         """The windows' text (with `rest`, then all text held) up to the first refused

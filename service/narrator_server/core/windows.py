@@ -24,6 +24,7 @@ class Windows:
         self._max = max_chars
         self._hold = hold_s
         self._held = ""
+        self._cut = ("", 0)  # the held text last looked at, and its `_last_word_end`
         self._since = 0.0
         # The first window is the first complete word(s): the turn's first words go out
         # (checked) as soon as they are whole, not when their sentence ends.
@@ -56,7 +57,7 @@ class Windows:
             self._held = held
             self._since = now
         if self._first:
-            if not out and (cut := _last_word_end(self._held)):
+            if not out and (cut := self._word_end()):
                 out.append(self._held[:cut])
                 self._held = self._held[cut:]
                 self._since = now
@@ -66,7 +67,7 @@ class Windows:
     def due(self) -> float | None:
         """When (on the feed's clock) the held text's complete words must form a window if
         nothing more arrives; None when nothing held could (no text, or one word arriving)."""
-        if not self._held or not _last_word_end(self._held):
+        if not self._held or not self._word_end():
             return None
         return self._since + self._hold
 
@@ -74,7 +75,7 @@ class Windows:
         """The complete words held, as a window, once the oldest has waited `hold_s`."""
         held = self._held
         if held and now - self._since >= self._hold:
-            cut = _last_word_end(held)
+            cut = self._word_end()
             if cut:
                 self._held = held[cut:]
                 self._since = now
@@ -85,6 +86,16 @@ class Windows:
         """The last window: whatever is held at the end of the stream."""
         held, self._held = self._held, ""
         return held
+
+    def _word_end(self) -> int:
+        """`_last_word_end` of the held text, worked out once for each text held (a token
+        asks for it up to three times)."""
+        held = self._held
+        last, cut = self._cut
+        if last is not held:
+            cut = _last_word_end(held)
+            self._cut = (held, cut)
+        return cut
 
     def _sized(self, text: str, keep_last: bool = False) -> list[str]:
         """`text` in pieces of at most `max_chars`, each cut after a complete word. With

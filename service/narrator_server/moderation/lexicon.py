@@ -50,6 +50,7 @@ _SPELLED = re.compile(
     r"(?<![a-z])(?:[a-z][._*-]){2,}[a-z](?![a-z])|(?<![a-z])(?:[a-z] ){3,}[a-z](?![a-z])"
 )
 _SPELLING = re.compile(r"[ ._*-]")
+WORD_START = r"(?<![a-z0-9])"
 
 
 def normalize(text: str) -> str:
@@ -142,7 +143,10 @@ class Lexicon:
         for entry in terms:
             for term in entry.words.split():
                 trie.add(term, entry.tag)
-        self._matcher = re.compile(trie.pattern(((words.MINOR_AGES, "minor"),)))
+        # Every alternative starts a word (the trie's first letters and MINOR_AGES say so
+        # themselves): said once in front, the regex engine gives up at once at each letter
+        # within a word instead of trying the alternation there (half the matcher's time).
+        self._matcher = re.compile(WORD_START + trie.pattern(((words.MINOR_AGES, "minor"),)))
         self._tags = trie.tags
         allowed_trie = _Trie(repeats=False)
         for term in allowed.split():

@@ -12,6 +12,18 @@ _PAUSE_AT = 256 * 1024  # buffered body bytes past which the socket is not read
 _IDLE = float("inf")
 
 
+_HEX = b"0123456789abcdefABCDEF"
+
+
+def _chunk_size(line: bytes) -> int:
+    """A chunk's size line (extensions after `;` ignored): hex digits only (RFC 9112 7.1), so
+    not what `int(..., 16)` also takes (a sign, `0x`, `_`)."""
+    digits = line.split(b";", 1)[0].strip(b" \t")
+    if not digits or len(digits) > 16 or digits.strip(_HEX):
+        raise ValueError(f"bad chunk size {digits[:20]!r}")
+    return int(digits, 16)
+
+
 class Connection(asyncio.BufferedProtocol):
     """One connection: parses one response at a time as bytes arrive. Reads land in the
     transport's one read buffer (shared: the loop reads one socket at a time and hands each
@@ -180,6 +192,14 @@ class Connection(asyncio.BufferedProtocol):
             self._keep(data)
 
     def _dechunk(self, data: bytes) -> bytes:
+        if not (self._raw or self._left or self._crlf or self._trailers):
+            # The common read: one whole chunk (an SSE event), nothing before or after it.
+            end = data.find(b"\r\n")
+            if end > 0:
+                size = _chunk_size(data[:end])
+                start = end + 2
+                if size > 0 and len(data) == start + size + 2 and data.endswith(b"\r\n"):
+                    return data[start : start + size]
         buf, pos, out = self._raw + data if self._raw else data, 0, []
         while pos < len(buf) and not self.done:
             if self._left:
@@ -201,7 +221,7 @@ class Connection(asyncio.BufferedProtocol):
             if self._trailers:
                 self.done = not line  # the empty line after the trailers ends the body
             else:
-                self._left = int(line.split(b";", 1)[0].strip(), 16)
+                self._left = _chunk_size(line)
                 self._trailers = self._left == 0
         self._raw = buf[pos:] if not self.done else b""
         return b"".join(out)

@@ -7,11 +7,15 @@ several tokens that arrived together come out as one piece of text.
 from __future__ import annotations
 
 import json
-from typing import Any
+import json.scanner
+from typing import TYPE_CHECKING, Any, cast
 
 from ..core.encoding import encodable
 from ..core.errors import UpstreamUnavailable
 from ..core.models import FinishReason, Usage
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _FINISH = {
     "stop": FinishReason.STOP,
@@ -33,7 +37,10 @@ def _count(value: Any) -> int:
     return int(min(max(value, 0), _MAX_COUNT))
 
 
-_DECODE = json.JSONDecoder().decode
+# (value, end), or StopIteration where no value starts
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    cast("Any", json.JSONDecoder())
+)
 
 
 class ChunkParser:
@@ -62,6 +69,18 @@ class ChunkParser:
             raise self.failed
         if self._rest:
             data, self._rest = self._rest + data, b""
+        elif (
+            data.startswith(b"data:")
+            and data.endswith(b"\n")
+            and data.find(b"\n") == len(data) - 2
+            and not self.done
+        ):
+            # The common read: one event of one line ("data: {...}\n\n").
+            try:
+                return self.line(data[5:-2])
+            except UpstreamUnavailable as error:
+                self.failed = error
+                return ""
         if data.endswith(b"\n"):
             lines = data.split(b"\n")
             lines.pop()
@@ -90,8 +109,14 @@ class ChunkParser:
         try:
             # SSE is UTF-8: decoded here, `json.loads` would first guess the bytes' encoding
             # (half of its ~6 µs a chunk); surrogatepass as it decodes.
-            chunk: dict[str, Any] = _DECODE(payload.decode("utf-8", "surrogatepass"))
-        except ValueError as e:
+            decoded = payload.decode("utf-8", "surrogatepass")
+            # The decoder's scanner, without `json.loads`' two whitespace scans: the payload
+            # is stripped already, so the value must end the line.
+            chunk: dict[str, Any]
+            chunk, end = _SCAN(decoded, 0)
+            if end != len(decoded):
+                raise ValueError("extra data after the JSON value")
+        except (ValueError, StopIteration) as e:
             raise UpstreamUnavailable("upstream sent a chunk that is not JSON") from e
         if not isinstance(chunk, dict):
             raise UpstreamUnavailable("upstream sent a chunk that is not a JSON object")

@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-_IDLE = float("inf")
-
 
 @dataclass(frozen=True)
 class StallPolicy:
@@ -36,7 +34,7 @@ class StallTimer:
         self._policy = policy
         self._loop = asyncio.get_running_loop()
         self._typical = first_wait
-        self._deadline = _IDLE
+        self._reading = False
         self._started = 0.0
         self._handle: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[object] | None = None
@@ -48,22 +46,21 @@ class StallTimer:
         return min(p.inter_token, max(p.floor, p.factor * self._typical))
 
     def reading(self) -> None:
-        """A read starts now."""
-        now = self._loop.time()
-        self._started = now
-        self._deadline = now + self.limit
+        """A read starts now. (Its deadline is worked out only when the timer goes off.)"""
+        self._started = now = self._loop.time()
+        self._reading = True
         # The task reading now is the one a stall cancels: a consumer may read the stream
         # from one task and then from another (the output check's pump).
-        self._task = asyncio.current_task()
+        self._task = asyncio.current_task(self._loop)
         if self._handle is None:
-            self._handle = self._loop.call_at(self._deadline, self._check)
+            self._handle = self._loop.call_at(now + self.limit, self._check)
 
     def read(self, carried_text: bool) -> None:
         """The read returned; a read that carried text tells how long the upstream waits."""
         if carried_text:
             waited = self._loop.time() - self._started
             self._typical = max(waited, self._typical * 0.9)
-        self._deadline = _IDLE
+        self._reading = False
 
     def stalled(self) -> bool:
         """In an `except CancelledError`: True when the timer cancelled the read (the
@@ -80,10 +77,11 @@ class StallTimer:
 
     def _check(self) -> None:
         self._handle = None
-        if self._deadline == _IDLE or self._task is None:
+        if not self._reading or self._task is None:
             return  # not reading: re-armed by the next read
-        if self._loop.time() < self._deadline:
-            self._handle = self._loop.call_at(self._deadline, self._check)
+        deadline = self._started + self.limit
+        if self._loop.time() < deadline:
+            self._handle = self._loop.call_at(deadline, self._check)
             return
         self.fired = True
         self._task.cancel()
