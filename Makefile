@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench bench-turns bench-floor bench-memory bench-store bench-auth bench-cluster \
+	node-test cpp-test clients-test bench bench-turns bench-tokens bench-floor bench-memory bench-store bench-auth bench-cluster \
 	bench-hostile soak fuzz prose traces postgres cluster clean
 
 $(STAMP): pyproject.toml
@@ -64,6 +64,9 @@ bench: $(STAMP) ## Narrator vs the model called directly (bench/compare.py --hel
 
 bench-turns: $(STAMP) ## per-turn CPU of trees side by side, interleaved (ARGS="--narrator before=/tmp/b --narrator after=.")
 	$(PY) bench/per_turn_ab.py $(ARGS)
+
+bench-tokens: $(STAMP) ## CPU per paced token of trees side by side, interleaved (ARGS as bench-turns)
+	$(PY) bench/per_token_ab.py $(ARGS)
 
 bench-floor: $(STAMP) ## what a turn costs at the least on this stack: bare grpc.aio stream, one upstream request
 	$(PY) bench/floor.py $(ARGS)
