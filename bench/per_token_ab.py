@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import statistics
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
-from arms import Process, play_part, start_fake, start_narrator
-from compare import ArmSpec, fake_set, narrator_spec
+from arms import play_part, start_fake
+from compare import fake_set
+from interleaved import add_narrator_option, narrators, print_medians
+
+if TYPE_CHECKING:
+    from arms import Process
+    from compare import ArmSpec
 
 SKIP, TAIL = 3.0, 1.0  # seconds left out of the window after the start and before the end
 
@@ -54,21 +57,13 @@ async def run(specs: list[ArmSpec], args: argparse.Namespace) -> dict[str, list[
     per_token: dict[str, list[float]] = {spec.name: [] for spec in specs}
     try:
         await fake_set(upstream, tokens=[args.tokens, args.tokens], pace=args.pace)
-        with contextlib.ExitStack() as dirs, ProcessPoolExecutor(2) as pool:
-            servers = []
-            for spec in specs:
-                assert spec.root is not None
-                data = dirs.enter_context(tempfile.TemporaryDirectory(prefix="narrator-ab-"))
-                servers.append(await start_narrator(spec.root, upstream, data, dict(spec.env)))
-            try:
+        async with narrators(specs, upstream) as servers:
+            with ProcessPoolExecutor(2) as pool:
                 for round_ in range(args.rounds):
-                    for spec, (server, address) in zip(specs, servers, strict=True):
+                    for name, server, address in servers:
                         value = await one_load(server, address, args, pool)
-                        per_token[spec.name].append(value)
-                        print(f"round {round_ + 1}: {spec.name} {value:.1f} µs/token", flush=True)
-            finally:
-                for server, _ in servers:
-                    await server.stop()
+                        per_token[name].append(value)
+                        print(f"round {round_ + 1}: {name} {value:.1f} µs/token", flush=True)
     finally:
         await fake.stop()
     return per_token
@@ -76,8 +71,7 @@ async def run(specs: list[ArmSpec], args: argparse.Namespace) -> dict[str, list[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--narrator", action="append", type=narrator_spec, required=True,
-                        help="NAME=ROOT[,VAR=VALUE...], as compare.py takes it")  # fmt: skip
+    add_narrator_option(parser)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--pace", type=float, default=0.02, help="seconds between tokens")
@@ -86,11 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.seconds <= SKIP + TAIL or args.tokens * args.pace <= args.seconds:
         parser.error("the load must be longer than 4 s and shorter than a turn")
-    results = asyncio.run(run(args.narrator, args))
-    print("| arm | server CPU per token, median of loads | mean | loads |\n|---|---|---|---|")
-    for name, values in results.items():
-        median, mean = statistics.median(values), statistics.mean(values)
-        print(f"| {name} | {median:.1f} µs | {mean:.1f} µs | {len(values)} |")
+    print_medians(asyncio.run(run(args.narrator, args)), "server CPU per token (loads)", "µs")
 
 
 if __name__ == "__main__":

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import statistics
-import tempfile
+from typing import TYPE_CHECKING
 
-from arms import Measure, NarratorArm, start_fake, start_narrator
-from compare import ArmSpec, fake_set, narrator_spec
+from arms import Measure, NarratorArm, start_fake
+from compare import fake_set
+from interleaved import add_narrator_option, narrators, print_medians
+
+if TYPE_CHECKING:
+    from compare import ArmSpec
 
 
 async def run(
@@ -30,13 +32,8 @@ async def run(
     fake, upstream = await start_fake()
     per_turn: dict[str, list[float]] = {spec.name: [] for spec in specs}
     try:
-        with contextlib.ExitStack() as dirs:
-            arms = []
-            for spec in specs:
-                assert spec.root is not None
-                data = dirs.enter_context(tempfile.TemporaryDirectory(prefix="narrator-ab-"))
-                server, address = await start_narrator(spec.root, upstream, data, dict(spec.env))
-                arms.append((spec.name, server, NarratorArm(address)))
+        async with narrators(specs, upstream) as servers:
+            arms = [(name, server, NarratorArm(address)) for name, server, address in servers]
             try:
                 await fake_set(upstream, tokens=[history_tokens, history_tokens], pace=0.0)
                 sessions = []
@@ -55,9 +52,8 @@ async def run(
                             await asyncio.sleep(0.02)
                         per_turn[name].append((server.cpu() - start) / batch * 1e6)
             finally:
-                for _, server, arm in arms:
+                for _, _, arm in arms:
                     await arm.close()
-                    await server.stop()
     finally:
         await fake.stop()
     return per_turn
@@ -65,18 +61,14 @@ async def run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--narrator", action="append", type=narrator_spec, required=True,
-                        help="NAME=ROOT[,VAR=VALUE...], as compare.py takes it")  # fmt: skip
+    add_narrator_option(parser)
     parser.add_argument("--turns", type=int, default=600, help="turns per arm")
     parser.add_argument("--batch", type=int, default=20, help="turns per batch")
     parser.add_argument("--history-tokens", type=int, default=20,
                         help="tokens of each of the 50 history turns' answers")  # fmt: skip
     args = parser.parse_args()
     results = asyncio.run(run(args.narrator, args.turns, args.batch, args.history_tokens))
-    print("| arm | CPU per turn, median of batches | mean | batches |\n|---|---|---|---|")
-    for name, values in results.items():
-        median, mean = statistics.median(values), statistics.mean(values)
-        print(f"| {name} | {median / 1e3:.2f} ms | {mean / 1e3:.2f} ms | {len(values)} |")
+    print_medians(results, "CPU per turn (batches)", "ms", scale=1e3)
 
 
 if __name__ == "__main__":
