@@ -125,6 +125,15 @@ async def test_a_chunk_size_that_is_not_hex_digits_is_a_protocol_error(
         await fetch(client, server)
 
 
+async def test_a_chunk_line_that_never_ends_is_a_protocol_error(
+    server: Server, client: httpx2.AsyncClient
+) -> None:
+    # A size line's extension that goes on and on is not kept without bound.
+    server.answers = [[CHUNKED, b"5;x=" + b"a" * 40_000, b"a" * 40_000, 5.0]]
+    with pytest.raises(httpx2.RemoteProtocolError, match="malformed"):
+        await fetch(client, server)
+
+
 async def test_content_length_bodies_informational_heads_and_close_delimited_bodies(
     server: Server, client: httpx2.AsyncClient
 ) -> None:

@@ -224,6 +224,8 @@ class Connection(asyncio.BufferedProtocol):
                 self._left = _chunk_size(line)
                 self._trailers = self._left == 0
         self._raw = buf[pos:] if not self.done else b""
+        if len(self._raw) > _MAX_HEAD:  # a size or trailer line that never ends
+            raise ValueError("chunk line too long")
         return b"".join(out)
 
     def _keep(self, data: bytes) -> None:
