@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from .compact_json import dumps
 from .models import Decision, DecisionSource
-from .prompt import dumps
 from .schema_tasks import Choice
 from .schema_work import SchemaWork
 

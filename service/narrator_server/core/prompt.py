@@ -7,7 +7,6 @@ messages; the system message is only our own text.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from .memory_models import Section, SectionKind
@@ -228,7 +227,3 @@ CONTINUE_PROMPT = (
 def continuation_messages(partial: str) -> tuple[ChatMessage, ChatMessage]:
     """The narration so far as the DM's own words, then the instruction to go on."""
     return ChatMessage("assistant", partial), ChatMessage("user", CONTINUE_PROMPT)
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

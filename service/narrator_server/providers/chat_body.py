@@ -5,9 +5,10 @@ with a long history costs about three times as much; the bytes are the same.
 
 from __future__ import annotations
 
-import json
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses
 from typing import TYPE_CHECKING, Any
+
+from ..core.compact_json import dumps
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -31,6 +32,6 @@ def chat_body(model: str, messages: Iterable[ChatMessage], fields: dict[str, Any
     """`{"model": model, "messages": [...], **fields}` as compact UTF-8 JSON (non-ASCII kept),
     exactly as `json.dumps(..., ensure_ascii=False, separators=(",", ":"))` writes it."""
     listed = ",".join([_message(m) for m in messages])
-    rest = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    rest = dumps(fields)
     tail = "]," + rest[1:] if len(rest) > 2 else "]}"
     return ('{"model":' + encode_basestring(model) + ',"messages":[' + listed + tail).encode()

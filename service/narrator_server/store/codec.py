@@ -10,6 +10,7 @@ import re
 from collections import OrderedDict
 from typing import Any
 
+from ..core.compact_json import dumps
 from ..core.models import (
     Character,
     ContentRating,
@@ -48,7 +49,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _dumps(value: Any) -> str:
     # ensure_ascii=False keeps the text readable; lone surrogates are escaped either way.
-    return clean(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return clean(dumps(value))
 
 
 def scene_to_json(scene: Scene) -> str:

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from ..core import errors
+from ..core.compact_json import dumps as _dumps
 from ..core.models import (
     Decision,
     DecisionMade,
@@ -52,10 +53,6 @@ class End:
 
     def __init__(self, error: BaseException | None) -> None:
         self.error = error
-
-
-def _dumps(value: dict[str, Any]) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def encode(event: TurnEvent | End) -> str:

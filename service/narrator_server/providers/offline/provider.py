@@ -8,9 +8,10 @@ import re
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
+from ...core.compact_json import dumps
 from ...core.models import FinishReason, TurnKind, Usage
 from ...core.ports import StreamFinished, StreamOpened, TextChunk
-from ...core.prompt import dumps, estimate_tokens
+from ...core.prompt import estimate_tokens
 from ...core.schema_work import SchemaWork
 from ...telemetry import Telemetry
 from ..attempt import Attempt
