@@ -94,3 +94,19 @@ def test_pruning_forgets_the_least_recent_sessions_first() -> None:
     assert pruning.due("c", 200)  # b goes
     assert not pruning.due("a", 200)
     assert pruning.due("b", 200)  # seen again: a first write
+
+
+def test_the_blob_is_packed_with_a_small_window_and_any_blob_reads_back() -> None:
+    # A zlib stream's first byte holds its window: 0x48 is 2**12 bytes (the default, 2**15,
+    # is 0x78), whose state is set up ten times faster for every turn's context.
+    long_text = " ".join(f"word{i}" for i in range(4000))  # ~35 KB: far past the window
+    sections = (*_sections(HISTORY), Section(SectionKind.SCENE, "scene", long_text, 9))
+    blob = sections_blob(sections)
+    assert blob[0] == 0x48
+    whole = zlib.decompress(blob)
+    assert len(blob) < len(whole) // 3
+    # A context written by an earlier release, with the default window, reads the same.
+    older = zlib.compress(whole, 1)
+    assert older[0] == 0x78
+    assert read_context(older) == read_context(blob)
+    assert read_context(blob).rows[-1][2] == long_text

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..core.compact_json import dumps as _dumps
 from ..core.identity_memo import IdentityMemo
 from ..core.memory_models import LoreEntry, Section, SectionKind, Summary, SummarySource
 from ..core.prompt import history_text, history_texts
@@ -28,10 +29,6 @@ if TYPE_CHECKING:
 
 LORE_COLUMNS = "id, keys, content, priority, always_on, updated_at"
 SUMMARY_COLUMNS = "text, first_turn_id, last_turn_id, through, turn_count, source, created_at"
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def lore_row(entry: LoreEntry) -> tuple[Any, ...]:
@@ -95,8 +92,15 @@ def sections_blob(sections: tuple[Section, ...]) -> bytes:
     """The sections as a recorded context: zlib-compressed compact JSON, one row each."""
     history = SectionKind.HISTORY
     rows = [_history_row(s) if s.kind is history else _row(s) for s in sections]
-    # Level 1: a context is written every turn and read only when someone asks for it.
-    return zlib.compress(("[" + ",".join(rows) + "]").encode(), 1)
+    # Level 1: a context is written every turn and read only when someone asks for it. A
+    # 4 KiB window with a small hash (about 24 KiB of state): the default state is 256 KiB,
+    # set up for every call, which costs twice the compression of a context of ~10 KB.
+    # Any window reads back with zlib.decompress.
+    packer = zlib.compressobj(1, zlib.DEFLATED, _WINDOW_BITS, _MEM_LEVEL)
+    return packer.compress(("[" + ",".join(rows) + "]").encode()) + packer.flush()
+
+
+_WINDOW_BITS, _MEM_LEVEL = 12, 4
 
 
 class Pruning:
