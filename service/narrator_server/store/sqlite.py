@@ -53,6 +53,7 @@ _SAVE_TURN = (
     " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
     f" ON CONFLICT (session_id, id) DO UPDATE SET {TURN_UPDATE}"
     " WHERE excluded.status != ? OR turns.status = ?"
+    " RETURNING rowid"  # what the kept window orders by: no second statement to read it
 )
 _INTERRUPTED, _RUNNING = TurnStatus.INTERRUPTED.value, TurnStatus.RUNNING.value
 
@@ -277,13 +278,13 @@ class SqliteStore(SqliteMemoryMixin):
         row = (*turn_row(turn), turn.session_id, _INTERRUPTED, _RUNNING)
         blob = sections_blob(record.sections) if record else None  # here, off the event loop
         with self._transaction("BEGIN IMMEDIATE") as db:
-            wrote = db.execute(_SAVE_TURN, row).rowcount
+            wrote = db.execute(_SAVE_TURN, row).fetchall()  # [(rowid,)], or [] if not written
             if record is not None and blob is not None:
                 self._write_context(turn.session_id, turn.turn_id, blob, record.keep)
         if wrote and turn.status is TurnStatus.COMPLETED:  # committed: into the kept window
             try:
-                self._recent.saved(db, row[:TURN_COLUMN_COUNT], self._decoded_turn)
-            except (sqlite3.Error, StoreUnavailable):  # stored all the same: read it next time
+                self._recent.saved(row[:TURN_COLUMN_COUNT], wrote[0][0], self._decoded_turn)
+            except StoreUnavailable:  # stored all the same: read it next time
                 self._recent.forget(turn.session_id)
 
     async def supersede_turn(self, session_id: str, turn_id: str) -> None:

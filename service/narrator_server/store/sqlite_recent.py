@@ -37,7 +37,6 @@ _KEYS = (
     " ORDER BY created_at DESC, rowid DESC LIMIT ?)"
 )
 _ROWS = f"SELECT rowid, {RECALLED_TURN_COLUMNS} FROM turns WHERE rowid IN ({{}})"
-_ROWID = "SELECT rowid FROM turns WHERE session_id = ? AND id = ?"
 # Where a row's columns are; the memory's turns go without delta lengths (`RECALLED_TURN_COLUMNS`).
 _COLUMNS = [c.strip() for c in TURN_COLUMNS.split(",")]
 _ID, _SESSION, _LENGTHS = (_COLUMNS.index(c) for c in ("id", "session_id", "delta_lengths"))
@@ -108,13 +107,11 @@ class RecentTurns:
         return list(turns)
 
     def saved(
-        self,
-        db: sqlite3.Connection,
-        row: tuple[Any, ...],
-        decode: Callable[[tuple[Any, ...]], Turn],
+        self, row: tuple[Any, ...], rowid: int, decode: Callable[[tuple[Any, ...]], Turn]
     ) -> None:
         """A completed turn was just written and committed as `row` (`codec.turn_row`, in the
-        columns of `TURN_COLUMNS`): it enters its session's kept window, which stays current.
+        columns of `TURN_COLUMNS`) at `rowid`: it enters its session's kept window, which
+        stays current.
         That one write bumped the window's version by one (a trigger); any other write since
         the window was read bumped it too, so the next read finds the kept version behind and
         lists the window again."""
@@ -122,11 +119,6 @@ class RecentTurns:
         kept = self._windows.get(session_id)
         if kept is None:
             return
-        found = db.execute(_ROWID, (session_id, turn_id)).fetchone()
-        if found is None:  # gone already (not by this server: it writes on this thread)
-            self.forget(session_id)
-            return
-        rowid = found[0]
         saved = decode((*row[:_LENGTHS], "[]", *row[_LENGTHS + 1 :]))
         if saved.superseded:
             self.forget(session_id)
