@@ -14,6 +14,8 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskN
 # No field of a line is longer than this (a client's string may hide in any of them).
 MAX_FIELD_CHARS = 2000
 MAX_EXCEPTION_CHARS = 20_000
+# Built once: json.dumps with arguments builds an encoder for every line.
+_ENCODE = json.JSONEncoder(default=str).encode
 
 
 def _bounded(value: object, limit: int = MAX_FIELD_CHARS, depth: int = 0) -> object:
@@ -46,7 +48,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = _bounded(self.formatException(record.exc_info),
                                           MAX_EXCEPTION_CHARS)  # fmt: skip
-        return json.dumps(entry, default=str)
+        return _ENCODE(entry)
 
 
 _base_factory = logging.getLogRecordFactory()
