@@ -6,9 +6,10 @@ fake upstream runs in its own process and streams one-token chunks, 100-300 toke
 every client worker keeps one session, so prompts carry a growing history. This process is
 the load generator. Loads: 1 stream unpaced, 100 streams at 20 ms/token, 100 streams unpaced;
 then per-turn fixed CPU (a 50-turn history, 1-token answers: until the first token reached
-the client, and the whole turn) and how long a client cancel takes to close the upstream
-request. Medians of `--rounds`; `spread` is (max-min)/median. Every stream of a load starts
-at once, so the TTFT columns include a burst of their first turns; "later turns" leaves each
+the client, and the whole turn; the arms in turn, batch by batch: `turn_cpu.py`) and how
+long a client cancel takes to close the upstream request. Medians of `--rounds`; `spread` is
+(max-min)/median. Every stream of a load starts at once, so the TTFT columns include a burst
+of their first turns; "later turns" leaves each
 stream's first turn out (the steady state).
 
     .venv/bin/python bench/compare.py [--rounds 3] [--litellm /tmp/litellm-venv]
@@ -51,6 +52,7 @@ from arms import (
     start_litellm,
     start_narrator,
 )
+from turn_cpu import TurnCpu, turn_cpu
 
 
 @dataclass(frozen=True)
@@ -121,32 +123,6 @@ async def run_load(
     return measure
 
 
-async def fixed_cpu(arm: Any, server: Process, upstream: str, turns: int) -> tuple[float, float]:
-    """Server CPU per turn, microseconds, for 1-token answers after a 50-turn history: until
-    the turn's first token reached the client, and for the whole turn (its stream and what
-    the server does after it, given 20 ms to do it). NaN when the arm failed a turn."""
-    await fake_set(upstream, tokens=[20, 20], pace=0.0)
-    worker, scratch = await arm.worker(), Measure()
-    first: list[float] = []
-    scratch.on_first = lambda: first.append(server.cpu())
-    before = whole = 0.0
-    try:
-        for _ in range(50):
-            await arm.turn(worker, scratch)
-        await fake_set(upstream, tokens=[1, 1], pace=0.0)
-        await asyncio.sleep(0.1)
-        for _ in range(turns):
-            start = server.cpu()
-            await arm.turn(worker, scratch)
-            await asyncio.sleep(0.02)
-            before += first[-1] - start
-            whole += server.cpu() - start
-    except Exception as error:
-        print(f"  per-turn CPU not measured: {error!r}", flush=True)
-        return float("nan"), float("nan")
-    return before / turns * 1e6, whole / turns * 1e6
-
-
 async def cancel_times(arm: Any, upstream: str, count: int) -> list[float]:
     """Milliseconds from a client's cancel to the upstream seeing its request closed."""
     await fake_set(upstream, tokens=[400, 400], pace=0.02)
@@ -210,23 +186,35 @@ async def run_round(
                 for name, a in arms.items():
                     measure = await run_load(a.kind, a.address, a.server, load, upstream, pool)
                     results[name][0].append(measure)
-            for name, a in arms.items():
-                client = a.client
-                try:
-                    fixed = None
-                    if a.server is not None:
-                        fixed = await fixed_cpu(client, a.server, upstream, args.fixed_turns)
+            clients = {name: a.client for name, a in arms.items()}
+            try:
+                served = {n: (clients[n], a.server) for n, a in arms.items() if a.server}
+                fixed = await turn_cpu(served, upstream, turns=args.fixed_turns)
+                for name in arms:
                     cancels = []
                     if loads:
-                        cancels = await cancel_times(client, upstream, args.cancels)
-                finally:
+                        cancels = await cancel_times(clients[name], upstream, args.cancels)
+                    results[name] = (results[name][0], _per_turn(name, fixed), cancels)
+            finally:
+                for client in clients.values():
                     await client.close()
-                results[name] = (results[name][0], fixed, cancels)
             return results
         finally:
             for a in arms.values():
                 if a.server is not None:
                     await a.server.stop()
+
+
+def _per_turn(name: str, fixed: dict[str, TurnCpu]) -> tuple[float, float] | None:
+    """An arm's CPU a turn in this round (the mean of its batches): to the first token, whole.
+    None for an arm without a server of its own; NaN for one that failed a turn."""
+    if name not in fixed:
+        return None
+    cpu = fixed[name]
+    if cpu.failed:
+        print(f"  per-turn CPU of {name} not measured: {cpu.failed}", flush=True)
+        return float("nan"), float("nan")
+    return sum(cpu.first) / len(cpu.first), sum(cpu.whole) / len(cpu.whole)
 
 
 def raw(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
