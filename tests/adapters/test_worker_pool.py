@@ -10,6 +10,8 @@ import pytest
 from narrator_server.core.errors import Overloaded
 from narrator_server.core.offload import WorkFailed
 from narrator_server.testing import work
+from narrator_server.workers import frames
+from narrator_server.workers import pool as pool_module
 from narrator_server.workers.pool import WorkerPool
 
 if TYPE_CHECKING:
@@ -98,3 +100,62 @@ async def test_workers_start_with_the_schema_libraries_loaded() -> None:
         assert await workers.map(work.loaded, names, each=5, total=10) == [True] * 4
     finally:
         await workers.close()
+
+
+class _ChildSayingReadyAsItsCallerLeaves:
+    """A worker process stand-in: its ready frame arrives in the same step as the cancel of
+    the call that started it (the race a real worker can lose on a busy machine)."""
+
+    def __init__(self, caller: asyncio.Task[object]) -> None:
+        self.pid = 0
+        self.killed = False
+        self.stdin = self.stdout = self
+        self._reader = asyncio.StreamReader()
+        self._caller = caller
+        self._reader.feed_data(frames.encode(frames.READY))
+        self._said_ready = False
+
+    async def readexactly(self, n: int) -> bytes:
+        data = await self._reader.readexactly(n)
+        if not self._said_ready and n != frames.HEADER.size:  # the ready frame's body
+            self._said_ready = True
+            self._caller.cancel()
+        return data
+
+    def write(self, data: bytes) -> None:  # the call: answered at once
+        self._reader.feed_data(frames.encode((0, True, "done")) + frames.encode((-1, True, None)))
+
+    async def drain(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def kill(self) -> None:
+        self.killed = True
+
+    async def wait(self) -> int:
+        return 0
+
+
+async def test_a_caller_that_goes_away_as_its_worker_starts_is_cancelled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[_ChildSayingReadyAsItsCallerLeaves] = []
+
+    async def spawn(argv: list[str]) -> _ChildSayingReadyAsItsCallerLeaves:
+        child = _ChildSayingReadyAsItsCallerLeaves(caller)
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(pool_module, "spawn", spawn)
+    workers = WorkerPool(size=1, preload=())
+    caller: asyncio.Task[object] = asyncio.ensure_future(
+        workers.map(work.echo, ["x"], each=5, total=10)
+    )
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+    finally:
+        await workers.close()
+    assert len(started) == 1

@@ -55,7 +55,8 @@ class _Worker:
         self.alive = False
         self.stdin.close()
         try:
-            await asyncio.wait_for(self.process.wait(), 2.0)
+            async with asyncio.timeout(2.0):
+                await self.process.wait()
         except TimeoutError:
             await self.kill()
 
@@ -176,11 +177,17 @@ class WorkerPool:
         try:
             argv = [sys.executable, "-m", "narrator_server.workers.child", *self._preload]
             worker = _Worker(await spawn(argv))
+            # Not `asyncio.wait_for`: on Python 3.11 it returns the read's result, dropping the
+            # cancel, when the caller goes away just as the worker says it is ready.
             try:
-                ready = await asyncio.wait_for(worker.read(), START_TIMEOUT_S)
+                async with asyncio.timeout(START_TIMEOUT_S):
+                    ready = await worker.read()
             except (TimeoutError, asyncio.IncompleteReadError) as error:
                 await worker.kill()
                 raise OSError(f"the worker did not start ({error!r})") from None
+            except asyncio.CancelledError:
+                worker.stop()  # started for a caller that went away: not left running
+                raise
             if ready != frames.READY:
                 await worker.kill()
                 raise OSError(f"the worker said {ready!r} instead of ready")
