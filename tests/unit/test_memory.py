@@ -21,9 +21,17 @@ from narrator_server.core.errors import (
 from narrator_server.core.lore import LoreLimits
 from narrator_server.core.memory import MemoryConfig
 from narrator_server.core.memory_models import LoreEntry, SectionKind, SummarySource
-from narrator_server.core.models import LOCAL, Caller, PlayerCharacter, Scene, Setting, TurnStatus
+from narrator_server.core.models import (
+    LOCAL,
+    Caller,
+    PlayerCharacter,
+    Scene,
+    Session,
+    Setting,
+    TurnStatus,
+)
 from narrator_server.core.narrator import Narrator, NarratorConfig
-from narrator_server.core.summaries import SummaryConfig
+from narrator_server.core.summaries import Summarizer, SummaryConfig
 from narrator_server.store.memory import MemoryStore
 from narrator_server.turnlog.local import LocalTurnLog
 
@@ -31,7 +39,7 @@ from .fakes import Script, ScriptedProvider
 
 if TYPE_CHECKING:
     from narrator_server.core.memory_models import Recollection, Section, Summary, TurnRecord
-    from narrator_server.core.models import Session, Turn
+    from narrator_server.core.models import Turn
     from narrator_server.core.ports import ChatRequest
 
 
@@ -338,3 +346,30 @@ async def test_a_regenerated_turn_replaces_the_last_one_and_leaves_memory() -> N
     assert "Player action: two, again" in history
     assert "Player action: two" not in history
     assert first.status is TurnStatus.COMPLETED
+
+
+async def test_a_shutdown_cancelled_as_the_summary_jobs_end_is_cancelled() -> None:
+    # The drain is cancelled once its jobs ended, before it woke up: Python 3.11's
+    # `asyncio.wait_for` would return the jobs' result and drop that cancel.
+    drainer: list[asyncio.Task[None]] = []
+
+    class EndsCancellingTheDrain(MemoryStore):
+        async def turns_between(self, session_id: str, after: float, before: float, limit: int
+                                ) -> list[Turn]:  # fmt: skip
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:  # once this job ended, its drain is cancelled
+                job = asyncio.current_task()
+                assert job is not None
+                job.add_done_callback(lambda _: drainer[0].cancel())
+            return []
+
+    store = EndsCancellingTheDrain()
+    summarizer = Summarizer(None, store, SummaryConfig())
+    session = Session("s1", Setting("a crypt"), PlayerCharacter("Ash"), 1, 1.0)
+    assert summarizer.request(session, None, before=2.0)
+    await asyncio.sleep(0)  # the job waits in its read
+    drainer.append(asyncio.ensure_future(summarizer.drain(timeout=5.0)))
+    with pytest.raises(asyncio.CancelledError):
+        await drainer[0]
+    assert summarizer.busy == 0

@@ -11,7 +11,6 @@ themselves are never touched. `drain()` ends the jobs at shutdown.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from contextlib import aclosing
@@ -92,8 +91,9 @@ class Summarizer:
         for job in jobs:
             job.cancel()
         if jobs:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*jobs, return_exceptions=True), timeout)
+            # Not `asyncio.wait_for`: on Python 3.11 a cancel of the drain that comes as the
+            # jobs end is dropped (it returns their result instead).
+            await asyncio.wait(jobs, timeout=timeout)
 
     async def _run(self, session: Session, summary: Summary | None, before: float) -> None:
         c = self._config
