@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run play test lint typecheck pytest engines protos protos-check buf contract-release \
-	node-test cpp-test clients-test bench bench-turns bench-tokens bench-floor bench-memory bench-store bench-auth bench-cluster \
+	node-test cpp-test clients-test bench bench-turns bench-tokens bench-burst bench-floor bench-memory bench-store bench-auth bench-cluster \
 	bench-hostile soak fuzz prose traces postgres cluster clean
 
 $(STAMP): pyproject.toml
@@ -67,6 +67,9 @@ bench-turns: $(STAMP) ## per-turn CPU of trees side by side, interleaved (ARGS="
 
 bench-tokens: $(STAMP) ## CPU per paced token of trees side by side, interleaved (ARGS as bench-turns)
 	$(PY) bench/per_token_ab.py $(ARGS)
+
+bench-burst: $(STAMP) ## 100 first turns at once: TTFT vs the model called directly (ARGS="--narrator now=.")
+	$(PY) bench/first_turns.py $(ARGS)
 
 bench-floor: $(STAMP) ## what a turn costs at the least on this stack: bare grpc.aio stream, one upstream request
 	$(PY) bench/floor.py $(ARGS)
