@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from arms import Measure, client_for, control_fake, pct, start_fake
-from interleaved import add_narrator_option, narrators
+from interleaved import add_load_options, add_narrator_option, narrators
 
 if TYPE_CHECKING:
     from arms import Process
@@ -124,10 +124,7 @@ def report(rows: dict[str, list[dict[str, Any]]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_narrator_option(parser)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--streams", type=int, default=100)
-    parser.add_argument("--pace", type=float, default=0.02, help="seconds between tokens")
-    parser.add_argument("--tokens", type=int, default=100, help="tokens a turn")
+    add_load_options(parser, rounds=5, tokens=100, about="tokens a turn")
     args = parser.parse_args()
     report(asyncio.run(run(args.narrator, args)))
 

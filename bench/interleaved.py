@@ -40,6 +40,16 @@ def add_narrator_option(parser: argparse.ArgumentParser) -> None:
                         help="NAME=ROOT[,VAR=VALUE...], as compare.py takes it")  # fmt: skip
 
 
+def add_load_options(parser: argparse.ArgumentParser, *, rounds: int, tokens: int, about: str
+                     ) -> None:  # fmt: skip
+    """The options of a load of paced streams: `--rounds`, `--streams`, `--pace`, `--tokens`
+    (`about` says what `--tokens` must be)."""
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--streams", type=int, default=100)
+    parser.add_argument("--pace", type=float, default=0.02, help="seconds between tokens")
+    parser.add_argument("--tokens", type=int, default=tokens, help=about)
+
+
 def print_medians(
     results: dict[str, list[float]], what: str, unit: str, scale: float = 1.0
 ) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from arms import play_part, start_fake
 from compare import fake_set
-from interleaved import add_narrator_option, narrators, print_medians
+from interleaved import add_load_options, add_narrator_option, narrators, print_medians
 
 if TYPE_CHECKING:
     from arms import Process
@@ -72,11 +72,8 @@ async def run(specs: list[ArmSpec], args: argparse.Namespace) -> dict[str, list[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_narrator_option(parser)
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--streams", type=int, default=100)
-    parser.add_argument("--pace", type=float, default=0.02, help="seconds between tokens")
+    add_load_options(parser, rounds=4, tokens=600, about="tokens a turn (> the load)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each load")
-    parser.add_argument("--tokens", type=int, default=600, help="tokens a turn (> the load)")
     args = parser.parse_args()
     if args.seconds <= SKIP + TAIL or args.tokens * args.pace <= args.seconds:
         parser.error("the load must be longer than 4 s and shorter than a turn")
