@@ -4,6 +4,9 @@
    three messages (started, one delta, completed): the server's CPU per call.
 2. The chat provider's upstream request alone (this process; the fake upstream in its own):
    one 1-token streamed answer to a prompt the size of a 50-turn history, CPU per request.
+3. A paced token read by a bare uvloop protocol (its own process) that only counts the SSE
+   events of `--streams` streams at 20 ms a token: the CPU of a token's wake-up and read,
+   what `make bench-tokens` measures for Narrator's whole path.
 
 Compare with the per-turn CPU `bench/compare.py --per-turn-only` prints for the whole turn.
 Prints numbers; asserts nothing.
@@ -15,13 +18,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import time
+import urllib.parse
 from contextlib import aclosing
 from typing import Any
 
 import grpc
-from arms import cpu_seconds, start_fake
+import uvloop
+from arms import control_fake, cpu_seconds, start_fake
 
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
@@ -105,19 +111,71 @@ async def upstream_floor(calls: int) -> float:
 
 
 def _reply_one_token(upstream: str) -> None:
-    from arms import control_fake
-
     control_fake(upstream, tokens=[1, 1], pace=0.0)
+
+
+class _Count(asyncio.Protocol):
+    """Counts the SSE events its connection receives; does nothing else with them."""
+
+    def __init__(self) -> None:
+        self.events = 0
+
+    def data_received(self, data: bytes) -> None:
+        self.events += data.count(b"data:")
+
+
+def _read_paced(upstream: str, streams: int, result: Any) -> None:
+    async def main() -> float:
+        url = urllib.parse.urlsplit(upstream)
+        asked = [{"role": "user", "content": "I look"}]
+        body = json.dumps({"model": "fake-dm", "stream": True, "messages": asked}).encode()
+        head = (
+            f"POST {url.path}/chat/completions HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            "Authorization: Bearer bench\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        loop = asyncio.get_running_loop()
+        readers = []
+        for _ in range(streams):
+            transport, reader = await loop.create_connection(_Count, url.hostname, url.port)
+            transport.write(head + body)
+            readers.append(reader)
+        await asyncio.sleep(2.0)  # every stream under way
+        events, cpu = sum(r.events for r in readers), time.process_time()
+        await asyncio.sleep(5.0)  # well within each answer (600 tokens: 12 s)
+        return (time.process_time() - cpu) / max(1, sum(r.events for r in readers) - events)
+
+    result.put(uvloop.run(main()))
+
+
+async def token_floor(streams: int) -> float:
+    fake, upstream = await start_fake()
+    try:
+        await asyncio.to_thread(control_fake, upstream, tokens=[600, 600], pace=0.02)
+        result: Any = multiprocessing.Queue()
+        reader = multiprocessing.Process(target=_read_paced, args=(upstream, streams, result))
+        reader.start()
+        try:
+            cpu: float = await asyncio.to_thread(result.get, True, 60)
+        finally:
+            reader.join(10)
+        return cpu
+    finally:
+        await fake.stop()
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--streams", type=int, default=100, help="paced streams (part 3)")
     args = parser.parse_args()
     rpc = await grpc_floor(args.calls)
     print(f"bare grpc.aio stream of a turn's 3 messages: {rpc * 1e6:.0f} µs server CPU per call")
     post = await upstream_floor(args.calls // 2)
     print(f"the provider's upstream request, 1-token answer: {post * 1e6:.0f} µs CPU per request")
+    token = await token_floor(args.streams)
+    print(f"a paced token read by a bare uvloop protocol, {args.streams} streams at 20 ms:"
+          f" {token * 1e6:.1f} µs CPU per token")  # fmt: skip
 
 
 if __name__ == "__main__":
