@@ -113,7 +113,7 @@ def report(rows: dict[str, list[dict[str, Any]]]) -> None:
     print("|---|---|---|---|---|---|---|")
     for name, runs in rows.items():
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        added = "–" if name == "direct" else f"+{med['added_p99']:.0f} ms"
+        added = "–" if name == "direct" else f"{med['added_p99']:+.0f} ms"
         cpu = "–" if name == "direct" else f"{med['cpu_ms_per_turn']:.1f} ms"
         print(
             f"| {name} | {med['p50']:.0f} ms | {med['p90']:.0f} ms | {med['p99']:.0f} ms"
