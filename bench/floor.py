@@ -7,6 +7,9 @@
 3. A paced token read by a bare uvloop protocol (its own process) that only counts the SSE
    events of `--streams` streams at 20 ms a token: the CPU of a token's wake-up and read,
    what `make bench-tokens` measures for Narrator's whole path.
+4. The same reads, each token's own work done in the protocol's callback with Narrator's
+   parts (the SSE parser, moderation's windows, the lexicon's check of each window) and no
+   generator between them: what a token would cost if the pipeline pushed it (gRPC aside).
 
 Compare with the per-turn CPU `bench/compare.py --per-turn-only` prints for the whole turn.
 Prints numbers; asserts nothing.
@@ -32,10 +35,21 @@ from arms import control_fake, cpu_seconds, start_fake
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
 from narrator.v1 import turn_pb2
-from narrator_server.core.models import PlayerCharacter, Scene, Session, Setting, TurnKind
+from narrator_server.core.models import (
+    ContentRating,
+    PlayerCharacter,
+    Scene,
+    Session,
+    Setting,
+    TurnKind,
+)
+from narrator_server.core.moderation import ModerationConfig
 from narrator_server.core.ports import ChatMessage, ChatRequest, Deadline, TurnContext
+from narrator_server.core.windows import Windows
+from narrator_server.moderation.lexicon import default_lexicon
 from narrator_server.providers.factory import openai_client
 from narrator_server.providers.openai_chat import OpenAIProvider
+from narrator_server.providers.sse import ChunkParser
 
 TURN = (
     pb.NarrateResponse(started=turn_pb2.TurnStarted(turn_id="t" * 32, provider="openai")),
@@ -124,7 +138,41 @@ class _Count(asyncio.Protocol):
         self.events += data.count(b"data:")
 
 
-def _read_paced(upstream: str, streams: int, result: Any) -> None:
+class _Push(_Count):
+    """Does a token's own work as its read arrives: de-chunks the body, parses its SSE lines,
+    feeds moderation's windows and checks each window closed with the lexicon."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._raw = b""
+        self._body = False
+        self._parser = ChunkParser()
+        config = ModerationConfig()  # the defaults a server uses
+        self._windows = Windows(config.window_chars, config.hold_s)
+        self._lexicon = default_lexicon()
+
+    def data_received(self, data: bytes) -> None:
+        raw = self._raw + data
+        if not self._body:
+            end = raw.find(b"\r\n\r\n")
+            if end < 0:
+                self._raw = raw
+                return
+            raw, self._body = raw[end + 4 :], True
+        while (line := raw.find(b"\r\n")) >= 0:
+            size = int(raw[:line], 16)
+            if size == 0 or len(raw) < line + 4 + size:
+                break
+            text = self._parser.feed(raw[line + 2 : line + 2 + size])
+            raw = raw[line + 4 + size :]
+            if text:
+                self.events += 1
+                for window in self._windows.feed(text, time.monotonic()):
+                    self._lexicon.refused(window, ContentRating.TEEN)
+        self._raw = raw
+
+
+def _read_paced(upstream: str, streams: int, result: Any, push: bool) -> None:
     async def main() -> float:
         url = urllib.parse.urlsplit(upstream)
         asked = [{"role": "user", "content": "I look"}]
@@ -137,7 +185,8 @@ def _read_paced(upstream: str, streams: int, result: Any) -> None:
         loop = asyncio.get_running_loop()
         readers = []
         for _ in range(streams):
-            transport, reader = await loop.create_connection(_Count, url.hostname, url.port)
+            protocol = _Push if push else _Count
+            transport, reader = await loop.create_connection(protocol, url.hostname, url.port)
             transport.write(head + body)
             readers.append(reader)
         await asyncio.sleep(2.0)  # every stream under way
@@ -148,12 +197,12 @@ def _read_paced(upstream: str, streams: int, result: Any) -> None:
     result.put(uvloop.run(main()))
 
 
-async def token_floor(streams: int) -> float:
+async def token_floor(streams: int, push: bool) -> float:
     fake, upstream = await start_fake()
     try:
         await asyncio.to_thread(control_fake, upstream, tokens=[600, 600], pace=0.02)
         result: Any = multiprocessing.Queue()
-        reader = multiprocessing.Process(target=_read_paced, args=(upstream, streams, result))
+        reader = multiprocessing.Process(target=_read_paced, args=(upstream, streams, result, push))
         reader.start()
         try:
             cpu: float = await asyncio.to_thread(result.get, True, 60)
@@ -173,9 +222,12 @@ async def main() -> None:
     print(f"bare grpc.aio stream of a turn's 3 messages: {rpc * 1e6:.0f} µs server CPU per call")
     post = await upstream_floor(args.calls // 2)
     print(f"the provider's upstream request, 1-token answer: {post * 1e6:.0f} µs CPU per request")
-    token = await token_floor(args.streams)
+    token = await token_floor(args.streams, push=False)
     print(f"a paced token read by a bare uvloop protocol, {args.streams} streams at 20 ms:"
           f" {token * 1e6:.1f} µs CPU per token")  # fmt: skip
+    pushed = await token_floor(args.streams, push=True)
+    print(f"the same, parsed, windowed and checked in the read's callback: {pushed * 1e6:.1f} µs"
+          " CPU per token")  # fmt: skip
 
 
 if __name__ == "__main__":
