@@ -4,9 +4,10 @@
    three messages (started, one delta, completed): the server's CPU per call.
 2. The chat provider's upstream request alone (this process; the fake upstream in its own):
    one 1-token streamed answer to a prompt the size of a 50-turn history, CPU per request.
-3. A paced token read by a bare uvloop protocol (its own process) that only counts the SSE
-   events of `--streams` streams at 20 ms a token: the CPU of a token's wake-up and read,
-   what `make bench-tokens` measures for Narrator's whole path.
+3. A paced token read by a bare protocol on the server's event loop (uvloop where installed;
+   its own process) that only counts the SSE events of `--streams` streams at 20 ms a token:
+   the CPU of a token's wake-up and read, what `make bench-tokens` measures for Narrator's
+   whole path.
 4. The same reads, each token's own work done in the protocol's callback with Narrator's
    parts (the SSE parser, moderation's windows, the lexicon's check of each window) and no
    generator between them: what a token would cost if the pipeline pushed it (gRPC aside).
@@ -29,12 +30,12 @@ from contextlib import aclosing
 from typing import Any
 
 import grpc
-import uvloop
 from arms import control_fake, cpu_seconds, start_fake
 
 from narrator.v1 import narrator_service_pb2 as pb
 from narrator.v1 import narrator_service_pb2_grpc as pb_grpc
 from narrator.v1 import turn_pb2
+from narrator_server import event_loop
 from narrator_server.core.models import (
     ContentRating,
     PlayerCharacter,
@@ -194,7 +195,7 @@ def _read_paced(upstream: str, streams: int, result: Any, push: bool) -> None:
         await asyncio.sleep(5.0)  # well within each answer (600 tokens: 12 s)
         return (time.process_time() - cpu) / max(1, sum(r.events for r in readers) - events)
 
-    result.put(uvloop.run(main()))
+    result.put(event_loop.run(main(), "auto"))  # the loop a server would run
 
 
 async def token_floor(streams: int, push: bool) -> float:
@@ -223,7 +224,7 @@ async def main() -> None:
     post = await upstream_floor(args.calls // 2)
     print(f"the provider's upstream request, 1-token answer: {post * 1e6:.0f} µs CPU per request")
     token = await token_floor(args.streams, push=False)
-    print(f"a paced token read by a bare uvloop protocol, {args.streams} streams at 20 ms:"
+    print(f"a paced token read by a bare protocol, {args.streams} streams at 20 ms:"
           f" {token * 1e6:.1f} µs CPU per token")  # fmt: skip
     pushed = await token_floor(args.streams, push=True)
     print(f"the same, parsed, windowed and checked in the read's callback: {pushed * 1e6:.1f} µs"
