@@ -25,13 +25,18 @@ class Script:
 
 
 class ScriptedProvider:
-    """Answers each request with the next script; records requests; notes early closes."""
+    """Answers each request with the next script; records requests; notes early closes.
+    With `pushes`, each chunk is first offered to the request's tap, as the OpenAI provider
+    offers what it reads while it waits (`core/tap.py`); `pushed` counts those taken."""
+
+    pushes = False
 
     def __init__(self, name: str, *scripts: Script) -> None:
         self.name = name
         self.scripts = list(scripts)
         self.requests: list[ChatRequest] = []
         self.closed_early = 0
+        self.pushed = 0
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         self.requests.append(request)
@@ -46,6 +51,9 @@ class ScriptedProvider:
                     assert script.fail_with is not None
                     raise script.fail_with
                 await asyncio.sleep(script.pause)
+                if self.pushes and request.tap is not None and request.tap.push(chunk):
+                    self.pushed += 1
+                    continue
                 yield TextChunk(chunk)
             yield StreamFinished(FinishReason.STOP, Usage(10, len(script.chunks)))
             finished = True

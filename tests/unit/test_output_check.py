@@ -45,6 +45,13 @@ if TYPE_CHECKING:
 BAD = "FORBIDDEN"
 
 
+@pytest.fixture(autouse=True, params=[False, True], ids=["yielded", "pushed"])
+def pushes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Every case twice: the provider yields its text, or pushes it up the tap (`tap.py`)."""
+    monkeypatch.setattr(ScriptedProvider, "pushes", request.param)
+    return bool(request.param)
+
+
 class Recording:
     """Refuses any text holding BAD. `allowed` is every window it allowed, in order (the
     text a caller may have seen is always a prefix of it). Slow ones wait `delay` a check."""

@@ -14,6 +14,9 @@ is nothing to wake the reader for. With one-token chunks most tokens only add to
 and a wake-up of the reader (a future, a task step through its generators) costs more than
 the token's own work. A sift's `("hold", deadline, 0)` wakes the reader with `("due", None,
 0)` once `deadline` passes (on the clock of the reader's last `next`), not now.
+
+Given a `tap` (`tap.py`), the pump is its top sink while it reads: text a provider pushes is
+taken as if the pump had read it, without resuming the generators in between.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable
 
     from .models import TurnEvent
+    from .tap import Tap
 
 Kind = Literal["event", "end", "failed", "due", "checked", "windows", "hold"]
 Woken = tuple[Kind, Any, int]
@@ -46,8 +50,10 @@ class EventPump:
         stamp: Callable[[], int] = lambda: 0,
         ahead: int = 64,
         sift: Callable[[TurnEvent | str, int], Woken | None] | None = None,
+        tap: Tap | None = None,
     ) -> None:
         self._source = source
+        self._tap = tap
         self._sift = sift
         self._stamp = stamp
         self._ahead = ahead
@@ -136,22 +142,38 @@ class EventPump:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def _take(self, event: TurnEvent | str) -> None:
+        stamp = self._stamp()
+        waiter = self._waiter
+        if self._sift is None or waiter is None or waiter.done() or self._queue:
+            self.post("event", event, stamp)
+        elif (woken := self._sift(event, stamp)) is not None:
+            if woken[0] == "hold":
+                self._hold(woken[1])
+            else:
+                self.post(*woken)
+
+    def _push(self, text: str) -> bool:
+        """The tap's sink: text taken as `_run` takes an event, while there is room."""
+        if len(self._queue) >= self._ahead:
+            return False
+        self._take(text)
+        return True
+
     async def _run(self) -> None:
+        tap = self._tap
         try:
             async with aclosing(self._source) as events:
+                if tap is not None:
+                    tap.sink = self._push  # only ever called while the source waits inside
                 async for event in events:
-                    stamp = self._stamp()
-                    waiter = self._waiter
-                    if self._sift is None or waiter is None or waiter.done() or self._queue:
-                        self.post("event", event, stamp)
-                    elif (woken := self._sift(event, stamp)) is not None:
-                        if woken[0] == "hold":
-                            self._hold(woken[1])
-                        else:
-                            self.post(*woken)
+                    self._take(event)
                     if len(self._queue) >= self._ahead:
                         self._room = asyncio.get_running_loop().create_future()
                         await self._room
             self.post("end")
         except Exception as error:  # handed to the reader, in order
             self.post("failed", error)
+        finally:
+            if tap is not None:
+                tap.sink = None

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from .models import ContentRating, Decision, TurnEvent
     from .moderation import ModerationConfig, Moderator
+    from .tap import Tap
     from .turns import Progress
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,10 @@ class OutputCheck:
         config: ModerationConfig,
         clock: Callable[[], float] = time.monotonic,
         turn: tuple[str, str] = ("", ""),
+        tap: Tap | None = None,
     ) -> None:
         self._turn = turn  # (session id, turn id), for the log
+        self.tap = tap  # the source's text, pushed to the pump once it reads (`tap.py`)
         self._moderator = moderator
         self._rating = rating
         self.config = config
@@ -205,7 +208,9 @@ class OutputCheck:
                             raise
                     else:
                         if pump is None:
-                            pump = EventPump(events, lambda: len(p.recoveries), sift=self._sift)
+                            pump = EventPump(
+                                events, lambda: len(p.recoveries), sift=self._sift, tap=self.tap
+                            )
                             pump.start()
                         kind, event, takeovers = await pump.next(due, self.clock)
                         if kind == "due" or kind == "windows":

@@ -36,7 +36,7 @@ async def pipelined(
 ) -> AsyncGenerator[TurnEvent | str]:
     deciding = fallback is not None
     # Each event goes with the takeovers made before it (the pump runs ahead of the checks).
-    pump = EventPump(source, lambda: len(p.recoveries))
+    pump = EventPump(source, lambda: len(p.recoveries), tap=c.tap)
     pump.start()
     checks: deque[_Pending] = deque()
     closed: list[str] = []  # windows closed but not sent to a check yet

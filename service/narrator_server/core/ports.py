@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
     from .models import DecisionOption, FinishReason, Scene, Session, Turn, TurnKind, Usage
+    from .tap import Tap
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class ChatRequest:
     last_chance: bool = False
     # Background work (a summary): low priority, and never answered by the offline narrator.
     background: bool = False
+    # Where the provider may hand its text in a plain call instead of yielding it (`tap.py`).
+    tap: Tap | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ class ChatProvider(Protocol):
     without a word (its retries are its own business), so another provider may take over; one
     raised after it is a `StreamInterrupted`. Closing the iterator early must release the
     upstream request at once.
+
+    A provider that reads its upstream in callbacks may offer each text to `request.tap`
+    first, only while it waits for the upstream; text the tap took is not yielded.
     """
 
     def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]: ...

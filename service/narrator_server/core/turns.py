@@ -31,6 +31,8 @@ from .prompt import continuation_messages, estimated_usage, repair_message
 from .rationale import RationaleExtractor
 from .schema_tasks import MAX_ANSWER_CHARS
 from .schema_work import SchemaWork
+from .stream_text import StreamText
+from .tap import Tap
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
@@ -95,29 +97,31 @@ class TurnRunner:
         self, request: ChatRequest, rules: DecisionRules | None, p: Progress
     ) -> AsyncGenerator[TurnEvent | str]:
         bound = rules.bind(self._schemas) if rules is not None else None
-        events = self._run(request, bound, p)
         if self._moderator is None or self._moderation is None:
-            return events
+            return self._run(request, bound, p, None)
         ctx = request.context
+        tap = Tap()  # the output check's pump takes pushed text (`tap.py`)
+        events = self._run(request, bound, p, tap)
         check = OutputCheck(
             self._moderator,
             ctx.session.content_rating,
             self._moderation,
             turn=(ctx.session.session_id, ctx.turn_id),
+            tap=tap,
         )
         if bound is None:
             return check.events(events, p)
         return check.events(events, p, lambda: bound.fallback(ctx.scene))
 
     async def _run(
-        self, request: ChatRequest, rules: DecisionRules | None, p: Progress
+        self, request: ChatRequest, rules: DecisionRules | None, p: Progress, tap: Tap | None
     ) -> AsyncGenerator[TurnEvent | str]:
         attempt, takeovers = request, 0
         # A decision taken over from another server concludes by its repair request.
         interrupted = p.started and rules is not None
         while not interrupted:
             try:
-                async with aclosing(self._stream(attempt, p, rules)) as events:
+                async with aclosing(self._stream(attempt, p, rules, tap)) as events:
                     async for event in events:
                         yield event
                 break
@@ -151,39 +155,27 @@ class TurnRunner:
         yield TurnCompleted(p.finish, p.usage, "".join(p.text), tuple(p.recoveries))
 
     async def _stream(
-        self, request: ChatRequest, p: Progress, rules: DecisionRules | None
+        self, request: ChatRequest, p: Progress, rules: DecisionRules | None, tap: Tap | None
     ) -> AsyncGenerator[TurnEvent | str]:
         """One provider stream; a second one (a recovery) continues the same text, joined
         without repeating what was sent (`Seam`)."""
         extractor = RationaleExtractor() if rules else None
         seam = Seam(request.continuation) if request.continuation and not rules else None
-        shown, said, opened, finished = p.text, 0, False, False
-        room = self._max_text - sum(len(t) for t in shown)
-        raw_room = MAX_ANSWER_CHARS - sum(len(t) for t in p.raw)
+        said = StreamText(p, self._max_text, extractor, seam, tap)
+        opened, finished = False, False
+        if said.pushable():
+            request = dataclasses.replace(request, tap=Tap(said.push))
         try:
             async with aclosing(self._provider.stream(request)) as events:
                 async for event in events:
                     if isinstance(event, TextChunk):
-                        text = event.text
-                        said += len(text)
-                        if extractor is not None:
-                            p.raw.append(text[: max(raw_room, 0)])
-                            raw_room -= len(text)
-                            text = extractor.feed(text)
-                        if seam is not None:
-                            text = seam.feed(text)
-                        if len(text) > room or raw_room < 0:
-                            text = text[: max(room, 0)]
-                            if text:
-                                shown.append(text)
-                                yield text
+                        text = said.take(event.text)
+                        if text:
+                            yield text
+                        if said.cut:
                             p.finish = FinishReason.LENGTH
                             log.warning("the turn reached its size limit; its text is cut there")
                             return  # closing the provider's stream ends the upstream request
-                        if text:
-                            room -= len(text)
-                            shown.append(text)
-                            yield text
                     elif isinstance(event, StreamOpened):
                         opened, fresh = True, not p.started
                         self._opened(p, event)
@@ -193,14 +185,12 @@ class TurnRunner:
                         finished = True
                         p.finish = event.finish_reason
                         p.usage += event.usage
-                        tail = seam.flush()[: max(room, 0)] if seam is not None else ""
-                        if tail:
-                            shown.append(tail)
+                        if tail := said.flush():
                             yield tail
         finally:
             if opened and not finished:
                 # Broken, cut or cancelled: what it used is the server's estimate, never nothing.
-                p.usage += estimated_usage(request.messages, -(-said // 4))
+                p.usage += estimated_usage(request.messages, -(-said.said // 4))
 
     @staticmethod
     def _opened(p: Progress, event: StreamOpened) -> None:

@@ -23,7 +23,7 @@ import httpx2
 from .http1_connection import Connection
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Callable
     from ssl import SSLContext
 
 _READ_SIZE = 64 * 1024  # at most one read's bytes
@@ -51,6 +51,8 @@ class _Body(httpx2.AsyncByteStream):
             except TimeoutError:
                 message = "no data within the read timeout"
                 raise httpx2.ReadTimeout(message, request=self._request) from None
+            if conn.listener is not None:
+                yield b""  # the listener woke its reader, which takes what it holds first
         self._release()
 
     async def aclose(self) -> None:
@@ -59,6 +61,7 @@ class _Body(httpx2.AsyncByteStream):
     def _release(self) -> None:
         if not self._released:
             self._released = True
+            self._conn.listener = None
             self._transport.release(self._origin, self._conn)
 
 
@@ -73,6 +76,18 @@ def body_of(response: httpx2.Response) -> AsyncGenerator[bytes] | None:
         return None
     response.is_stream_consumed = True  # as `aiter_raw` marks it: nothing else reads it
     return stream.__aiter__()
+
+
+def listen(response: httpx2.Response, listener: Callable[[bytes], bool] | None) -> bool:
+    """Has the connection of a response this transport gave hand each read of its body to
+    `listener` in the protocol's callback, while the body's reader waits with nothing
+    buffered (None: stop). The listener returns True to wake the reader, whose body then
+    yields b"" (and what arrived meanwhile). False when the response is not this transport's."""
+    stream = response.stream
+    if not isinstance(stream, _Body):
+        return False
+    stream._conn.listener = listener
+    return True
 
 
 class Http1Transport(httpx2.AsyncBaseTransport):

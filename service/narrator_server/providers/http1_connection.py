@@ -4,8 +4,12 @@ response at a time as bytes arrive (head, then a body by length, chunks or until
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import httpx2
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _MAX_HEAD = 64 * 1024
 _PAUSE_AT = 256 * 1024  # buffered body bytes past which the socket is not read
@@ -52,6 +56,11 @@ class Connection(asyncio.BufferedProtocol):
         self.done = False
         self.reusable = True
         self._paused = False
+        # Takes body bytes in the protocol's callback while a reader waits with nothing
+        # buffered; returns True when the reader must wake (`listen` in http1.py).
+        self.listener: Callable[[bytes], bool] | None = None
+        self._quiet = False  # this read went to the listener, which needs no wake-up
+        self._wait_timeout: float | None = None
 
     # --- the request side ----------------------------------------------------------------
 
@@ -60,6 +69,7 @@ class Connection(asyncio.BufferedProtocol):
         self._head.clear()
         self.response, self.pieces, self.buffered = None, [], 0
         self.done, self._raw, self._crlf, self._trailers = False, b"", False, False
+        self.listener = None
         self.transport.write(head + body if len(body) < 65536 else head)
         if len(body) >= 65536:
             self.transport.write(body)
@@ -70,6 +80,7 @@ class Connection(asyncio.BufferedProtocol):
         if self._error is not None or (self.response is not None and (self.pieces or self.done)):
             return
         waiter = self._waiter = self._loop.create_future()
+        self._wait_timeout = timeout
         if timeout:
             self._deadline = self._loop.time() + timeout
             if self._timer is None:
@@ -134,6 +145,7 @@ class Connection(asyncio.BufferedProtocol):
         self.data_received(bytes(self._reads[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
+        self._quiet = False
         try:
             if self.response is None:
                 data = self._read_head(data)
@@ -144,7 +156,8 @@ class Connection(asyncio.BufferedProtocol):
         except (ValueError, IndexError) as error:
             self._error = httpx2.RemoteProtocolError(f"malformed HTTP response ({error})")
             self.close()
-        self._wake()
+        if not self._quiet or self.done or self._error is not None:
+            self._wake()
 
     def _read_head(self, data: bytes) -> bytes:
         self._head += data
@@ -229,6 +242,12 @@ class Connection(asyncio.BufferedProtocol):
         return b"".join(out)
 
     def _keep(self, data: bytes) -> None:
+        listener, waiter = self.listener, self._waiter
+        if listener is not None and data and not self.pieces and waiter and not waiter.done():
+            self._quiet = not listener(data)
+            if self._wait_timeout:  # data came: the wait's read timeout starts again
+                self._deadline = self._loop.time() + self._wait_timeout
+            return
         if data:
             self.pieces.append(data)
             self.buffered += len(data)

@@ -37,6 +37,7 @@ from . import http1
 from .attempt import Attempt
 from .chat_body import chat_body
 from .openai_errors import to_domain
+from .pushed import PushedReads
 from .retry import BudgetStop, RetryPolicy, retrying
 from .sse import ChunkParser
 from .stall import StallPolicy, StallTimer
@@ -69,6 +70,7 @@ class _Opened:
     first: str
     first_wait: float
     attempt: Attempt
+    direct: httpx2.Response | None  # the lean transport's response, read as it arrives
 
 
 class OpenAIProvider:
@@ -145,6 +147,10 @@ class OpenAIProvider:
                     raise StreamInterrupted(str(parser.failed))
                 timer = StallTimer(self._stalls, opened.first_wait)
                 reads = opened.reads
+                pushed = None
+                if request.tap is not None and opened.direct is not None:
+                    pushed = PushedReads(parser, timer, attempt, request.tap)
+                    http1.listen(opened.direct, pushed.read)  # released with the response
                 try:
                     # Past `[DONE]` the body is read to its end, so the connection is reused.
                     while True:
@@ -161,7 +167,12 @@ class OpenAIProvider:
                             raise StreamInterrupted(
                                 f"upstream stalled for {timer.limit:.3g} s"
                             ) from None
-                        text = parser.feed(data)
+                        if pushed is not None:
+                            if held := pushed.held():  # read before `data`; counted then
+                                yield TextChunk(held)
+                            if pushed.error is not None:
+                                raise pushed.error
+                        text = parser.feed(data) if data else ""
                         timer.read(bool(text))
                         if text:
                             attempt.chunk(text)
@@ -233,7 +244,8 @@ class OpenAIProvider:
             async with asyncio.timeout(limit):
                 response = await self._send(body, timeout)
                 exits.push_async_callback(response.aclose)
-                reads = http1.body_of(response) or response.aiter_bytes()
+                lean = http1.body_of(response)
+                reads = lean or response.aiter_bytes()
                 exits.push_async_callback(reads.aclose)
                 parser, first = ChunkParser(), ""
                 async for data in reads:
@@ -265,7 +277,8 @@ class OpenAIProvider:
             raise domain from error
         # The response now belongs to the caller's stack: closed when the turn ends or is cancelled.
         await stack.enter_async_context(exits)
-        return _Opened(reads, parser, first, loop.time() - started, attempt)
+        direct = response if lean is not None else None
+        return _Opened(reads, parser, first, loop.time() - started, attempt, direct)
 
     async def _send(self, body: bytes, timeout: float) -> httpx2.Response:
         """The streamed response, or the SDK's error for a refusal or a broken connection."""

@@ -62,6 +62,14 @@ class StallTimer:
             self._typical = max(waited, self._typical * 0.9)
         self._reading = False
 
+    def pushed(self, carried_text: bool) -> None:
+        """A read taken while the reader still waits (`Tap`): it ends one wait and starts the
+        next, for the task that was reading."""
+        now = self._loop.time()
+        if carried_text:
+            self._typical = max(now - self._started, self._typical * 0.9)
+        self._started = now
+
     def stalled(self) -> bool:
         """In an `except CancelledError`: True when the timer cancelled the read (the
         cancellation is withdrawn), False when the cancellation came from elsewhere."""

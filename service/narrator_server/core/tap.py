@@ -1,0 +1,36 @@
+"""A turn's text handed up from the provider in a plain call, past the generators between them.
+
+A streamed token from the upstream goes up five generator levels (the provider's, the chain's,
+the runner's two) to the task that reads the turn, and back down to wait for the next one:
+about half of a paced one-token chunk's CPU. Each level's own work with a piece of text is a
+few assignments. So a provider that reads its upstream from a callback (`http1`) offers each
+piece of text to `Tap.push` first: every level between it and the reader that can take text
+without waiting wraps the sink of the level above, and the text is taken in one call chain.
+
+The rule that keeps it equal to yielding: a provider pushes only while it is waiting for its
+upstream, that is, while every level above it waits for its next event, so a level's state is
+what it would be at a `yield`. A sink that cannot take the text now (a limit reached, a queue
+full, no reader above) returns False before it changed anything, and the provider yields the
+text instead, as it always did, and every later text of that stream after it (order is kept).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+class Tap:
+    """Where a stream's text may go in a plain call: the sink of the level above, if any."""
+
+    __slots__ = ("sink",)
+
+    def __init__(self, sink: Callable[[str], bool] | None = None) -> None:
+        self.sink = sink
+
+    def push(self, text: str) -> bool:
+        """True when the levels above took `text` (the provider must not yield it)."""
+        sink = self.sink
+        return sink is not None and sink(text)

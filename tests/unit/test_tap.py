@@ -1,0 +1,120 @@
+"""Text pushed up the tap (`core/tap.py`) instead of yielded: the same turn, in the same order,
+with the same limits, whichever way each piece went."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from narrator_server.core.event_pump import EventPump
+from narrator_server.core.models import (
+    LOCAL,
+    FinishReason,
+    PlayerCharacter,
+    Scene,
+    Session,
+    Setting,
+    TextDelta,
+    TurnCompleted,
+    TurnKind,
+)
+from narrator_server.core.moderation import ModerationConfig
+from narrator_server.core.ports import ChatMessage, ChatRequest, Deadline, TurnContext
+from narrator_server.core.stream_text import StreamText
+from narrator_server.core.tap import Tap
+from narrator_server.core.turns import Progress, TurnRunner
+
+from .fakes import Script, ScriptedProvider
+from .test_output_check import Recording, setup
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+WORDS = [f"w{i} " for i in range(30)] + ["end."]
+
+
+def request() -> ChatRequest:
+    session = Session("s", Setting("w"), PlayerCharacter("A"), 1, 0.0)
+    return ChatRequest(
+        messages=(ChatMessage("user", "I look"),),
+        context=TurnContext(session, "t", 0, TurnKind.NARRATION, "I look", Scene()),
+        deadline=Deadline(),
+        max_tokens=50,
+        temperature=0.5,
+    )
+
+
+async def test_pushed_text_reaches_the_caller_checked_and_in_order() -> None:
+    provider = ScriptedProvider("p", Script(WORDS, pause=0.001))
+    provider.pushes = True
+    moderator = Recording(instant=True)
+    narrator, store, sid = await setup(provider, moderator)
+    events = [e async for e in narrator.narrate(LOCAL, sid, "I wait", Scene())]
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text == "".join(WORDS)
+    assert moderator.allowed == text  # every word went through a check before it went out
+    assert provider.pushed > len(WORDS) // 2  # most of them past the generators
+    assert store.turns[sid][0].text == text
+
+
+@pytest.mark.parametrize("pushes", [False, True])
+async def test_the_size_limit_cuts_pushed_text_where_it_cuts_yielded_text(pushes: bool) -> None:
+    provider = ScriptedProvider("p", Script(WORDS, pause=0.001))
+    provider.pushes = pushes
+    runner = TurnRunner(
+        provider, max_text_chars=25, moderator=Recording(), moderation=ModerationConfig()
+    )
+    p = Progress()
+    events = [e async for e in runner.run(request(), None, p)]
+    completed = events[-1]
+    assert isinstance(completed, TurnCompleted)
+    assert completed.finish_reason is FinishReason.LENGTH
+    assert completed.text == "".join(WORDS)[:25]
+    assert "".join(e for e in events if isinstance(e, str)) == completed.text
+    assert provider.closed_early == 1
+    assert bool(provider.pushed) is pushes
+
+
+def test_stream_text_refuses_a_push_past_its_limit_and_changes_nothing() -> None:
+    taken: list[str] = []
+    p = Progress()
+    text = StreamText(p, 10, upper=Tap(lambda t: taken.append(t) is None))
+    assert text.pushable()
+    assert text.push("abcdef")
+    assert not text.push("ghijklm")  # 13 > 10: the provider yields it, `take` cuts it
+    assert (p.text, taken, text.said, text.room) == (["abcdef"], ["abcdef"], 6, 4)
+    assert text.take("ghijklm") == "ghij"
+    assert text.cut
+    assert p.text == ["abcdef", "ghij"]
+
+
+def test_stream_text_does_not_push_when_the_level_above_does_not_take() -> None:
+    p = Progress()
+    text = StreamText(p, 100, upper=Tap())  # no sink above: nothing is taken
+    assert not text.push("abc")
+    assert (p.text, text.said, text.room) == ([], 0, 100)
+
+
+async def test_a_full_pump_refuses_pushed_text_and_its_reader_gets_all_in_order() -> None:
+    tap = Tap()
+    offered: list[bool] = []
+
+    async def source() -> AsyncGenerator[str]:
+        for i in range(8):
+            word = f"w{i}"
+            taken = tap.push(word)  # as a provider does while it waits for its upstream
+            offered.append(taken)
+            if not taken:
+                yield word
+
+    pump = EventPump(source(), ahead=3, tap=tap)
+    pump.start()
+    got = []
+    while (woken := await pump.next())[0] != "end":
+        got.append(woken[1])
+    assert got == [f"w{i}" for i in range(8)]
+    assert True in offered  # taken while there was room,
+    assert False in offered  # then yielded
+    assert tap.sink is None  # the pump's sink goes once it stops reading
+    await pump.close()
