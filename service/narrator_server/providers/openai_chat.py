@@ -8,6 +8,8 @@ more than the rest of a turn's upstream call. A refusal becomes the SDK's typed 
 as bytes, one network read at a time, and every complete SSE line of a read is parsed at once.
 Retries (tenacity) cover only opening the stream, up to its first text: once a word was
 yielded, a failure is a `StreamInterrupted`. Between words each read is timed (`StallTimer`).
+Over the lean transport, the reads that arrive while the stream waits are taken in the
+connection's callback and their text offered to the request's tap (`pushed.py`, `core/tap.py`).
 This module is the one place where the upstream is called.
 """
 
