@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 import pytest
@@ -31,6 +32,7 @@ from narrator_server.core.models import (
     TurnStatus,
 )
 from narrator_server.core.narrator import Narrator, NarratorConfig
+from narrator_server.core.prompt import estimate_tokens
 from narrator_server.core.summaries import Summarizer, SummaryConfig
 from narrator_server.store.memory import MemoryStore
 from narrator_server.turnlog.local import LocalTurnLog
@@ -88,16 +90,29 @@ class CountingStore(MemoryStore):
 class Summaries(ScriptedProvider):
     """Narrates "Hello there."; answers summary requests with `summary` (or fails)."""
 
-    def __init__(self, summary: str = "Ash owes Mirela a boat.", fail: bool = False) -> None:
+    def __init__(
+        self, summary: str = "Ash owes Mirela a boat.", fail: bool = False,
+        chunks: list[str] | None = None,
+    ) -> None:  # fmt: skip
         super().__init__("p")
         self.summary, self.fail = summary, fail
+        self.chunks = chunks or [summary]
+        self.summaries_closed_early = 0
 
     async def stream(self, request: ChatRequest):  # type: ignore[no-untyped-def, override]
         if request.background:
             if self.fail:
                 self.requests.append(request)
                 raise UpstreamUnavailable("down")
-            self.scripts.insert(0, Script([self.summary]))
+            self.scripts.insert(0, Script(self.chunks))
+            closed = self.closed_early
+            try:
+                async with aclosing(super().stream(request)) as events:
+                    async for event in events:
+                        yield event
+            finally:
+                self.summaries_closed_early += self.closed_early - closed
+            return
         async for event in super().stream(request):
             yield event
 
@@ -167,6 +182,37 @@ async def test_turns_that_leave_the_window_are_folded_by_the_model_in_the_backgr
     history = [s.turn_id for s in sections if s.kind is SectionKind.HISTORY]
     covered = [t.turn_id for t in store.turns[sid][: summary.turn_count]]
     assert not set(history) & set(covered)  # nothing both summarized and in the window
+
+
+async def test_a_summary_s_words_are_kept_as_they_are_read() -> None:
+    """Its reader only keeps the words: the provider hands them over as it reads them."""
+    provider = Summaries(chunks=["Ash ", "owes ", "Mirela ", "a ", "boat."])
+    provider.pushes = True
+    narrator, store, sid = await setup(provider, config(history=60, fold_after=3))
+    await play(narrator, sid, *(f"action {i}" for i in range(8)))
+    await narrator.memory.summarizer.wait_idle()
+    assert store.summaries[sid][-1].text == "Ash owes Mirela a boat."
+    assert provider.pushed >= 5
+
+
+@pytest.mark.parametrize("pushes", [False, True])
+async def test_a_summary_far_past_its_budget_is_cut_and_its_stream_closed(pushes: bool) -> None:
+    provider = Summaries(chunks=["word "] * 5000)  # 25,000 characters, whatever was asked
+    provider.pushes = pushes
+    cfg = NarratorConfig(
+        memory=MemoryConfig(
+            budgets=Budgets(history=60, history_max_turns=50),
+            summary=SummaryConfig(budget_tokens=100),
+            fold_after=3,
+        )
+    )
+    narrator, store, sid = await setup(provider, cfg)
+    await play(narrator, sid, *(f"action {i}" for i in range(8)))
+    await narrator.memory.summarizer.wait_idle()
+    text = store.summaries[sid][-1].text
+    assert text.startswith("word word")
+    assert estimate_tokens(text) <= 100
+    assert provider.summaries_closed_early >= 1  # read no further than 16 characters a token
 
 
 async def test_a_summary_budget_that_holds_no_text_asks_for_no_summaries() -> None:

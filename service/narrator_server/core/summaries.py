@@ -23,6 +23,7 @@ from .memory_models import Summary, SummarySource
 from .models import Scene, TurnKind
 from .ports import ChatMessage, ChatRequest, Deadline, StreamOpened, TextChunk, TurnContext
 from .prompt import estimate_tokens, history_texts
+from .tap import Gathered, Tap
 
 if TYPE_CHECKING:
     from .memory_storage import MemoryStorage
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from .ports import ChatProvider
 
 log = logging.getLogger(__name__)
+_MAX_CHARS_A_TOKEN = 16  # what a summary's answer may hold before it is cut: 4x a token's ~4
 
 SUMMARY_PROMPT = (
     "You keep the memory of a solo role-playing campaign. Rewrite the summary of the story so "
@@ -152,6 +154,7 @@ class Summarizer:
         for turn in turns:
             asked, said = history_texts(turn)
             lines += [asked, f"Narrator: {said}"]
+        gathered = Gathered(budget * _MAX_CHARS_A_TOKEN)
         request = ChatRequest(
             messages=(
                 ChatMessage("system", SUMMARY_PROMPT.format(words=budget * 3 // 4)),
@@ -169,15 +172,15 @@ class Summarizer:
             max_tokens=budget,
             temperature=0.2,
             background=True,
+            tap=Tap(gathered.take),  # each word kept as it is read (`tap.py`)
         )
-        parts: list[str] = []
         async with aclosing(self._provider.stream(request)) as events:
             async for event in events:
                 if isinstance(event, StreamOpened) and event.provider == "offline":
                     return ""  # a narrator, not a summarizer
-                if isinstance(event, TextChunk):
-                    parts.append(event.text)
-        text = "".join(parts).strip()
+                if isinstance(event, TextChunk) and not gathered.take(event.text):
+                    break  # far past its budget (an upstream that ignores it): read no more
+        text = "".join(gathered.parts).strip()
         while text and estimate_tokens(text) > budget:
             text = text[: len(text) * 9 // 10].rsplit(" ", 1)[0]
         return text

@@ -1,17 +1,20 @@
-"""A turn's text handed up from the provider in a plain call, past the generators between them.
+"""A stream's text handed up from the provider in a plain call, past the generators between.
 
-A streamed token from the upstream goes up five generator levels (the provider's, the chain's,
-the runner's two) to the task that reads the turn, and back down to wait for the next one:
-about half of a paced one-token chunk's CPU. Each level's own work with a piece of text is a
-few assignments. So a provider that reads its upstream from a callback (`http1`) offers each
-piece of text to `Tap.push` first: every level between it and the reader that can take text
-without waiting wraps the sink of the level above, and the text is taken in one call chain.
+A streamed token from the upstream wakes the task that reads the turn (a future set, a task
+step) and goes up five generator levels (the provider's, the chain's, the runner's two), then
+back down to wait for the next one: ~10% of a paced one-token chunk's CPU (the rest is the
+read itself, the token's own work and the gRPC messages). Each level's own work with a piece
+of text is a few assignments. So a provider that reads its upstream from a callback (`http1`)
+offers each piece of text to `Tap.push` first: every level between it and the reader that can
+take text without waiting wraps the sink of the level above, and the text is taken in one call
+chain.
+The readers with a sink: the output check's pump (a turn's text), and `Gathered` (a summary's).
 
 The rule that keeps it equal to yielding: a provider pushes only while it is waiting for its
 upstream, that is, while every level above it waits for its next event, so a level's state is
 what it would be at a `yield`. A sink that cannot take the text now (a limit reached, a queue
 full, no reader above) returns False before it changed anything, and the provider yields the
-text instead, as it always did, and every later text of that stream after it (order is kept).
+text instead, as it always did, before any text read after it (order is kept).
 """
 
 from __future__ import annotations
@@ -34,3 +37,20 @@ class Tap:
         """True when the levels above took `text` (the provider must not yield it)."""
         sink = self.sink
         return sink is not None and sink(text)
+
+
+class Gathered:
+    """Text kept up to `limit` characters, by a reader whose only work with text is to keep it:
+    its `take` is the tap's sink, and the reader's own for the text yielded to it."""
+
+    def __init__(self, limit: int) -> None:
+        self.parts: list[str] = []
+        self.room = limit
+
+    def take(self, text: str) -> bool:
+        """Keeps `text`; False (nothing kept) when it would pass the limit."""
+        if len(text) > self.room:
+            return False
+        self.room -= len(text)
+        self.parts.append(text)
+        return True
