@@ -107,11 +107,11 @@ async def test_a_tap_that_stops_taking_gets_the_rest_yielded_in_order(
 async def test_pushed_reads_keep_the_read_timeout_from_firing(
     client: openai.AsyncOpenAI, upstream: FakeOpenAI
 ) -> None:
-    """The read timeout (0.4 s) times a silence, not the stream: ~1.2 s of words, each pushed
+    """The read timeout (0.8 s) times a silence, not the stream: ~2.4 s of words, each pushed
     while one read waits, end normally."""
-    upstream.script(Reply(text=WORDS, pace=0.03))
+    upstream.script(Reply(text=WORDS, pace=0.06))
     got = Arrivals()
-    await got.read(provider(client, timeout=0.4))
+    await got.read(provider(client, timeout=0.8))
     assert got.text() == WORDS
     assert isinstance(got.events[-1], StreamFinished)
 
