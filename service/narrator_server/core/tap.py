@@ -7,8 +7,8 @@ read itself, the token's own work and the gRPC messages). Each level's own work 
 of text is a few assignments. So a provider that reads its upstream from a callback (`http1`)
 offers each piece of text to `Tap.push` first: every level between it and the reader that can
 take text without waiting wraps the sink of the level above, and the text is taken in one call
-chain.
-The readers with a sink: the output check's pump (a turn's text), and `Gathered` (a summary's).
+chain. The readers with a sink: the output check's pump (a turn's text), and `Gathered` (a
+summary's).
 
 The rule that keeps it equal to yielding: a provider pushes only while it is waiting for its
 upstream, that is, while every level above it waits for its next event, so a level's state is
