@@ -5,12 +5,12 @@ from a source tree, in its own process), and `litellm` (a proxy from `--litellm 
 fake upstream runs in its own process and streams one-token chunks, 100-300 tokens a turn;
 every client worker keeps one session, so prompts carry a growing history. This process is
 the load generator. Loads: 1 stream unpaced, 100 streams at 20 ms/token, 100 streams unpaced;
-then per-turn fixed CPU (a 50-turn history, 1-token answers: until the first token reached
-the client, and the whole turn; the arms in turn, batch by batch: `turn_cpu.py`) and how
-long a client cancel takes to close the upstream request. Medians of `--rounds`; `spread` is
-(max-min)/median. Every stream of a load starts at once, so the TTFT columns include a burst
-of their first turns; "later turns" leaves each
-stream's first turn out (the steady state).
+then per-turn fixed CPU (a 50-turn history: until the first token reached the client, and the
+whole turn; the arms in turn, batch by batch: `turn_cpu.py`) and how long a client cancel
+takes to close the upstream request. Medians of `--rounds`, except the TTFT and gap
+percentiles: those are over every round's turns together. `spread` is (max-min)/median.
+Every stream of a load starts at once, so the TTFT columns include a burst of their first
+turns; "later turns" leaves each stream's first turn out (the steady state).
 
     .venv/bin/python bench/compare.py [--rounds 3] [--litellm /tmp/litellm-venv]
         [--narrator after=. --narrator before=/tmp/before ...] [--loads 1]
@@ -52,6 +52,7 @@ from arms import (
     start_litellm,
     start_narrator,
 )
+from floor import grpc_floor, upstream_floor
 from turn_cpu import TurnCpu, turn_cpu
 
 
@@ -228,7 +229,31 @@ def spread(values: list[float]) -> str:
     return f"{(max(clean) - min(clean)) / median(clean) * 100:.0f}%"
 
 
-def report(specs: list[ArmSpec], rounds: list[dict[str, Any]], loads: int) -> None:
+def _percentiles(arm: list[Measure], direct: list[Measure]) -> dict[str, float]:
+    """TTFT and gap percentiles over every round's turns together, and what the arm adds to
+    direct's. A load's p99 over all turns is one of the burst's slowest first turns: in one
+    round of ~250 turns it is the third slowest, so it swung by ±100 ms between runs."""
+
+    def pooled(measures: list[Measure], name: str) -> list[float]:
+        return [x for m in measures for x in getattr(m, name)]
+
+    ttft, dttft = pooled(arm, "ttft"), pooled(direct, "ttft")
+    later, dlater = pooled(arm, "later_ttft"), pooled(direct, "later_ttft")
+    return {
+        "p50": pct(ttft, 0.5) * 1e3, "p99": pct(ttft, 0.99) * 1e3,
+        "a50": (pct(ttft, 0.5) - pct(dttft, 0.5)) * 1e3,
+        "a99": (pct(ttft, 0.99) - pct(dttft, 0.99)) * 1e3,
+        "l99": (pct(later, 0.99) - pct(dlater, 0.99)) * 1e3,
+        "gap": pct(pooled(arm, "gaps"), 0.99) * 1e3,
+    }  # fmt: skip
+
+
+def report(
+    specs: list[ArmSpec],
+    rounds: list[dict[str, Any]],
+    loads: int,
+    floors: list[tuple[float, float]],
+) -> None:
     head = ("| load | arm | tokens/s | × direct | TTFT p50 | TTFT p99 | +TTFT p50 | +TTFT p99 "
             "| +TTFT p99, later turns | gap p99 | CPU/token | RSS "
             "| spread (tok/s, CPU) |")  # fmt: skip
@@ -244,16 +269,13 @@ def report(specs: list[ArmSpec], rounds: list[dict[str, Any]], loads: int) -> No
                 tps, dtps = m.tokens / m.wall, d.tokens / d.wall
                 rows.append({
                     "tps": tps, "ratio": tps / dtps,
-                    "p50": pct(m.ttft, 0.5) * 1e3, "p99": pct(m.ttft, 0.99) * 1e3,
-                    "a50": (pct(m.ttft, 0.5) - pct(d.ttft, 0.5)) * 1e3,
-                    "a99": (pct(m.ttft, 0.99) - pct(d.ttft, 0.99)) * 1e3,
-                    "l99": (pct(m.later_ttft, 0.99) - pct(d.later_ttft, 0.99)) * 1e3,
-                    "gap": pct(m.gaps, 0.99) * 1e3,
                     "cpu": m.cpu / m.tokens * 1e6 if m.cpu is not None and m.tokens else nan,
                     "rss": m.rss_mb if m.rss_mb is not None else nan,
                     "errors": m.errors,
                 })  # fmt: skip
             v = {k: median([row[k] for row in rows]) for k in rows[0]}
+            v |= _percentiles([r[spec.name][0][i] for r in rounds],
+                              [r["direct"][0][i] for r in rounds])  # fmt: skip
             server = spec.kind != "direct"
             errors = sum(row["errors"] for row in rows)
             cells = [
@@ -281,6 +303,11 @@ def report(specs: list[ArmSpec], rounds: list[dict[str, Any]], loads: int) -> No
         cancel_cell = f"{pct(cancels, 0.5):.1f} ms" if cancels else "–"
         top = f"{max(cancels):.1f} ms" if cancels else "–"
         print(f"| {spec.name} | {cells[0]} | {cells[1]} | {cancel_cell} | {top} |")
+    if floors:
+        rpc, post = (median([f[i] for f in floors]) * 1e3 for i in (0, 1))
+        print(f"| floor (`floor.py`, this run): a bare grpc.aio stream of 3 messages {rpc:.2f} ms"
+              f" + the upstream request {post:.2f} ms | ≤ {rpc + post:.2f} ms"
+              f" | {rpc + post:.2f} ms | | |")  # fmt: skip
 
 
 async def main() -> None:
@@ -311,12 +338,14 @@ async def main() -> None:
                 print(f"round {n + 1} of {args.rounds} done", flush=True)
                 if args.json:  # as it goes: a run cut short keeps its rounds
                     args.json.write_text(json.dumps(raw(rounds)))
+        # What no code of a server's can remove from a turn, on this machine in this run.
+        floors = [(await grpc_floor(1000), await upstream_floor(500)) for _ in range(args.rounds)]
     finally:
         await fake.stop()
     loads = ", ".join(f"{x.name} ({x.seconds:g} s)" for x in LOADS[: args.loads])
-    print(f"\n{args.rounds} rounds, medians; {TOKENS[0]}-{TOKENS[1]} one-token chunks a turn; "
-          f"{loads}\n")  # fmt: skip
-    report(specs, rounds, 0 if args.per_turn_only else args.loads)
+    print(f"\n{args.rounds} rounds, medians (percentiles: all rounds' turns together); "
+          f"{TOKENS[0]}-{TOKENS[1]} one-token chunks a turn; {loads}\n")  # fmt: skip
+    report(specs, rounds, 0 if args.per_turn_only else args.loads, floors)
 
 
 if __name__ == "__main__":

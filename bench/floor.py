@@ -77,8 +77,9 @@ def serve(ports: Any) -> None:
 
 
 async def grpc_floor(calls: int) -> float:
-    ports: Any = multiprocessing.Queue()
-    process = multiprocessing.Process(target=serve, args=(ports,), daemon=True)
+    spawn = multiprocessing.get_context("spawn")  # callers may have run gRPC: no fork
+    ports: Any = spawn.Queue()
+    process = spawn.Process(target=serve, args=(ports,), daemon=True)
     process.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{ports.get()}") as channel:

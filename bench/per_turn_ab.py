@@ -2,9 +2,11 @@
 turns on each in turn, so that what else the machine does weighs on every arm alike.
 
 Each arm's session first plays 50 turns of `--history-tokens`-token answers (20; a real model's
-run 100-300); then every batch is `--batch` turns of 1-token answers, 20 ms apart. Prints the
-median and mean of the batches' CPU per turn: the whole turn (what `compare.py` calls so), then
-until the first token. Two arms of the same tree show the noise.
+run 100-300); then each batch is `--batch` turns of 1-token answers (the whole turn), then
+`--batch` turns of 3-token answers paced 20 ms a token (until the first token reached the
+client, with nothing after it counted in: see `turn_cpu.py`). Prints the median and mean of the
+batches' CPU per turn: the whole turn, then until the first token. Two arms of the same tree
+show the noise.
 
     .venv/bin/python bench/per_turn_ab.py --turns 600 \\
         --narrator before=/tmp/before --narrator after=. [--narrator off=.,NARRATOR_TELEMETRY=false]
