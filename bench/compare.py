@@ -231,8 +231,8 @@ def spread(values: list[float]) -> str:
 
 def _percentiles(arm: list[Measure], direct: list[Measure]) -> dict[str, float]:
     """TTFT and gap percentiles over every round's turns together, and what the arm adds to
-    direct's. A load's p99 over all turns is one of the burst's slowest first turns: in one
-    round of ~250 turns it is the third slowest, so it swung by ±100 ms between runs."""
+    direct's: the p99 of all the turns measured. A median of each round's p99 read one round
+    (at 100 × 20 ms, its burst's third slowest first turn of ~250 turns) and hid a slow one."""
 
     def pooled(measures: list[Measure], name: str) -> list[float]:
         return [x for m in measures for x in getattr(m, name)]
