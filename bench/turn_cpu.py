@@ -97,7 +97,7 @@ async def turn_cpu(
             await asyncio.to_thread(control_fake, upstream, **shape)
             for name, player in list(players.items()):
                 await asyncio.sleep(0.05)
-                play = player.whole if column == "whole" else player.first
+                play = getattr(player, column)  # its method of the column's name
                 try:
                     total = sum([await play() for _ in range(batch)])
                 except Exception as error:
