@@ -150,7 +150,7 @@ class _Push(_Count):
         self._body = False
         self._parser = ChunkParser()
         config = ModerationConfig()  # the defaults a server uses
-        self._windows = Windows(config.window_chars, config.hold_s)
+        self._windows = Windows(config.window_chars, config.hold_s, tick_s=config.tick_s)
         self._lexicon = default_lexicon()
 
     def data_received(self, data: bytes) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from narrator_server.compose import moderation_summary, moderator, narrator_config
+from narrator_server.core.models import ContentRating
+from narrator_server.core.output_check import OutputCheck
 from narrator_server.moderation.fallback import FallbackModerator
+from narrator_server.moderation.lexicon import LexiconModerator
 from narrator_server.providers.factory import openai_client
 from narrator_server.settings import Settings, SettingsError
 
@@ -45,6 +48,18 @@ def test_the_hold_back_settings_reach_the_core() -> None:
     assert (config.hold_s, config.window_chars) == (0.08, 100)
     with pytest.raises(SettingsError, match="NARRATOR_MODERATION_WINDOW_CHARS"):
         Settings.from_env({"NARRATOR_MODERATION_WINDOW_CHARS": "5"})
+
+
+def test_a_turns_held_text_goes_out_on_a_tick_of_half_the_hold() -> None:
+    config = narrator_config(Settings.from_env({"NARRATOR_MODERATION_HOLD_MS": "1000"}))
+    check = OutputCheck(
+        LexiconModerator(), ContentRating.TEEN, config.moderation, clock=lambda: 20.3
+    )
+    # A turn's first complete words go at once; the rest is held.
+    assert check.feed("The torch gutters") == ["The torch "]
+    assert check.feed(" as") == []
+    # Held from 20.3 s, the hold ends at 21.3 s; ticks of 0.5 s: the window is due at 21.
+    assert check.windows.due() == 21.0
 
 
 def test_the_startup_log_says_who_checks() -> None:

@@ -69,3 +69,55 @@ def test_a_token_works_out_where_held_words_may_be_cut_once(
     assert w.held == "torch gutters as you step into cold water"
     assert w.due() == 11.0  # held since " torch" came (1.0), "The " went out alone
     assert len(calls) <= len(tokens) + 1
+
+
+def test_held_words_go_out_on_the_last_tick_before_the_hold_ends() -> None:
+    w = Windows(max_chars=160, hold_s=1.0, first_words=False, tick_s=0.25)
+    assert w.feed("The cat", 10.3) == []
+    # Held since 10.3: the hold ends at 11.3, the last tick before it is 11.25.
+    assert w.due() == 11.25
+    assert w.expired(11.2) == []
+    assert w.expired(11.25) == ["The "]
+    # Words held again from 11.25: a hold ending on a tick ends there.
+    assert w.feed(" sat", 11.25) == []
+    assert w.due() == 12.25
+
+
+def test_streams_whose_text_is_due_within_one_tick_close_together() -> None:
+    # Two turns' windows, first held 0.2 s apart within one tick: the same deadline, so
+    # one wake-up of the server closes both.
+    a = Windows(max_chars=160, hold_s=1.0, first_words=False, tick_s=0.5)
+    b = Windows(max_chars=160, hold_s=1.0, first_words=False, tick_s=0.5)
+    a.feed("The torch gutters", 20.05)
+    b.feed("A door creaks", 20.25)
+    assert a.due() == b.due() == 21.0
+    assert a.expired(21.0) == ["The torch "]
+    assert b.expired(21.0) == ["A door "]
+
+
+def test_without_a_tick_the_deadline_is_the_hold_and_the_tick_is_at_most_half_of_it() -> None:
+    untimed = Windows(max_chars=160, hold_s=1.0, first_words=False)
+    untimed.feed("The cat", 10.3)
+    assert untimed.due() == 11.3
+    # A tick longer than half the hold would let text go out at once: half the hold instead.
+    wide = Windows(max_chars=160, hold_s=1.0, first_words=False, tick_s=5.0)
+    wide.feed("The cat", 10.3)
+    assert wide.due() == 11.0
+
+
+@given(
+    since=st.floats(min_value=0.0, max_value=1e6, allow_nan=False),
+    hold=st.floats(min_value=0.001, max_value=5.0),
+    tick=st.floats(min_value=0.0, max_value=5.0),
+)
+def test_held_text_waits_at_most_the_hold_and_at_least_the_hold_less_a_tick(
+    since: float, hold: float, tick: float
+) -> None:
+    w = Windows(max_chars=160, hold_s=hold, first_words=False, tick_s=tick)
+    w.feed("The cat", since)
+    due = w.due()
+    assert due is not None
+    slack = 1e-9 * max(1.0, since)  # a float's rounding at that magnitude
+    assert due <= since + hold + slack
+    assert due >= since + hold - min(tick, hold / 2) - slack
+    assert due > since

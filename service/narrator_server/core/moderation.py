@@ -90,6 +90,13 @@ class ModerationConfig:
     # windows that close meanwhile are checked together in the next one.
     in_flight: int = 2
 
+    @property
+    def tick_s(self) -> float:
+        """Held text goes out on a tick of half the hold (`windows.py`): it waits between
+        half the hold and all of it, and the windows of streams due within a tick close
+        together, at one wake-up of the server."""
+        return self.hold_s / 2
+
 
 def describe(category: str) -> str:
     return CATEGORIES.get(category, category)

@@ -60,7 +60,7 @@ class OutputCheck:
         self._rating = rating
         self.config = config
         self.clock = clock
-        self.windows = Windows(config.window_chars, config.hold_s)
+        self.windows = Windows(config.window_chars, config.hold_s, tick_s=config.tick_s)
         self._before = ""  # the tail of the text before the next window (its check's context)
         self.released: list[str] = []
         self.released_chars = 0

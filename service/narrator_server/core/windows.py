@@ -5,7 +5,11 @@ A window closes at the end of a sentence (a run of `.`, `!`, `?` or `…` with i
 quotes or brackets, at the end of the text so far or before a space; or a line break), when
 the sentence reaches `max_chars` (cut after its last complete word), or when the oldest text
 held has waited `hold_s` (the complete words held so far; `due` says when, so that a stream
-that pauses mid-sentence still shows the words it sent). A word still arriving is never cut,
+that pauses mid-sentence still shows the words it sent). With a `tick_s`, that deadline is
+the last tick of the clock (a multiple of `tick_s`, at most half the hold) before the hold
+ends: text waits between `hold_s - tick_s` and `hold_s`, and the windows of every stream due
+within one tick close at the same instant, so that one wake-up of the server serves them all
+instead of one each. A word still arriving is never cut,
 except a single "word" longer than `max_chars`. The first window of a turn closes as soon as
 it holds a complete word (the first words are not held for a sentence). The windows, joined,
 are exactly the text fed.
@@ -20,12 +24,15 @@ _SPACE = re.compile(r"\s")
 
 
 class Windows:
-    def __init__(self, max_chars: int, hold_s: float, first_words: bool = True) -> None:
+    def __init__(
+        self, max_chars: int, hold_s: float, first_words: bool = True, tick_s: float = 0.0
+    ) -> None:
         self._max = max_chars
         self._hold = hold_s
+        self._tick = min(tick_s, hold_s / 2) if tick_s > 0 else 0.0
         self._held = ""
         self._cut = ("", 0)  # the held text last looked at, and its `_last_word_end`
-        self._since = 0.0
+        self._due = hold_s  # when the oldest text held must go out (`_held_since`)
         # The first window is the first complete word(s): the turn's first words go out
         # (checked) as soon as they are whole, not when their sentence ends.
         self._first = first_words
@@ -38,7 +45,7 @@ class Windows:
     def feed(self, text: str, now: float) -> list[str]:
         """The windows that `text` closes (often none)."""
         if not self._held:
-            self._since = now
+            self._held_since(now)
         scan = len(self._held)
         held = self._held = self._held + text
         out: list[str] = []
@@ -50,17 +57,17 @@ class Windows:
                 start = cut
         if start:
             held = self._held = held[start:]
-            self._since = now
+            self._held_since(now)
         if len(held) >= self._max:
             *full, held = self._sized(held, keep_last=True)
             out += full
             self._held = held
-            self._since = now
+            self._held_since(now)
         if self._first:
             if not out and (cut := self._word_end()):
                 out.append(self._held[:cut])
                 self._held = self._held[cut:]
-                self._since = now
+                self._held_since(now)
             self._first = not out
         return out + self.expired(now)
 
@@ -69,18 +76,22 @@ class Windows:
         nothing more arrives; None when nothing held could (no text, or one word arriving)."""
         if not self._held or not self._word_end():
             return None
-        return self._since + self._hold
+        return self._due
 
     def expired(self, now: float) -> list[str]:
-        """The complete words held, as a window, once the oldest has waited `hold_s`."""
+        """The complete words held, as a window, once the oldest has waited until `due`."""
         held = self._held
-        if held and now - self._since >= self._hold:
+        if held and now >= self._due:
             cut = self._word_end()
             if cut:
                 self._held = held[cut:]
-                self._since = now
+                self._held_since(now)
                 return [held[:cut]]
         return []
+
+    def _held_since(self, now: float) -> None:
+        due = now + self._hold
+        self._due = due - due % self._tick if self._tick else due
 
     def rest(self) -> str:
         """The last window: whatever is held at the end of the stream."""
