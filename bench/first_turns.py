@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from arms import Measure, client_for, control_fake, pct, start_fake
-from interleaved import add_load_options, add_narrator_option, narrators
+from interleaved import add_load_options, add_narrator_option, narrator_specs, narrators
 
 if TYPE_CHECKING:
     from arms import Process
@@ -126,7 +126,7 @@ def main() -> None:
     add_narrator_option(parser)
     add_load_options(parser, rounds=5, tokens=100, about="tokens a turn")
     args = parser.parse_args()
-    report(asyncio.run(run(args.narrator, args)))
+    report(asyncio.run(run(narrator_specs(args), args)))
 
 
 if __name__ == "__main__":

@@ -36,8 +36,14 @@ async def narrators(
 
 
 def add_narrator_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--narrator", action="append", type=narrator_spec, required=True,
-                        help="NAME=ROOT[,VAR=VALUE...], as compare.py takes it")  # fmt: skip
+    parser.add_argument("--narrator", action="append", type=narrator_spec, default=[],
+                        help="NAME=ROOT[,VAR=VALUE...], as compare.py takes it (default: this"
+                             " tree, as 'now')")  # fmt: skip
+
+
+def narrator_specs(args: argparse.Namespace) -> list[ArmSpec]:
+    """The `--narrator` arms given, or this tree alone."""
+    return list(args.narrator) or [narrator_spec("now=")]
 
 
 def add_load_options(parser: argparse.ArgumentParser, *, rounds: int, tokens: int, about: str

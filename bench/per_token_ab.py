@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING
 
 from arms import play_part, start_fake
 from compare import fake_set
-from interleaved import add_load_options, add_narrator_option, narrators, print_medians
+from interleaved import (
+    add_load_options,
+    add_narrator_option,
+    narrator_specs,
+    narrators,
+    print_medians,
+)
 
 if TYPE_CHECKING:
     from arms import Process
@@ -77,7 +83,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.seconds <= SKIP + TAIL or args.tokens * args.pace <= args.seconds:
         parser.error("the load must be longer than 4 s and shorter than a turn")
-    print_medians(asyncio.run(run(args.narrator, args)), "server CPU per token (loads)", "µs")
+    results = asyncio.run(run(narrator_specs(args), args))
+    print_medians(results, "server CPU per token (loads)", "µs")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from arms import NarratorArm, start_fake
-from interleaved import add_narrator_option, narrators, print_medians
+from interleaved import add_narrator_option, narrator_specs, narrators, print_medians
 from turn_cpu import TurnCpu, turn_cpu
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--history-tokens", type=int, default=20,
                         help="tokens of each of the 50 history turns' answers")  # fmt: skip
     args = parser.parse_args()
-    results = asyncio.run(run(args.narrator, args.turns, args.batch, args.history_tokens))
+    results = asyncio.run(run(narrator_specs(args), args.turns, args.batch, args.history_tokens))
     for name, cpu in results.items():
         if cpu.failed:
             print(f"{name}: a turn failed ({cpu.failed}); its batches until then are shown")

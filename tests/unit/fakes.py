@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,12 +23,16 @@ class Script:
     fail_after: int | None = None
     fail_with: Exception | None = None
     pause: float = 0.0
+    # None: a rest a push is told of (`Tap.rest`) is noted, not taken. A number: taken, with
+    # the tap's `resting` set, and overslept by that much (a provider whose loop ran late).
+    rest_late: float | None = None
 
 
 class ScriptedProvider:
     """Answers each request with the next script; records requests; notes early closes.
-    With `pushes`, each chunk is first offered to the request's tap, as the OpenAI provider
-    offers what it reads while it waits (`core/tap.py`); `pushed` counts those taken."""
+        With `pushes`, each chunk is first offered to the request's tap, as the OpenAI provider
+        offers what it reads while it waits (`core/tap.py`); `pushed` counts those taken and `rests`
+    holds what each was told it may rest."""
 
     pushes = False
 
@@ -37,6 +42,8 @@ class ScriptedProvider:
         self.requests: list[ChatRequest] = []
         self.closed_early = 0
         self.pushed = 0
+        self.rests: list[float] = []
+        self.rest_ends: list[float] = []  # when each rest told would end (monotonic clock)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         self.requests.append(request)
@@ -51,8 +58,15 @@ class ScriptedProvider:
                     assert script.fail_with is not None
                     raise script.fail_with
                 await asyncio.sleep(script.pause)
-                if self.pushes and request.tap is not None and request.tap.push(chunk):
+                tap = request.tap
+                if self.pushes and tap is not None and tap.push(chunk):
                     self.pushed += 1
+                    self.rests.append(tap.rest())
+                    self.rest_ends.append(time.monotonic() + self.rests[-1])
+                    if script.rest_late is not None and self.rests[-1] > 0:
+                        tap.top.resting = True
+                        await asyncio.sleep(self.rests[-1] + script.rest_late)
+                        tap.top.resting = False
                     continue
                 yield TextChunk(chunk)
             yield StreamFinished(FinishReason.STOP, Usage(10, len(script.chunks)))

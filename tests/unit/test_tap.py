@@ -118,3 +118,65 @@ async def test_a_full_pump_refuses_pushed_text_and_its_reader_gets_all_in_order(
     assert False in offered  # then yielded
     assert tap.sink is None  # the pump's sink goes once it stops reading
     await pump.close()
+
+
+def test_taps_share_their_top_where_a_rest_is_told_and_a_push_clears_it_first() -> None:
+    top = Tap()
+    seen: list[float] = []
+
+    def reader(text: str) -> bool:  # the top reader: it needs nothing more for 0.2 s
+        seen.append(top.rest_s)
+        top.rest_s = 0.2
+        return True
+
+    top.sink = reader
+    middle = Tap(top.push, above=top)
+    provider = Tap(middle.push, above=middle)
+    assert provider.top is middle.top is top
+    top.rest_s = 9.0  # stale: what an earlier push was told
+    assert provider.push("w0 ")
+    assert seen == [0.0]  # cleared before the reader took the text
+    assert provider.rest() == 0.2
+    assert provider.rest() == 0.0  # asking clears it
+    assert not Tap().push("w1 ")
+    assert Tap().rest() == 0.0
+
+
+async def test_held_words_let_the_provider_rest_until_they_are_due() -> None:
+    """The output check tells the provider, at each pushed piece that leaves words held, how
+    long until they are due: never longer than the hold, and until a tick of the hold's
+    shared clock (half the hold), when the window closes."""
+    words = [f"w{i} " for i in range(12)]
+    provider = ScriptedProvider("p", Script(words, pause=0.02))
+    provider.pushes = True
+    moderator = Recording(instant=True)
+    narrator, _, sid = await setup(provider, moderator, hold_s=0.4)
+    events = [e async for e in narrator.narrate(LOCAL, sid, "I wait", Scene())]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "".join(words)
+    assert len(provider.rests) == provider.pushed > len(words) // 2
+    assert all(0.0 <= rest <= 0.4 for rest in provider.rests)
+    told = [end for rest, end in zip(provider.rests, provider.rest_ends, strict=True) if rest]
+    assert len(told) > len(provider.rests) // 2  # (0: the push closed a window, it was due)
+    for end in told:
+        assert min(end % 0.2, 0.2 - end % 0.2) < 0.002  # on the tick
+
+
+async def test_text_read_after_a_rest_that_ran_late_is_not_held_again() -> None:
+    """A provider that rests past the deadline of the words held (its loop ran late): they go
+    out when due, and the text it reads next may have waited since the rest began, so it goes
+    out at once instead of waiting a hold of its own."""
+    words = ["w0 ", "w1 ", "w2 ", "w3 ", "w4 "]
+    provider = ScriptedProvider("p", Script(words, rest_late=0.3))
+    provider.pushes = True
+    moderator = Recording(instant=True)
+    narrator, _, sid = await setup(provider, moderator, hold_s=0.2)
+    events = [e async for e in narrator.narrate(LOCAL, sid, "I wait", Scene())]
+    assert [e.text for e in events if isinstance(e, TextDelta)] == [
+        "w0 ", "w1 w2 ", "w3 ", "w4 "
+    ]  # fmt: skip
+    # w0, w1: read before the pump (not pushed). w2: held with w1, a rest, overslept. w3:
+    # due as it is read, so out at once: no rest. w4: held again, a rest.
+    assert len(provider.rests) == 3
+    assert provider.rests[0] > 0.0
+    assert provider.rests[1] == 0.0
+    assert provider.rests[2] > 0.0

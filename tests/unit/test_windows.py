@@ -121,3 +121,40 @@ def test_held_text_waits_at_most_the_hold_and_at_least_the_hold_less_a_tick(
     assert due <= since + hold + slack
     assert due >= since + hold - min(tick, hold / 2) - slack
     assert due > since
+
+
+def test_text_that_waited_unread_is_held_from_when_it_may_have_arrived() -> None:
+    w = Windows(max_chars=160, hold_s=1.0, first_words=False)
+    w.feed("The cat ", 0.0)
+    assert w.expired(1.0) == ["The cat "]
+    # Read at 1.6, but it may have waited in the socket since 0.5: due at 1.5, so out at once.
+    assert w.feed("sat down ", 1.6, arrived=0.5) == ["sat down "]
+    # The same text read as it arrived is held a whole hold.
+    fresh = Windows(max_chars=160, hold_s=1.0, first_words=False)
+    fresh.feed("The cat ", 0.0)
+    fresh.expired(1.0)
+    assert fresh.feed("sat down ", 1.6) == []
+    assert fresh.due() == 2.6
+
+
+def test_an_earlier_arrival_only_ever_brings_the_deadline_forward() -> None:
+    w = Windows(max_chars=160, hold_s=1.0, first_words=False)
+    w.feed("The cat ", 0.0)
+    w.feed("sat ", 0.5, arrived=-0.3)  # held since before the text already held
+    assert w.due() == 0.7
+    w.feed("down ", 0.6, arrived=0.2)  # after it: the deadline stands
+    assert w.due() == 0.7
+    w.feed("there ", 0.65, arrived=9.0)  # an arrival after the read means nothing
+    assert w.due() == 0.7
+
+
+def test_held_due_is_when_held_text_is_due_even_before_a_word_is_complete() -> None:
+    w = Windows(max_chars=160, hold_s=1.0, first_words=False)
+    assert w.held_due is None
+    w.feed("Th", 10.0)
+    assert w.due() is None  # nothing could go out yet
+    assert w.held_due == 11.0  # but nothing held goes out before then
+    w.feed("e cat ", 10.2)
+    assert w.due() == w.held_due == 11.0
+    assert w.expired(11.0) == ["The cat "]
+    assert w.held_due is None

@@ -9,7 +9,10 @@ is closed at once; a decision's answer is still read (not shown) so that the gam
 decision, whose arguments are checked too (refused: the default option's fallback).
 
 With an instant moderator (the local filter) windows are checked inline as they close; with
-one that waits on a service, `output_pipeline.py` reads the upstream while checks run.
+one that waits on a service, `output_pipeline.py` reads the upstream while checks run. Inline,
+text pushed up the tap (`tap.py`) that leaves words held tells the provider it may rest until
+they are due: the upstream is read once more just before, not once a token. The words that
+rest leaves unread are held as if read when it began (`Windows.feed`'s `arrived`).
 
 Two edges keep the turn's record true: at a mid-stream takeover the text held so far is
 checked and released first, so a `Recovery.after_seq` still names the last delta of the
@@ -68,6 +71,8 @@ class OutputCheck:
         self.refusal: Verdict | None = None
         self._recoveries = 0  # takeovers seen
         self._marks: list[tuple[int, int]] = []  # (recovery index, text fed before it)
+        self._rest_from = 0.0  # when the provider was last told it may rest
+        self._unread_since: float | None = None  # the next text may have waited since then
 
     async def events(
         self,
@@ -90,9 +95,19 @@ class OutputCheck:
 
     # --- shared (the pipeline uses these too) ---------------------------------------------
 
-    def feed(self, text: str) -> list[str]:
+    def feed(self, text: str, now: float | None = None) -> list[str]:
         self.fed += len(text)
-        return self.windows.feed(text, self.clock())
+        arrived, self._unread_since = self._unread_since, None
+        return self.windows.feed(text, self.clock() if now is None else now, arrived)
+
+    def expired(self) -> list[str]:
+        """The held words due by now, as a window."""
+        closed = self.windows.expired(self.clock())
+        if closed and self.tap is not None and self.tap.resting:
+            # Due before the provider's rest ended (the loop ran late): what it reads next
+            # may have waited since the rest began.
+            self._unread_since = self._rest_from
+        return closed
 
     def context_of(self, text: str) -> str:
         """The context of a check of `text` (then `text` becomes part of what comes before)."""
@@ -214,9 +229,7 @@ class OutputCheck:
                             pump.start()
                         kind, event, takeovers = await pump.next(due, self.clock)
                         if kind == "due" or kind == "windows":
-                            closed = (
-                                event if kind == "windows" else self.windows.expired(self.clock())
-                            )
+                            closed = event if kind == "windows" else self.expired()
                             ready = await self._allowed(closed, p)
                             if ready:
                                 yield ready
@@ -270,9 +283,14 @@ class OutputCheck:
         if not isinstance(event, str) or self.refusal is not None or takeovers != self._recoveries:
             return ("event", event, takeovers)
         held = self.windows.due() is not None
-        closed = self.feed(event)
+        now = self.clock()
+        closed = self.feed(event, now)
         if closed:
             return ("windows", closed, takeovers)
+        if self.tap is not None and (until := self.windows.held_due) is not None:
+            # Nothing held goes out before then (bar a sentence end read in time for it): the
+            # provider may leave its upstream unread until just before.
+            self.tap.rest_s, self._rest_from = until - now, now
         # Words were held already: their deadline stands (should a long word have moved it
         # later, the wait ends early, finds nothing due and waits again). Words newly held:
         # the pump wakes `_inline` once they are due.

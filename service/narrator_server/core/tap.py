@@ -15,6 +15,13 @@ upstream, that is, while every level above it waits for its next event, so a lev
 what it would be at a `yield`. A sink that cannot take the text now (a limit reached, a queue
 full, no reader above) returns False before it changed anything, and the provider yields the
 text instead, as it always did, before any text read after it (order is kept).
+
+A reader at the top that needs no more text for a while says so as it takes a piece: it sets
+`rest_s` on the top tap (its held words are not due before then, `output_check.py`). The
+provider asks `rest()` right after the push and may leave its upstream unread until just before
+then: what the model says meanwhile waits in the socket and is read, and pushed, in one piece.
+While it does, it sets `resting` on the top tap, so that the reader knows text it gets next may
+have waited since it said so.
 """
 
 from __future__ import annotations
@@ -26,17 +33,32 @@ if TYPE_CHECKING:
 
 
 class Tap:
-    """Where a stream's text may go in a plain call: the sink of the level above, if any."""
+    """Where a stream's text may go in a plain call: the sink of the level above, if any.
+    `above`: the tap of the level above, whose top is this one's top too."""
 
-    __slots__ = ("sink",)
+    __slots__ = ("rest_s", "resting", "sink", "top")
 
-    def __init__(self, sink: Callable[[str], bool] | None = None) -> None:
+    def __init__(self, sink: Callable[[str], bool] | None = None, above: Tap | None = None) -> None:
         self.sink = sink
+        self.top: Tap = self if above is None else above.top
+        # On the top tap only. `rest_s`: set by the top reader while it takes a push, for how
+        # long it needs no more text. `resting`: set by the provider while it leaves its
+        # upstream unread on the strength of it.
+        self.rest_s = 0.0
+        self.resting = False
 
     def push(self, text: str) -> bool:
         """True when the levels above took `text` (the provider must not yield it)."""
+        self.top.rest_s = 0.0  # a rest is only ever what the push at hand was told
         sink = self.sink
         return sink is not None and sink(text)
+
+    def rest(self) -> float:
+        """Right after a push the levels above took: for how many seconds the top reader needs
+        no more text (0.0: read on). Asking clears it."""
+        top = self.top
+        rest, top.rest_s = top.rest_s, 0.0
+        return rest
 
 
 class Gathered:

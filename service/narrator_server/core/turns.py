@@ -164,7 +164,7 @@ class TurnRunner:
         said = StreamText(p, self._max_text, extractor, seam, tap)
         opened, finished = False, False
         if said.pushable():
-            request = dataclasses.replace(request, tap=Tap(said.push))
+            request = dataclasses.replace(request, tap=Tap(said.push, above=tap))
         try:
             async with aclosing(self._provider.stream(request)) as events:
                 async for event in events:

@@ -9,7 +9,9 @@ that pauses mid-sentence still shows the words it sent). With a `tick_s`, that d
 the last tick of the clock (a multiple of `tick_s`, at most half the hold) before the hold
 ends: text waits between `hold_s - tick_s` and `hold_s`, and the windows of every stream due
 within one tick close at the same instant, so that one wake-up of the server serves them all
-instead of one each. A word still arriving is never cut,
+instead of one each. Text fed with an earlier `arrived` (it waited unread since then) is held
+as if it had been fed then: it never waits longer for being read late. A word still arriving
+is never cut,
 except a single "word" longer than `max_chars`. The first window of a turn closes as soon as
 it holds a complete word (the first words are not held for a sentence). The windows, joined,
 are exactly the text fed.
@@ -42,10 +44,14 @@ class Windows:
         """Text fed that no window holds yet."""
         return self._held
 
-    def feed(self, text: str, now: float) -> list[str]:
-        """The windows that `text` closes (often none)."""
+    def feed(self, text: str, now: float, arrived: float | None = None) -> list[str]:
+        """The windows that `text` closes (often none). `arrived`: the earliest it may have
+        reached the server, if before `now`."""
+        since = now if arrived is None or arrived > now else arrived
         if not self._held:
-            self._held_since(now)
+            self._held_since(since)
+        elif since < now:
+            self._due = min(self._due, self._due_after(since))
         scan = len(self._held)
         held = self._held = self._held + text
         out: list[str] = []
@@ -57,17 +63,17 @@ class Windows:
                 start = cut
         if start:
             held = self._held = held[start:]
-            self._held_since(now)
+            self._held_since(since)
         if len(held) >= self._max:
             *full, held = self._sized(held, keep_last=True)
             out += full
             self._held = held
-            self._held_since(now)
+            self._held_since(since)
         if self._first:
             if not out and (cut := self._word_end()):
                 out.append(self._held[:cut])
                 self._held = self._held[cut:]
-                self._held_since(now)
+                self._held_since(since)
             self._first = not out
         return out + self.expired(now)
 
@@ -77,6 +83,12 @@ class Windows:
         if not self._held or not self._word_end():
             return None
         return self._due
+
+    @property
+    def held_due(self) -> float | None:
+        """When the text held now is due, should its words be complete by then; None when
+        nothing is held. No window closes before it but at a sentence end or the size limit."""
+        return self._due if self._held else None
 
     def expired(self, now: float) -> list[str]:
         """The complete words held, as a window, once the oldest has waited until `due`."""
@@ -90,8 +102,11 @@ class Windows:
         return []
 
     def _held_since(self, now: float) -> None:
-        due = now + self._hold
-        self._due = due - due % self._tick if self._tick else due
+        self._due = self._due_after(now)
+
+    def _due_after(self, since: float) -> float:
+        due = since + self._hold
+        return due - due % self._tick if self._tick else due
 
     def rest(self) -> str:
         """The last window: whatever is held at the end of the stream."""

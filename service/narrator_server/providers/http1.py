@@ -78,16 +78,20 @@ def body_of(response: httpx2.Response) -> AsyncGenerator[bytes] | None:
     return stream.__aiter__()
 
 
-def listen(response: httpx2.Response, listener: Callable[[bytes], bool] | None) -> bool:
+def listen(
+    response: httpx2.Response, listener: Callable[[bytes], bool] | None
+) -> Callable[[float], None] | None:
     """Has the connection of a response this transport gave hand each read of its body to
     `listener` in the protocol's callback, while the body's reader waits with nothing
     buffered (None: stop). The listener returns True to wake the reader, whose body then
-    yields b"" (and what arrived meanwhile). False when the response is not this transport's."""
+    yields b"" (and what arrived meanwhile). Returns the connection's `rest(seconds)`, which
+    the listener may call to leave the socket unread for a while; None when the response is
+    not this transport's."""
     stream = response.stream
     if not isinstance(stream, _Body):
-        return False
+        return None
     stream._conn.listener = listener
-    return True
+    return stream._conn.rest
 
 
 class Http1Transport(httpx2.AsyncBaseTransport):

@@ -61,6 +61,7 @@ class Connection(asyncio.BufferedProtocol):
         self.listener: Callable[[bytes], bool] | None = None
         self._quiet = False  # this read went to the listener, which needs no wake-up
         self._wait_timeout: float | None = None
+        self._rest: asyncio.TimerHandle | None = None  # the socket is left unread until then
 
     # --- the request side ----------------------------------------------------------------
 
@@ -70,6 +71,7 @@ class Connection(asyncio.BufferedProtocol):
         self.response, self.pieces, self.buffered = None, [], 0
         self.done, self._raw, self._crlf, self._trailers = False, b"", False, False
         self.listener = None
+        self._end_rest()
         self.transport.write(head + body if len(body) < 65536 else head)
         if len(body) >= 65536:
             self.transport.write(body)
@@ -103,10 +105,32 @@ class Connection(asyncio.BufferedProtocol):
         data = self.pieces[0] if len(self.pieces) == 1 else b"".join(self.pieces)
         self.pieces.clear()
         self.buffered = 0
-        if self._paused and self.transport is not None:
+        if self._paused:
             self._paused = False
-            self.transport.resume_reading()
+            self._read_on()
         return data
+
+    def rest(self, seconds: float) -> None:
+        """Leaves the socket unread for `seconds` (what arrives waits in the kernel), less
+        if the read timeout would come first; then reads on. From the listener."""
+        if self.transport is None or self.closed or self._rest is not None:
+            return
+        if self._wait_timeout:
+            seconds = min(seconds, self._wait_timeout / 2)
+        if not self._paused:
+            self.transport.pause_reading()
+        self._rest = self._loop.call_later(seconds, self._end_rest)
+
+    def _end_rest(self) -> None:
+        if self._rest is not None:
+            self._rest.cancel()
+            self._rest = None
+            if not self._paused:
+                self._read_on()
+
+    def _read_on(self) -> None:
+        if self._rest is None and self.transport is not None and not self.closed:
+            self.transport.resume_reading()
 
     def check(self) -> None:
         if self._error is not None:
@@ -117,6 +141,9 @@ class Connection(asyncio.BufferedProtocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._rest is not None:
+            self._rest.cancel()
+            self._rest = None
         if self.transport is not None:
             self.transport.close()
 
@@ -253,7 +280,8 @@ class Connection(asyncio.BufferedProtocol):
             self.buffered += len(data)
             if self.buffered > _PAUSE_AT and not self._paused and self.transport is not None:
                 self._paused = True
-                self.transport.pause_reading()
+                if self._rest is None:
+                    self.transport.pause_reading()
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():

@@ -152,7 +152,7 @@ class OpenAIProvider:
                 pushed = None
                 if request.tap is not None and opened.direct is not None:
                     pushed = PushedReads(parser, timer, attempt, request.tap)
-                    http1.listen(opened.direct, pushed.read)  # released with the response
+                    pushed.rest = http1.listen(opened.direct, pushed.read)  # released with it
                 try:
                     # Past `[DONE]` the body is read to its end, so the connection is reused.
                     while True:

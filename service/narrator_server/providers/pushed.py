@@ -1,17 +1,27 @@
 """A stream's reads taken in the connection's callback while its reader waits (`core/tap.py`):
 parsed, timed and counted as the reader would, and their text pushed up the tap. Text the tap
 does not take, a failure and the stream's end wake the reader, which yields what is held
-first, so nothing is lost or reordered."""
+first, so nothing is lost or reordered.
+
+When the tap's reader needs no more text for a while (`Tap.rest`), the connection is left
+unread until `READ_AHEAD` before then: what the model says meanwhile is read in one piece, one
+read instead of one a token. A rest ends before the stall timer or the read timeout could go
+off, and the wait it made does not count as the upstream's."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..core.tap import Tap
     from .attempt import Attempt
     from .sse import ChunkParser
     from .stall import StallTimer
+
+READ_AHEAD = 0.005  # a rest ends this long before the reader needs the text: time to read it
+MIN_REST = 0.01  # shorter rests are not taken: pausing and resuming costs about a read
 
 
 class PushedReads:
@@ -21,21 +31,36 @@ class PushedReads:
         self._parser, self._timer, self._attempt, self._tap = parser, timer, attempt, tap
         self._held: list[str] = []
         self.error: Exception | None = None  # raised by the reader, after the text before it
+        # The connection's `rest` (`http1.listen`): leaves it unread for up to that long.
+        self.rest: Callable[[float], None] | None = None
+        self._rested = False
 
     def read(self, data: bytes) -> bool:
         """Takes one read; True when the reader must wake."""
-        parser = self._parser
+        parser, tap = self._parser, self._tap
+        rest = 0.0
+        if self._rested:
+            self._rested = tap.top.resting = False
         if parser.failed is None and self.error is None:
             try:
                 text = parser.feed(data)
                 self._timer.pushed(bool(text))
                 if text:
                     self._attempt.chunk(text)
-                    if self._held or not self._tap.push(text):
+                    if self._held or not tap.push(text):
                         self._held.append(text)
+                    else:
+                        rest = tap.rest()
             except Exception as error:  # a chunk the parser could not read: the reader's
                 self.error = error
-        return bool(self._held) or parser.failed is not None or parser.done or bool(self.error)
+        if self._held or parser.failed is not None or parser.done or self.error:
+            return True
+        rest = min(rest, self._timer.limit) - READ_AHEAD
+        if rest >= MIN_REST and self.rest is not None:
+            self.rest(rest)
+            self._rested = tap.top.resting = True
+            self._timer.rests()
+        return False
 
     def held(self) -> str:
         """The text the tap did not take, in order (then nothing is held)."""

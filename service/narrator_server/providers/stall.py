@@ -35,6 +35,7 @@ class StallTimer:
         self._loop = asyncio.get_running_loop()
         self._typical = first_wait
         self._reading = False
+        self._resting = False  # the wait since the last read is a rest (`rests`)
         self._started = 0.0
         self._handle: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[object] | None = None
@@ -66,9 +67,14 @@ class StallTimer:
         """A read taken while the reader still waits (`Tap`): it ends one wait and starts the
         next, for the task that was reading."""
         now = self._loop.time()
-        if carried_text:
+        if carried_text and not self._resting:
             self._typical = max(now - self._started, self._typical * 0.9)
-        self._started = now
+        self._started, self._resting = now, False
+
+    def rests(self) -> None:
+        """The reader leaves the upstream unread for a while (less than `limit`): the wait
+        until the next read is its own, not the upstream's."""
+        self._resting = True
 
     def stalled(self) -> bool:
         """In an `except CancelledError`: True when the timer cancelled the read (the
