@@ -22,7 +22,7 @@ from narrator_server.core.models import (
 from narrator_server.core.moderation import ModerationConfig
 from narrator_server.core.ports import ChatMessage, ChatRequest, Deadline, TurnContext
 from narrator_server.core.stream_text import StreamText
-from narrator_server.core.tap import Tap
+from narrator_server.core.tap import Gathered, Tap
 from narrator_server.core.turns import Progress, TurnRunner
 
 from .fakes import Script, ScriptedProvider
@@ -161,6 +161,21 @@ async def test_held_words_let_the_provider_rest_until_they_are_due() -> None:
         assert min(end % 0.2, 0.2 - end % 0.2) < 0.002  # on the tick
 
 
+async def test_a_fast_stream_is_never_told_to_rest_longer_than_its_windows_take_to_fill() -> None:
+    """Words held are due in up to 5 s, but at the pace the turn's text comes (a word every
+    millisecond or so) a 40-character window fills in a few dozen: a rest never runs past
+    that, so a fast model's text is not held back waiting to be read."""
+    words = [f"w{i:02d} " for i in range(60)]
+    provider = ScriptedProvider("p", Script(words, pause=0.001))
+    provider.pushes = True
+    moderator = Recording(instant=True)
+    narrator, _, sid = await setup(provider, moderator, window_chars=40, hold_s=5.0)
+    events = [e async for e in narrator.narrate(LOCAL, sid, "I wait", Scene())]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "".join(words)
+    assert provider.rests
+    assert max(provider.rests) < 1.0  # due in up to 5 s: without the pace, ~2.5-5 s
+
+
 async def test_text_read_after_a_rest_that_ran_late_is_not_held_again() -> None:
     """A provider that rests past the deadline of the words held (its loop ran late): they go
     out when due, and the text it reads next may have waited since the rest began, so it goes
@@ -180,3 +195,12 @@ async def test_text_read_after_a_rest_that_ran_late_is_not_held_again() -> None:
     assert provider.rests[0] > 0.0
     assert provider.rests[1] == 0.0
     assert provider.rests[2] > 0.0
+
+
+def test_a_reader_that_needs_only_the_whole_text_lets_the_provider_rest() -> None:
+    gathered = Gathered(10)
+    assert gathered.tap.push("abcdef")
+    assert gathered.tap.rest() == Gathered.rest_s > 0  # a summary: read a piece at a time
+    assert not gathered.tap.push("ghijklm")  # past the limit: not taken, no rest
+    assert gathered.tap.rest() == 0.0
+    assert gathered.parts == ["abcdef"]

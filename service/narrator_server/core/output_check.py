@@ -71,6 +71,7 @@ class OutputCheck:
         self.refusal: Verdict | None = None
         self._recoveries = 0  # takeovers seen
         self._marks: list[tuple[int, int]] = []  # (recovery index, text fed before it)
+        self._first_fed = 0.0  # when the turn's first text was fed
         self._rest_from = 0.0  # when the provider was last told it may rest
         self._unread_since: float | None = None  # the next text may have waited since then
 
@@ -96,9 +97,12 @@ class OutputCheck:
     # --- shared (the pipeline uses these too) ---------------------------------------------
 
     def feed(self, text: str, now: float | None = None) -> list[str]:
+        now = self.clock() if now is None else now
+        if not self.fed:
+            self._first_fed = now
         self.fed += len(text)
         arrived, self._unread_since = self._unread_since, None
-        return self.windows.feed(text, self.clock() if now is None else now, arrived)
+        return self.windows.feed(text, now, arrived)
 
     def expired(self) -> list[str]:
         """The held words due by now, as a window."""
@@ -288,15 +292,22 @@ class OutputCheck:
         if closed:
             return ("windows", closed, takeovers)
         if self.tap is not None and (until := self.windows.held_due) is not None:
-            # Nothing held goes out before then (bar a sentence end read in time for it): the
-            # provider may leave its upstream unread until just before.
-            self.tap.rest_s, self._rest_from = until - now, now
+            # Nothing held goes out before then, bar a sentence end read in time for it or a
+            # window filled: the provider may leave its upstream unread until just before, or
+            # until the text it sends at the turn's pace so far would fill a window.
+            self.tap.rest_s, self._rest_from = min(until - now, self._fills_in(now)), now
         # Words were held already: their deadline stands (should a long word have moved it
         # later, the wait ends early, finds nothing due and waits again). Words newly held:
         # the pump wakes `_inline` once they are due.
         if held or (due := self.windows.due()) is None:
             return None
         return ("hold", due, 0)
+
+    def _fills_in(self, now: float) -> float:
+        """How long until the text held reaches a window's size, at the pace of the turn's
+        text so far (a fast upstream is never left unread while its windows fill)."""
+        room = self.config.window_chars - len(self.windows.held)
+        return room * (now - self._first_fed) / self.fed if self.fed else 0.0
 
     async def _allowed(self, windows: list[str], p: Progress, rest: bool = False) -> str:
         """The windows' text (with `rest`, then all text held) up to the first refused

@@ -23,7 +23,7 @@ from .memory_models import Summary, SummarySource
 from .models import Scene, TurnKind
 from .ports import ChatMessage, ChatRequest, Deadline, StreamOpened, TextChunk, TurnContext
 from .prompt import estimate_tokens, history_texts
-from .tap import Gathered, Tap
+from .tap import Gathered
 
 if TYPE_CHECKING:
     from .memory_storage import MemoryStorage
@@ -172,7 +172,7 @@ class Summarizer:
             max_tokens=budget,
             temperature=0.2,
             background=True,
-            tap=Tap(gathered.take),  # each word kept as it is read (`tap.py`)
+            tap=gathered.tap,  # each word kept as it is read (`tap.py`)
         )
         async with aclosing(self._provider.stream(request)) as events:
             async for event in events:

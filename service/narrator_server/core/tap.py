@@ -17,7 +17,8 @@ full, no reader above) returns False before it changed anything, and the provide
 text instead, as it always did, before any text read after it (order is kept).
 
 A reader at the top that needs no more text for a while says so as it takes a piece: it sets
-`rest_s` on the top tap (its held words are not due before then, `output_check.py`). The
+`rest_s` on the top tap (the output check: its held words are not due before then; `Gathered`:
+it needs the text only at the end). The
 provider asks `rest()` right after the push and may leave its upstream unread until just before
 then: what the model says meanwhile waits in the socket and is read, and pushed, in one piece.
 While it does, it sets `resting` on the top tap, so that the reader knows text it gets next may
@@ -63,11 +64,15 @@ class Tap:
 
 class Gathered:
     """Text kept up to `limit` characters, by a reader whose only work with text is to keep it:
-    its `take` is the tap's sink, and the reader's own for the text yielded to it."""
+    its `take` is the sink of `tap`, and the reader's own for the text yielded to it. It needs
+    nothing before the stream's end, so each piece it takes lets the provider rest `rest_s`."""
+
+    rest_s = 0.5  # a summary's end is seen at most this much later; 25 tokens a read at 20 ms
 
     def __init__(self, limit: int) -> None:
         self.parts: list[str] = []
         self.room = limit
+        self.tap = Tap(self.take)
 
     def take(self, text: str) -> bool:
         """Keeps `text`; False (nothing kept) when it would pass the limit."""
@@ -75,4 +80,5 @@ class Gathered:
             return False
         self.room -= len(text)
         self.parts.append(text)
+        self.tap.rest_s = self.rest_s
         return True
