@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import httpx2
 import pytest
 
-from narrator_server.providers.http1 import Http1Transport, body_of
+from narrator_server.providers.http1 import Http1Transport, body_of, listen
 
 from ..certs import make_pki
 
@@ -213,3 +213,48 @@ async def test_a_body_with_no_content_coding_is_read_directly_and_the_connection
         await response.aclose()
     assert server.connections == 1  # read to its end directly, the connection was reused
     await transport.aclose()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+async def test_a_listener_may_leave_the_socket_unread_and_then_gets_the_rest_in_one_read(
+    tmp_path: Path, tls: bool
+) -> None:
+    """Ten chunks 2 ms apart: the listener rests 0.3 s at its first read, and the next read
+    holds every chunk sent meanwhile. Over TLS the socket is still read, but the text comes
+    to the listener only once the rest ends, in one piece all the same."""
+    server_tls, trusted = None, None
+    if tls:
+        pki = make_pki(tmp_path)
+        server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_tls.load_cert_chain(pki.server_cert, pki.server_key)
+        trusted = ssl.create_default_context(cafile=str(pki.ca))
+    script = Server()
+    script.answers = [[CHUNKED, *(b"2\r\n%02d\r\n" % i for i in range(10)), b"0\r\n\r\n"]]
+    listener = await asyncio.start_server(script.handle, "127.0.0.1", 0, ssl=server_tls)
+    port = listener.sockets[0].getsockname()[1]
+    transport = Http1Transport(trusted)
+    try:
+        request = httpx2.Request("POST", f"{'https' if tls else 'http'}://localhost:{port}/v1/x")
+        response = await transport.handle_async_request(request)
+        reads = body_of(response)
+        assert reads is not None
+        heard: list[bytes] = []
+
+        def hear(data: bytes) -> bool:
+            heard.append(data)
+            if len(heard) == 1:
+                rest(0.3)
+            return False
+
+        rest = listen(response, hear)
+        assert rest is not None
+        before = [piece async for piece in reads]  # read before the listener was there
+        assert b"".join(before) + b"".join(heard) == b"".join(b"%02d" % i for i in range(10))
+        assert max(len(h) for h in heard) >= 10  # five chunks or more in one read
+        await response.aclose()
+    finally:
+        await transport.aclose()
+        listener.close()
+        for task in script.tasks:
+            task.cancel()
+        await asyncio.gather(*script.tasks, return_exceptions=True)
