@@ -139,3 +139,37 @@ async def test_a_stall_is_still_caught_while_the_provider_rests(
     limit = float(re.findall(r"stalled for ([0-9.]+) s", str(caught.value))[0])
     assert limit < 1.0  # counting its own rests as waits, it would allow 8 × 0.2 s = 1.6 s
     assert got.text() == " ".join(WORDS.split()[:15]) + " "
+
+
+async def test_the_top_reader_may_ask_for_a_rest_between_two_reads(
+    client: openai.AsyncOpenAI, upstream: FakeOpenAI
+) -> None:
+    """`Tap.rest_now`, asked while the provider waits for its next word (as the output check
+    asks once held words went out): the words sent meanwhile come in one read. Once the
+    stream is over, asking does nothing."""
+    upstream.script(Reply(text=WORDS, pace=0.01))
+    got = Arrivals()
+    pushed = asyncio.Event()
+
+    def sink(text: str) -> bool:
+        pushed.set()
+        return got.sink(text)
+
+    tap = Tap(sink)
+    asked: list[bool] = []
+
+    async def ask() -> None:
+        await pushed.wait()  # the provider pushes: it offers its rest_now by now
+        await asyncio.sleep(0.05)
+        assert tap.rest_now is not None
+        asked.append(tap.rest_now(0.2))
+
+    asking = asyncio.create_task(ask())
+    await got.read(provider(client), tap)
+    await asking
+    assert asked == [True]
+    assert got.text() == WORDS
+    assert max(len(text.split()) for how, text in got.pieces if how == "pushed") >= 10
+    assert not tap.resting  # the read after the rest ended it
+    assert tap.rest_now is not None
+    assert not tap.rest_now(0.2)  # the stream is over: its connection is not paused

@@ -44,6 +44,12 @@ class ScriptedProvider:
         self.pushed = 0
         self.rests: list[float] = []
         self.rest_ends: list[float] = []  # when each rest told would end (monotonic clock)
+        self.asked: list[tuple[float, float]] = []  # (when, for how long) `rest_now` was asked
+
+    def _asked_to_rest(self, seconds: float) -> bool:
+        """`Tap.rest_now`: noted, never taken."""
+        self.asked.append((time.monotonic(), seconds))
+        return False
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         self.requests.append(request)
@@ -59,6 +65,8 @@ class ScriptedProvider:
                     raise script.fail_with
                 await asyncio.sleep(script.pause)
                 tap = request.tap
+                if self.pushes and tap is not None and tap.top.rest_now is None:
+                    tap.top.rest_now = self._asked_to_rest
                 if self.pushes and tap is not None and tap.push(chunk):
                     self.pushed += 1
                     self.rests.append(tap.rest())

@@ -161,6 +161,26 @@ async def test_held_words_let_the_provider_rest_until_they_are_due() -> None:
         assert min(end % 0.2, 0.2 - end % 0.2) < 0.002  # on the tick
 
 
+async def test_once_held_words_went_out_the_provider_is_asked_to_rest_until_the_next_are_due() -> (
+    None
+):
+    """The words a hold's deadline sends: the output check asks the provider to rest at once
+    (not at its next read) until text read from then on would be due, a tick of the shared
+    clock at most a hold away."""
+    words = [f"w{i} " for i in range(12)]
+    provider = ScriptedProvider("p", Script(words, pause=0.02))
+    provider.pushes = True
+    moderator = Recording(instant=True)
+    narrator, _, sid = await setup(provider, moderator, hold_s=0.1)
+    events = [e async for e in narrator.narrate(LOCAL, sid, "I wait", Scene())]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "".join(words)
+    assert provider.asked  # the fake never takes it, so it is asked at every deadline
+    for when, seconds in provider.asked:
+        assert 0.0 < seconds <= 0.1
+        end = when + seconds
+        assert min(end % 0.05, 0.05 - end % 0.05) < 0.002  # on the tick
+
+
 async def test_a_fast_stream_is_never_told_to_rest_longer_than_its_windows_take_to_fill() -> None:
     """Words held are due in up to 5 s, but at the pace the turn's text comes (a word every
     millisecond or so) a 40-character window fills in a few dozen: a rest never runs past

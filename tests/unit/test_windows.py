@@ -158,3 +158,10 @@ def test_held_due_is_when_held_text_is_due_even_before_a_word_is_complete() -> N
     assert w.due() == w.held_due == 11.0
     assert w.expired(11.0) == ["The cat "]
     assert w.held_due is None
+
+
+def test_due_from_is_when_text_held_from_then_on_would_be_due() -> None:
+    w = Windows(max_chars=160, hold_s=1.0, first_words=False, tick_s=0.5)
+    assert w.due_from(10.2) == 11.0  # nothing held: the last tick before 11.2
+    w.feed("The ca", 10.0)
+    assert w.due_from(10.7) == 11.0  # the text held is due first

@@ -105,12 +105,21 @@ class OutputCheck:
         return self.windows.feed(text, now, arrived)
 
     def expired(self) -> list[str]:
-        """The held words due by now, as a window."""
-        closed = self.windows.expired(self.clock())
-        if closed and self.tap is not None and self.tap.resting:
+        """The held words due by now, as a window. Then the provider may rest until the text
+        that comes next is due: it is held as if read now."""
+        now = self.clock()
+        closed = self.windows.expired(now)
+        tap = self.tap
+        if not closed or tap is None:
+            return closed
+        if tap.resting:
             # Due before the provider's rest ended (the loop ran late): what it reads next
             # may have waited since the rest began.
             self._unread_since = self._rest_from
+        elif tap.rest_now is not None:
+            rest = min(self.windows.due_from(now) - now, self._fills_in(now))
+            if rest > 0 and tap.rest_now(rest):
+                self._rest_from = self._unread_since = now
         return closed
 
     def context_of(self, text: str) -> str:

@@ -22,7 +22,9 @@ it needs the text only at the end). The
 provider asks `rest()` right after the push and may leave its upstream unread until just before
 then: what the model says meanwhile waits in the socket and is read, and pushed, in one piece.
 While it does, it sets `resting` on the top tap, so that the reader knows text it gets next may
-have waited since it said so.
+have waited since it said so. A provider that can also rest between pushes offers `rest_now`:
+the output check asks it to as soon as its held words went out, when the text that comes next
+is not due before another hold.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class Tap:
     """Where a stream's text may go in a plain call: the sink of the level above, if any.
     `above`: the tap of the level above, whose top is this one's top too."""
 
-    __slots__ = ("rest_s", "resting", "sink", "top")
+    __slots__ = ("rest_now", "rest_s", "resting", "sink", "top")
 
     def __init__(self, sink: Callable[[str], bool] | None = None, above: Tap | None = None) -> None:
         self.sink = sink
@@ -47,6 +49,9 @@ class Tap:
         # upstream unread on the strength of it.
         self.rest_s = 0.0
         self.resting = False
+        # Set by a provider that can rest between pushes too: the top reader may ask it to rest
+        # now, for up to that many seconds; True when it does.
+        self.rest_now: Callable[[float], bool] | None = None
 
     def push(self, text: str) -> bool:
         """True when the levels above took `text` (the provider must not yield it)."""

@@ -90,6 +90,10 @@ class Windows:
         nothing is held. No window closes before it but at a sentence end or the size limit."""
         return self._due if self._held else None
 
+    def due_from(self, now: float) -> float:
+        """When text held from `now` on would be due (the held text's deadline, if any)."""
+        return self._due if self._held else self._due_after(now)
+
     def expired(self, now: float) -> list[str]:
         """The complete words held, as a window, once the oldest has waited until `due`."""
         held = self._held

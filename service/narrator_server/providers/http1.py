@@ -80,18 +80,23 @@ def body_of(response: httpx2.Response) -> AsyncGenerator[bytes] | None:
 
 def listen(
     response: httpx2.Response, listener: Callable[[bytes], bool] | None
-) -> Callable[[float], None] | None:
+) -> Callable[[float], bool] | None:
     """Has the connection of a response this transport gave hand each read of its body to
     `listener` in the protocol's callback, while the body's reader waits with nothing
     buffered (None: stop). The listener returns True to wake the reader, whose body then
-    yields b"" (and what arrived meanwhile). Returns the connection's `rest(seconds)`, which
-    the listener may call to leave the socket unread for a while; None when the response is
-    not this transport's."""
+    yields b"" (and what arrived meanwhile). Returns a `rest(seconds)` that leaves the socket
+    unread for a while (`Connection.rest`) while this listener is the connection's, and does
+    nothing (False) once it is not; None when the response is not this transport's."""
     stream = response.stream
     if not isinstance(stream, _Body):
         return None
-    stream._conn.listener = listener
-    return stream._conn.rest
+    conn = stream._conn
+    conn.listener = listener
+
+    def rest(seconds: float) -> bool:
+        return listener is not None and conn.listener is listener and conn.rest(seconds)
+
+    return rest
 
 
 class Http1Transport(httpx2.AsyncBaseTransport):

@@ -110,16 +110,18 @@ class Connection(asyncio.BufferedProtocol):
             self._read_on()
         return data
 
-    def rest(self, seconds: float) -> None:
+    def rest(self, seconds: float) -> bool:
         """Leaves the socket unread for `seconds` (what arrives waits in the kernel), less
-        if the read timeout would come first; then reads on. From the listener."""
+        if the read timeout would come first; then reads on. False when it cannot (closed,
+        or resting already)."""
         if self.transport is None or self.closed or self._rest is not None:
-            return
+            return False
         if self._wait_timeout:
             seconds = min(seconds, self._wait_timeout / 2)
         if not self._paused:
             self.transport.pause_reading()
         self._rest = self._loop.call_later(seconds, self._end_rest)
+        return True
 
     def _end_rest(self) -> None:
         if self._rest is not None:

@@ -32,8 +32,9 @@ class PushedReads:
         self._held: list[str] = []
         self.error: Exception | None = None  # raised by the reader, after the text before it
         # The connection's `rest` (`http1.listen`): leaves it unread for up to that long.
-        self.rest: Callable[[float], None] | None = None
+        self.rest: Callable[[float], bool] | None = None
         self._rested = False
+        tap.top.rest_now = self.rest_now
 
     def read(self, data: bytes) -> bool:
         """Takes one read; True when the reader must wake."""
@@ -55,12 +56,23 @@ class PushedReads:
                 self.error = error
         if self._held or parser.failed is not None or parser.done or self.error:
             return True
-        rest = min(rest, self._timer.limit) - READ_AHEAD
-        if rest >= MIN_REST and self.rest is not None:
-            self.rest(rest)
-            self._rested = tap.top.resting = True
-            self._timer.rests()
+        self._rest(rest)
         return False
+
+    def rest_now(self, seconds: float) -> bool:
+        """The top reader's ask, between reads: rest now for up to `seconds`; True if so."""
+        parser = self._parser
+        if self._rested or self._held or parser.failed is not None or parser.done or self.error:
+            return False
+        return self._rest(seconds)
+
+    def _rest(self, seconds: float) -> bool:
+        rest = min(seconds, self._timer.left()) - READ_AHEAD
+        if rest < MIN_REST or self.rest is None or not self.rest(rest):
+            return False
+        self._rested = self._tap.top.resting = True
+        self._timer.rests()
+        return True
 
     def held(self) -> str:
         """The text the tap did not take, in order (then nothing is held)."""

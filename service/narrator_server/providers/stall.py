@@ -71,6 +71,10 @@ class StallTimer:
             self._typical = max(now - self._started, self._typical * 0.9)
         self._started, self._resting = now, False
 
+    def left(self) -> float:
+        """Seconds before a stall would be called if nothing is read."""
+        return self._started + self.limit - self._loop.time()
+
     def rests(self) -> None:
         """The reader leaves the upstream unread for a while (less than `limit`): the wait
         until the next read is its own, not the upstream's."""
