@@ -100,30 +100,29 @@ async def test_no_rest_is_taken_when_none_is_told(
     assert True not in got.looks
 
 
-async def test_a_rest_ends_before_the_stall_timer_would_go_off(
-    client: openai.AsyncOpenAI, upstream: FakeOpenAI
+@pytest.mark.parametrize(
+    ("told", "timeout", "stalls"),
+    [
+        # Stalls are caught after 0.15 s of silence; told 1 s, it rests less than that.
+        (1.0, 10.0, StallPolicy(first_token=20, inter_token=0.15, floor=0.1)),
+        # The read timeout is 0.3 s; told 2 s, it rests half of it at most.
+        (2.0, 0.3, None),
+    ],
+    ids=["stall-timer", "read-timeout"],
+)
+async def test_a_rest_ends_before_the_stall_timer_or_the_read_timeout_would_go_off(
+    client: openai.AsyncOpenAI,
+    upstream: FakeOpenAI,
+    told: float,
+    timeout: float,
+    stalls: StallPolicy | None,
 ) -> None:
-    """Stalls are caught after 0.15 s of silence; told 1 s, the provider rests less than that,
-    and the stream ends normally."""
     upstream.script(Reply(text=WORDS, pace=0.02))
-    stalls = StallPolicy(first_token=20, inter_token=0.15, floor=0.1)
-    got = Resting(1.0)
-    await got.read_resting(provider(client, stalls=stalls))
+    got = Resting(told)
+    await got.read_resting(provider(client, timeout=timeout, stalls=stalls))
     assert got.text() == WORDS
-    assert isinstance(got.events[-1], StreamFinished)
-    assert max(got.words_a_piece()) >= 3
-
-
-async def test_a_rest_ends_before_the_read_timeout_would_go_off(
-    client: openai.AsyncOpenAI, upstream: FakeOpenAI
-) -> None:
-    """The read timeout is 0.3 s; told 2 s, the provider rests half of it at most."""
-    upstream.script(Reply(text=WORDS, pace=0.02))
-    got = Resting(2.0)
-    await got.read_resting(provider(client, timeout=0.3))
-    assert got.text() == WORDS
-    assert isinstance(got.events[-1], StreamFinished)
-    assert max(got.words_a_piece()) >= 3
+    assert isinstance(got.events[-1], StreamFinished)  # ended normally
+    assert max(got.words_a_piece()) >= 3  # having rested
 
 
 async def test_a_stall_is_still_caught_while_the_provider_rests(

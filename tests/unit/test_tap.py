@@ -142,17 +142,25 @@ def test_taps_share_their_top_where_a_rest_is_told_and_a_push_clears_it_first() 
     assert Tap().rest() == 0.0
 
 
+async def pushed_turn(
+    words: list[str], script: Script, hold_s: float, window_chars: int = 160
+) -> ScriptedProvider:
+    """A narration whose provider pushes `script`'s words, checked inline; asserts the caller
+    got them all. The provider, with what it was told of rests."""
+    provider = ScriptedProvider("p", script)
+    provider.pushes = True
+    narrator, _, sid = await setup(provider, Recording(instant=True), window_chars, hold_s)
+    events = [e async for e in narrator.narrate(LOCAL, sid, "I wait", Scene())]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "".join(words)
+    return provider
+
+
 async def test_held_words_let_the_provider_rest_until_they_are_due() -> None:
     """The output check tells the provider, at each pushed piece that leaves words held, how
     long until they are due: never longer than the hold, and until a tick of the hold's
     shared clock (half the hold), when the window closes."""
     words = [f"w{i} " for i in range(12)]
-    provider = ScriptedProvider("p", Script(words, pause=0.02))
-    provider.pushes = True
-    moderator = Recording(instant=True)
-    narrator, _, sid = await setup(provider, moderator, hold_s=0.4)
-    events = [e async for e in narrator.narrate(LOCAL, sid, "I wait", Scene())]
-    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "".join(words)
+    provider = await pushed_turn(words, Script(words, pause=0.02), hold_s=0.4)
     assert len(provider.rests) == provider.pushed > len(words) // 2
     assert all(0.0 <= rest <= 0.4 for rest in provider.rests)
     told = [end for rest, end in zip(provider.rests, provider.rest_ends, strict=True) if rest]
@@ -168,12 +176,7 @@ async def test_once_held_words_went_out_the_provider_is_asked_to_rest_until_the_
     (not at its next read) until text read from then on would be due, a tick of the shared
     clock at most a hold away."""
     words = [f"w{i} " for i in range(12)]
-    provider = ScriptedProvider("p", Script(words, pause=0.02))
-    provider.pushes = True
-    moderator = Recording(instant=True)
-    narrator, _, sid = await setup(provider, moderator, hold_s=0.1)
-    events = [e async for e in narrator.narrate(LOCAL, sid, "I wait", Scene())]
-    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "".join(words)
+    provider = await pushed_turn(words, Script(words, pause=0.02), hold_s=0.1)
     assert provider.asked  # the fake never takes it, so it is asked at every deadline
     for when, seconds in provider.asked:
         assert 0.0 < seconds <= 0.1
@@ -186,12 +189,7 @@ async def test_a_fast_stream_is_never_told_to_rest_longer_than_its_windows_take_
     millisecond or so) a 40-character window fills in a few dozen: a rest never runs past
     that, so a fast model's text is not held back waiting to be read."""
     words = [f"w{i:02d} " for i in range(60)]
-    provider = ScriptedProvider("p", Script(words, pause=0.001))
-    provider.pushes = True
-    moderator = Recording(instant=True)
-    narrator, _, sid = await setup(provider, moderator, window_chars=40, hold_s=5.0)
-    events = [e async for e in narrator.narrate(LOCAL, sid, "I wait", Scene())]
-    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "".join(words)
+    provider = await pushed_turn(words, Script(words, pause=0.001), window_chars=40, hold_s=5.0)
     assert provider.rests
     assert max(provider.rests) < 1.0  # due in up to 5 s: without the pace, ~2.5-5 s
 
