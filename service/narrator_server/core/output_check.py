@@ -10,9 +10,8 @@ decision, whose arguments are checked too (refused: the default option's fallbac
 
 With an instant moderator (the local filter) windows are checked inline as they close; with
 one that waits on a service, `output_pipeline.py` reads the upstream while checks run. Inline,
-text pushed up the tap (`tap.py`) that leaves words held tells the provider it may rest until
-they are due: the upstream is read once more just before, not once a token. The words that
-rest leaves unread are held as if read when it began (`Windows.feed`'s `arrived`).
+text pushed up the tap (`tap.py`) that leaves words held lets the provider rest until they are
+due (`rests.py`): the upstream is read once more just before, not once a token.
 
 Two edges keep the turn's record true: at a mid-stream takeover the text held so far is
 checked and released first, so a `Recovery.after_seq` still names the last delta of the
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING
 from .event_pump import EventPump, Woken
 from .models import DecisionMade, FinishReason, TurnCompleted
 from .moderation import Direction, Verdict
+from .rests import Rests
 from .windows import Windows
 
 if TYPE_CHECKING:
@@ -71,9 +71,7 @@ class OutputCheck:
         self.refusal: Verdict | None = None
         self._recoveries = 0  # takeovers seen
         self._marks: list[tuple[int, int]] = []  # (recovery index, text fed before it)
-        self._first_fed = 0.0  # when the turn's first text was fed
-        self._rest_from = 0.0  # when the provider was last told it may rest
-        self._unread_since: float | None = None  # the next text may have waited since then
+        self.rests = Rests(tap, self.windows, config.window_chars)
 
     async def events(
         self,
@@ -98,28 +96,15 @@ class OutputCheck:
 
     def feed(self, text: str, now: float | None = None) -> list[str]:
         now = self.clock() if now is None else now
-        if not self.fed:
-            self._first_fed = now
         self.fed += len(text)
-        arrived, self._unread_since = self._unread_since, None
-        return self.windows.feed(text, now, arrived)
+        return self.windows.feed(text, now, self.rests.arrived(now, len(text)))
 
     def expired(self) -> list[str]:
-        """The held words due by now, as a window. Then the provider may rest until the text
-        that comes next is due: it is held as if read now."""
+        """The held words due by now, as a window (then the provider may rest, `rests.py`)."""
         now = self.clock()
         closed = self.windows.expired(now)
-        tap = self.tap
-        if not closed or tap is None:
-            return closed
-        if tap.resting:
-            # Due before the provider's rest ended (the loop ran late): what it reads next
-            # may have waited since the rest began.
-            self._unread_since = self._rest_from
-        elif tap.rest_now is not None:
-            rest = min(self.windows.due_from(now) - now, self._fills_in(now))
-            if rest > 0 and tap.rest_now(rest):
-                self._rest_from = self._unread_since = now
+        if closed:
+            self.rests.went_out(now)
         return closed
 
     def context_of(self, text: str) -> str:
@@ -300,23 +285,13 @@ class OutputCheck:
         closed = self.feed(event, now)
         if closed:
             return ("windows", closed, takeovers)
-        if self.tap is not None and (until := self.windows.held_due) is not None:
-            # Nothing held goes out before then, bar a sentence end read in time for it or a
-            # window filled: the provider may leave its upstream unread until just before, or
-            # until the text it sends at the turn's pace so far would fill a window.
-            self.tap.rest_s, self._rest_from = min(until - now, self._fills_in(now)), now
+        self.rests.held(now)  # nothing for `_inline` to do before they are due
         # Words were held already: their deadline stands (should a long word have moved it
         # later, the wait ends early, finds nothing due and waits again). Words newly held:
         # the pump wakes `_inline` once they are due.
         if held or (due := self.windows.due()) is None:
             return None
         return ("hold", due, 0)
-
-    def _fills_in(self, now: float) -> float:
-        """How long until the text held reaches a window's size, at the pace of the turn's
-        text so far (a fast upstream is never left unread while its windows fill)."""
-        room = self.config.window_chars - len(self.windows.held)
-        return room * (now - self._first_fed) / self.fed if self.fed else 0.0
 
     async def _allowed(self, windows: list[str], p: Progress, rest: bool = False) -> str:
         """The windows' text (with `rest`, then all text held) up to the first refused
