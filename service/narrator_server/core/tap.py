@@ -18,13 +18,12 @@ text instead, as it always did, before any text read after it (order is kept).
 
 A reader at the top that needs no more text for a while says so as it takes a piece: it sets
 `rest_s` on the top tap (the output check: its held words are not due before then; `Gathered`:
-it needs the text only at the end). The
-provider asks `rest()` right after the push and may leave its upstream unread until just before
-then: what the model says meanwhile waits in the socket and is read, and pushed, in one piece.
-While it does, it sets `resting` on the top tap, so that the reader knows text it gets next may
-have waited since it said so. A provider that can also rest between pushes offers `rest_now`:
-the output check asks it to as soon as its held words went out, when the text that comes next
-is not due before another hold.
+it needs the text only at the end). The provider asks `rest()` right after the push and may
+leave its upstream unread until just before then: what the model says meanwhile waits in the
+socket and is read, and pushed, in one piece. While it does, it sets `resting` on the top tap,
+so that the reader knows text it gets next may have waited since it said so. A provider that
+can also rest between pushes offers `rest_now`: the output check asks it to as soon as its
+held words went out, when the text that comes next is not due before another hold.
 """
 
 from __future__ import annotations
