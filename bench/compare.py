@@ -2,7 +2,8 @@
 
 Arms: `direct` (the openai SDK streaming from the fake upstream), each `--narrator` (a server
 from a source tree, in its own process), and `litellm` (a proxy from `--litellm VENV`). The
-fake upstream runs in its own process and streams one-token chunks, 100-300 tokens a turn;
+fake upstream runs in its own process and streams one-token chunks, 100-300 tokens a turn in
+sentences of 8-20 words (as a model narrates: moderation closes a window at each sentence end);
 every client worker keeps one session, so prompts carry a growing history. This process is
 the load generator. Loads: 1 stream unpaced, 100 streams at 20 ms/token, 100 streams unpaced;
 then per-turn fixed CPU (a 50-turn history: until the first token reached the client, and the

@@ -399,7 +399,7 @@ if __name__ == "__main__":
     parser.add_argument("--words", type=int, default=60, help="words in each default answer")
     parser.add_argument("--pace", type=float, default=0.0, help="seconds between chunks")
     parser.add_argument(
-        "--tokens", default="", help="LOW-HIGH: answers of one-token chunks instead of --words"
+        "--tokens", default="", help="LOW-HIGH: answers of one-token chunks, in sentences"
     )
     args = parser.parse_args()
     asyncio.run(_main(args.port, args.words, args.pace, args.tokens))

@@ -11,11 +11,14 @@ if TYPE_CHECKING:
     import asyncio
 
 _WORDS = re.compile(r"\S+\s*")
-# Words of generated answers (`Reply.tokens`): one token each, with its leading space.
+# Words of generated answers (`Reply.tokens`): one token each, with its leading space. The
+# answer is cut into sentences of `_SENTENCE` words (the last word ends one too), as a model's
+# narration is: moderation closes a window at each sentence end.
 _VOCABULARY = (
     " the", " torch", " gutters", " as", " you", " step", " into", " cold", " water", " and",
     " a", " voice", " echoes", " from", " dark", " stone", " of", " crypt", " door", " creaks",
 )  # fmt: skip
+_SENTENCE = (8, 20)
 
 
 @dataclass
@@ -56,7 +59,8 @@ class Reply:
         if self.tokens is not None:
             rng = rng or random.Random(0)
             count = rng.randint(*self.tokens)
-            return [_VOCABULARY[rng.randrange(len(_VOCABULARY))] for _ in range(count)]
+            words = [_VOCABULARY[rng.randrange(len(_VOCABULARY))] for _ in range(count)]
+            return _sentences(words, rng)
         return list(self.chunks) if self.chunks is not None else _WORDS.findall(self.text)
 
     @classmethod
@@ -89,3 +93,13 @@ class Reply:
             {"rationale": rationale, "decision": {"option_id": option_id, "arguments": arguments}}
         )
         return cls(text=text, chunks=[text[i : i + 7] for i in range(0, len(text), 7)])
+
+
+def _sentences(words: list[str], rng: random.Random) -> list[str]:
+    """`words` as sentences: a period at each sentence's last word, a capital at its first."""
+    end = 0
+    while end < len(words):
+        words[end] = " " + words[end][1:].capitalize()
+        end = min(end + rng.randint(*_SENTENCE), len(words))
+        words[end - 1] += "."
+    return words
